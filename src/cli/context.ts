@@ -1,0 +1,60 @@
+import { type Config, loadConfig } from "../config.ts";
+import { type Database, openDatabase } from "../db/client.ts";
+import { ensureMigrated } from "../db/migrate.ts";
+
+export interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/**
+ * What a command needs from the outside world. Tests build one around an
+ * already-open database and capture the output.
+ */
+export interface CliContext {
+  config: Config;
+  stdout: Output;
+  stderr: Output;
+  /** Opens (and on first use creates) the database; the same one for the whole command. */
+  database(opts?: { migrate?: "check" | "skip" }): Promise<Database>;
+  /** Closes what `database()` opened, unless it was handed in. */
+  close(): Promise<void>;
+}
+
+export function createContext(
+  opts: { config?: Config; stdout?: Output; stderr?: Output; database?: Database } = {},
+): CliContext {
+  let config: Config | undefined = opts.config;
+  let opened: Promise<Database> | undefined;
+  const given = opts.database;
+  const ctx: CliContext = {
+    get config() {
+      config ??= loadConfig();
+      return config;
+    },
+    stdout: opts.stdout ?? process.stdout,
+    stderr: opts.stderr ?? process.stderr,
+    database({ migrate = "check" } = {}) {
+      if (given) return Promise.resolve(given);
+      opened ??= (async () => {
+        const database = await openDatabase(ctx.config);
+        try {
+          if (migrate === "check") await ensureMigrated(database);
+        } catch (err) {
+          await database.close();
+          throw err;
+        }
+        return database;
+      })();
+      return opened;
+    },
+    async close() {
+      if (opened) {
+        const database = await opened.catch(() => undefined);
+        opened = undefined;
+        await database?.close();
+      }
+    },
+  };
+  return ctx;
+}

@@ -1,0 +1,67 @@
+import { Command, CommanderError } from "commander";
+import { isSignaltagError } from "../errors/index.ts";
+import { type CliContext, createContext } from "./context.ts";
+import { registerDbCommands } from "./db.ts";
+
+export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
+
+const registrars: CommandRegistrar[] = [registerDbCommands];
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("signaltag")
+    .description("Tag customer accounts and users from their usage signals.")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+    })
+    .exitOverride();
+  for (const register of registrars) register(program, ctx);
+  // Subcommands report their own usage errors the same way as the root.
+  const configure = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({
+      writeOut: (s) => ctx.stdout.write(s),
+      writeErr: (s) => ctx.stderr.write(s),
+    });
+    cmd.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
+  return program;
+}
+
+/**
+ * Runs one signaltag command and returns its exit code: 0 on success, 1 when
+ * the command failed, 2 for a usage error or a missing prerequisite.
+ */
+export async function main(argv: string[], ctx: CliContext = createContext()): Promise<number> {
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" && ctx.stdout === process.stdout ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0) {
+        return 0;
+      }
+      return 2;
+    }
+    if (err instanceof ExitCode) return err.code;
+    if (isSignaltagError(err)) {
+      ctx.stderr.write(`signaltag: ${err.message}\n`);
+      return err.code === "config_invalid" || err.code === "missing_prerequisite" ? 2 : 1;
+    }
+    ctx.stderr.write(
+      `signaltag: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    return 1;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** Thrown by a command that has already said what went wrong and only sets the exit code. */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

@@ -1,0 +1,207 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { PGlite } from "@electric-sql/pglite";
+import type { SQL } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type postgres from "postgres";
+import type { Config } from "../config.ts";
+import { DatabaseBusyError } from "../errors/index.ts";
+import * as schema from "./schema/index.ts";
+
+export type Schema = typeof schema;
+// biome-ignore lint/suspicious/noExplicitAny: the two drivers differ only in their result HKT
+export type Db = PgDatabase<PgQueryResultHKT & any, Schema>;
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+export const migrationsFolder = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+
+/**
+ * An open database: drizzle for queries and transactions, plus a bulk-load
+ * path (COPY on Postgres, batched INSERT on PGlite) for imports and seeding.
+ */
+export interface Database {
+  readonly kind: "postgres" | "pglite";
+  readonly db: Db;
+  /** Loads rows into an existing table as fast as the backend allows. Values are strings or null. */
+  copyRows(
+    table: string,
+    columns: readonly string[],
+    rows: AsyncIterable<(string | null)[]>,
+  ): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Rows of a raw query, whichever driver ran it. */
+export async function rows<T = Record<string, unknown>>(db: DbOrTx, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown;
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+export async function openDatabase(config: Pick<Config, "databaseUrl" | "dataDir">): Promise<Database> {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+  return openPglite(config.dataDir);
+}
+
+export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Database> {
+  const { default: postgresJs } = await import("postgres");
+  const { drizzle } = await import("drizzle-orm/postgres-js");
+  const common = { connection: { TimeZone: "UTC" }, onnotice: () => {} } as const;
+  const client = postgresJs(url, { ...common, max: opts.max ?? 10 });
+  // COPY gets a client of its own: drizzle(client) replaces the client's type handling.
+  let copyClient: postgres.Sql | undefined;
+  const db = drizzle(client, { schema }) as unknown as Db;
+  return {
+    kind: "postgres",
+    db,
+    async copyRows(table, columns, source) {
+      copyClient ??= postgresJs(url, { ...common, max: 1 });
+      return copyIntoPostgres(copyClient, table, columns, source);
+    },
+    async close() {
+      await Promise.all([client.end({ timeout: 5 }), copyClient?.end({ timeout: 5 })]);
+    },
+  };
+}
+
+async function copyIntoPostgres(
+  sql: postgres.Sql,
+  table: string,
+  columns: readonly string[],
+  source: AsyncIterable<(string | null)[]>,
+): Promise<number> {
+  const cols = columns.map((c) => `"${c}"`).join(", ");
+  const writable = await sql.unsafe(`COPY "${table}" (${cols}) FROM STDIN`).writable();
+  let count = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    writable.on("finish", resolve);
+    writable.on("error", reject);
+  });
+  let chunk = "";
+  for await (const row of source) {
+    chunk += row.map(copyText).join("\t") + "\n";
+    count++;
+    if (chunk.length > 1 << 16) {
+      if (!writable.write(chunk)) await new Promise((r) => writable.once("drain", r));
+      chunk = "";
+    }
+  }
+  if (chunk) writable.write(chunk);
+  writable.end();
+  await done;
+  return count;
+}
+
+/** COPY text format: \N for null, backslash escapes for the separators. */
+function copyText(value: string | null): string {
+  if (value === null) return "\\N";
+  return value.replace(/[\\\t\n\r]/g, (c) =>
+    c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r",
+  );
+}
+
+export async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { drizzle } = await import("drizzle-orm/pglite");
+  let release = () => {};
+  if (dataDir) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    release = acquireDataDirLock(dataDir);
+  }
+  let pg: PGlite;
+  try {
+    pg = new PGlite(dataDir ? path.join(dataDir, "pgdata") : undefined);
+    await pg.waitReady;
+    await pg.exec("SET TIME ZONE 'UTC'");
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const db = drizzle(pg, { schema }) as unknown as Db;
+  return {
+    kind: "pglite",
+    db,
+    async copyRows(table, columns, source) {
+      const cols = columns.map((c) => `"${c}"`).join(", ");
+      let batch: (string | null)[][] = [];
+      let count = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const params: (string | null)[] = [];
+        const tuples = batch.map((row) => {
+          const slots = row.map((v) => {
+            params.push(v);
+            return `$${params.length}`;
+          });
+          return `(${slots.join(", ")})`;
+        });
+        await pg.query(`INSERT INTO "${table}" (${cols}) VALUES ${tuples.join(", ")}`, params);
+        count += batch.length;
+        batch = [];
+      };
+      const perBatch = Math.max(1, Math.floor(30000 / columns.length));
+      for await (const row of source) {
+        batch.push(row);
+        if (batch.length >= perBatch) await flush();
+      }
+      await flush();
+      return count;
+    },
+    async close() {
+      try {
+        await pg.close();
+      } finally {
+        release();
+      }
+    },
+  };
+}
+
+/**
+ * The embedded database serves one process at a time. A lock file holds the
+ * owner's pid; a lock left by a process that no longer runs is taken over.
+ */
+function acquireDataDirLock(dataDir: string): () => void {
+  const lockPath = path.join(dataDir, "signaltag.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        process.removeListener("exit", release);
+        try {
+          if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);
+        } catch {
+          // already gone
+        }
+      };
+      process.once("exit", release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number(fs.readFileSync(lockPath, "utf8").trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new DatabaseBusyError(
+          `The embedded database in ${dataDir} is in use by process ${owner}; it serves one process at a time. Set DATABASE_URL to a Postgres database to run several processes.`,
+        );
+      }
+      fs.rmSync(lockPath, { force: true });
+    }
+  }
+  throw new DatabaseBusyError(
+    `Could not lock the embedded database in ${dataDir}; set DATABASE_URL to use Postgres.`,
+  );
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,47 @@
+import fs from "node:fs";
+import path from "node:path";
+import { sql } from "drizzle-orm";
+import { InputError } from "../errors/index.ts";
+import { type Database, migrationsFolder, rows } from "./client.ts";
+
+/** Applies the committed drizzle migrations; safe to run any number of times. */
+export async function migrate(database: Database): Promise<void> {
+  if (database.kind === "postgres") {
+    const { migrate: run } = await import("drizzle-orm/postgres-js/migrator");
+    await run(database.db as never, { migrationsFolder });
+  } else {
+    const { migrate: run } = await import("drizzle-orm/pglite/migrator");
+    await run(database.db as never, { migrationsFolder });
+  }
+}
+
+function committedMigrationCount(): number {
+  const journal = JSON.parse(fs.readFileSync(path.join(migrationsFolder, "meta/_journal.json"), "utf8")) as {
+    entries: unknown[];
+  };
+  return journal.entries.length;
+}
+
+/**
+ * The embedded database is created and migrated on first use. A Postgres
+ * database is migrated only by `signaltag db migrate` (several processes share
+ * it), so a command finding it behind says what to run.
+ */
+export async function ensureMigrated(database: Database): Promise<void> {
+  if (database.kind === "pglite") {
+    await migrate(database);
+    return;
+  }
+  const [row] = await rows<{ applied: number | null }>(
+    database.db,
+    sql`select case when to_regclass('drizzle.__drizzle_migrations') is null then null
+        else (select count(*)::int from drizzle.__drizzle_migrations) end as applied`,
+  );
+  const applied = row?.applied ?? 0;
+  if (applied < committedMigrationCount()) {
+    throw new InputError(
+      `The database at DATABASE_URL is not migrated (${applied} of ${committedMigrationCount()} migrations applied); run \`signaltag db migrate\` first.`,
+      { code: "not_migrated" },
+    );
+  }
+}

@@ -1,0 +1,33 @@
+import { defineConfig } from "vitest/config";
+
+const integration = ["test/integration/**/*.test.ts"];
+
+export default defineConfig({
+  test: {
+    reporters: ["default", "./test/helpers/totals-reporter.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    projects: [
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        test: {
+          name: "pglite",
+          include: integration,
+          env: { SIGNALTAG_TEST_BACKEND: "pglite" },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "postgres",
+          include: integration,
+          env: { SIGNALTAG_TEST_BACKEND: "postgres" },
+          globalSetup: ["./test/helpers/postgres-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
