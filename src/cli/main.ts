@@ -2,10 +2,23 @@ import { Command, CommanderError } from "commander";
 import { isSignaltagError } from "../errors/index.ts";
 import { type CliContext, createContext } from "./context.ts";
 import { registerDbCommands } from "./db.ts";
+import { ExitCode } from "./exit.ts";
+import { registerExplainCommands } from "./explain.ts";
+import { registerExportCommands } from "./export.ts";
+import { registerImportCommands } from "./import.ts";
+import { registerRunCommands } from "./run.ts";
+import { registerSeedCommand } from "./seed.ts";
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
-const registrars: CommandRegistrar[] = [registerDbCommands];
+const registrars: CommandRegistrar[] = [
+  registerDbCommands,
+  registerImportCommands,
+  registerRunCommands,
+  registerExplainCommands,
+  registerExportCommands,
+  registerSeedCommand,
+];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("signaltag")
@@ -59,9 +72,4 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
   }
 }
 
-/** Thrown by a command that has already said what went wrong and only sets the exit code. */
-export class ExitCode extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
+export { ExitCode };

@@ -1,0 +1,131 @@
+import type { Command } from "commander";
+import { InputError } from "../errors/index.ts";
+import { describeConditions } from "../rules/evaluate.ts";
+import { loadValidRules, runRules, selectRules } from "../rules/runner.ts";
+import { parseInstant } from "../rules/time.ts";
+import type { RunResult } from "../tags/reconcile.ts";
+import type { CliContext } from "./context.ts";
+import { ExitCode } from "./exit.ts";
+import { progressBar, table } from "./format.ts";
+
+export function parseAsOf(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const instant = parseInstant(value);
+  if (!instant)
+    throw new InputError(
+      `--as-of ${JSON.stringify(value)} is not an ISO-8601 instant such as 2026-01-31T12:00:00Z`,
+    );
+  return instant;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerRunCommands(program: Command, ctx: CliContext): void {
+  program
+    .command("run")
+    .description("Evaluate rules now (or as of an instant) and reconcile their tags.")
+    .option("--rule <id>", "run only this rule (repeatable)", collect, [])
+    .option("--as-of <instant>", "evaluate as of this ISO-8601 instant instead of now")
+    .option("--dry-run", "show what would change, with sample explanations, and write nothing")
+    .option("--force", "apply a run even when it would remove more claims than the guard allows")
+    .option("--json", "print one JSON object per rule")
+    .action(
+      async (opts: { rule: string[]; asOf?: string; dryRun?: boolean; force?: boolean; json?: boolean }) => {
+        const asOf = parseAsOf(opts.asOf) ?? new Date();
+        const all = await loadValidRules(ctx.config.rulesDir);
+        const selected = selectRules(all, opts.rule);
+        const database = await ctx.database();
+        const bar = progressBar(ctx.stderr, "");
+        let current = "";
+        const results = await runRules(database.db, all, selected, {
+          asOf,
+          timezone: ctx.config.timezone,
+          trigger: "manual",
+          dryRun: opts.dryRun,
+          force: opts.force,
+          removalGuard: ctx.config.removalGuard,
+          onRuleStart: (rule) => {
+            bar.stop();
+            current = rule.definition.id;
+          },
+          onProgress: (done, total) => {
+            if (current) bar.update(done, total);
+          },
+        });
+        bar.stop();
+        if (opts.json) {
+          for (const r of results) ctx.stdout.write(`${JSON.stringify(toJson(r))}\n`);
+        } else {
+          printRunTable(ctx, results, asOf);
+          if (opts.dryRun) printSamples(ctx, results);
+        }
+        // A held run is an expected outcome, reported above; only a failed run fails the command.
+        if (results.some((r) => r.status === "failed")) throw new ExitCode(1);
+      },
+    );
+}
+
+export function toJson(r: RunResult) {
+  return {
+    rule: r.rule,
+    tag: r.tag,
+    target: r.target,
+    version: r.version,
+    status: r.status,
+    evaluated: r.evaluated,
+    matched: r.matched,
+    added: r.added,
+    removed: r.removed,
+    claimsBefore: r.claimsBefore,
+    durationMs: r.durationMs,
+    ...(r.runId === undefined ? {} : { runId: r.runId }),
+    ...(r.error ? { error: r.error } : {}),
+    ...(r.samples ? { samples: r.samples } : {}),
+  };
+}
+
+export function printRunTable(ctx: CliContext, results: RunResult[], asOf: Date): void {
+  ctx.stdout.write(`as of ${asOf.toISOString()} (${ctx.config.timezone})\n`);
+  ctx.stdout.write(
+    table(
+      ["rule", "tag", "status", "evaluated", "matched", "added", "removed", "ms"],
+      results.map((r) => [
+        r.rule,
+        r.tag,
+        r.status,
+        r.evaluated,
+        r.matched,
+        `+${r.added}`,
+        `-${r.removed}`,
+        r.durationMs,
+      ]),
+    ),
+  );
+  for (const r of results) {
+    if (r.status === "held") ctx.stdout.write(`held: ${r.rule} ${r.error}\n`);
+    if (r.status === "failed") ctx.stdout.write(`failed: ${r.rule}: ${r.error}\n`);
+  }
+}
+
+function printSamples(ctx: CliContext, results: RunResult[]): void {
+  for (const r of results) {
+    if (!r.samples) continue;
+    for (const [label, list] of [
+      ["would add", r.samples.added],
+      ["would remove", r.samples.removed],
+    ] as const) {
+      if (list.length === 0) continue;
+      ctx.stdout.write(
+        `\n${r.rule}: ${label} "${r.tag}" (${list.length} of ${label === "would add" ? r.added : r.removed} shown)\n`,
+      );
+      for (const s of list) {
+        ctx.stdout.write(`  ${r.target} ${s.entityId}\n`);
+        if (s.explanation.reason) ctx.stdout.write(`    ${s.explanation.reason}\n`);
+        if (s.explanation.conditions) {
+          for (const line of describeConditions(s.explanation.conditions, "    "))
+            ctx.stdout.write(`${line}\n`);
+        }
+      }
+    }
+  }
+}

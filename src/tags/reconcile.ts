@@ -1,0 +1,308 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { DbOrTx, Tx } from "../db/client.ts";
+import { rows } from "../db/client.ts";
+import { countEntities, loadEntityBatch } from "../db/queries/facts.ts";
+import { ensureTag, findTag } from "../db/queries/tags.ts";
+import { type Evaluation, RuleEvaluator, shouldHaveTag } from "../rules/evaluate.ts";
+import { computeFacts } from "../rules/facts.ts";
+import { calendarDate } from "../rules/time.ts";
+import type { LoadedRule } from "../rules/types.ts";
+
+export type RunTrigger = "manual" | "schedule" | "api" | "event";
+export type RunStatus = "applied" | "held" | "dry-run" | "failed";
+
+export interface RunOptions {
+  asOf: Date;
+  timezone: string;
+  trigger: RunTrigger;
+  dryRun?: boolean;
+  force?: boolean;
+  /** Global share of a rule's claims one run may remove (0..1); a rule's own `removalGuard` wins. */
+  removalGuard: number;
+  /** The guard judges a share only once a rule has at least this many claims. */
+  removalGuardMinClaims?: number;
+  batchSize?: number;
+  /** How many sample entities a dry run shows each way. */
+  samples?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SampleChange {
+  entityId: string;
+  explanation: Explanation;
+}
+
+export interface RunResult {
+  rule: string;
+  tag: string;
+  target: "user" | "account";
+  version: string;
+  status: RunStatus;
+  evaluated: number;
+  matched: number;
+  added: number;
+  removed: number;
+  /** Claims the rule held before the run. */
+  claimsBefore: number;
+  runId?: number;
+  durationMs: number;
+  error?: string;
+  samples?: { added: SampleChange[]; removed: SampleChange[] };
+}
+
+/** Why a rule claimed or dropped a tag, as stored with the tag event. */
+export interface Explanation {
+  rule: string;
+  version: string;
+  asOf: string;
+  matched?: boolean;
+  exitMatched?: boolean;
+  conditions?: Evaluation["conditions"];
+  exitConditions?: Evaluation["exitConditions"];
+  reason?: string;
+}
+
+export const DEFAULT_GUARD_MIN_CLAIMS = 5;
+
+class Rollback extends Error {
+  constructor(readonly result: RunResult) {
+    super("rollback");
+  }
+}
+
+function lockKey(ruleId: string): SQL {
+  return sql`hashtextextended(${`signaltag:rule:${ruleId}`}, 0)`;
+}
+
+/**
+ * Runs one rule as of an instant and reconciles its claims (DESIGN section 1):
+ * level-based, idempotent, atomic (one transaction), serialized per rule by an
+ * advisory lock, and guarded against mass removal. Only this rule's own claims
+ * are ever added or removed.
+ */
+export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const def = loaded.definition;
+  const base: RunResult = {
+    rule: def.id,
+    tag: def.tag,
+    target: def.target,
+    version: loaded.version,
+    status: "applied",
+    evaluated: 0,
+    matched: 0,
+    added: 0,
+    removed: 0,
+    claimsBefore: 0,
+    durationMs: 0,
+  };
+  let result: RunResult;
+  try {
+    result = await db.transaction(async (tx) => {
+      const outcome = await reconcile(tx, loaded, opts, base, started);
+      if (outcome.status !== "applied") throw new Rollback(outcome);
+      return outcome;
+    });
+  } catch (err) {
+    if (err instanceof Rollback) {
+      result = err.result;
+    } else {
+      result = { ...base, status: "failed", error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  result.durationMs = Date.now() - started;
+  if (result.status === "held" || result.status === "failed") {
+    result.runId = await recordRun(db, loaded, opts, result);
+  }
+  return result;
+}
+
+async function reconcile(
+  tx: Tx,
+  loaded: LoadedRule,
+  opts: RunOptions,
+  base: RunResult,
+  started: number,
+): Promise<RunResult> {
+  const def = loaded.definition;
+  const source = `rule:${def.id}`;
+  const type = def.target;
+  const asOf = opts.asOf.toISOString();
+  const today = calendarDate(opts.asOf, opts.timezone);
+  const evaluator = new RuleEvaluator(loaded);
+  const sampleLimit = opts.dryRun ? (opts.samples ?? 10) : 0;
+  const samples: { added: SampleChange[]; removed: SampleChange[] } = { added: [], removed: [] };
+  const result: RunResult = { ...base };
+
+  // Two runs of one rule never interleave; the second sees the first's claims.
+  await tx.execute(sql`select pg_advisory_xact_lock(${lockKey(def.id)})`);
+  await tx.execute(
+    sql`create temp table rule_diff (entity_id text primary key, action text not null, explanation jsonb) on commit drop`,
+  );
+
+  const tag = await findTag(tx, def.tag);
+  if (tag) {
+    const [row] = await rows<{ n: number }>(
+      tx,
+      sql`select count(*)::int as n from claims
+          where source = ${source} and tag_id = ${tag.id} and entity_type = ${type}`,
+    );
+    result.claimsBefore = row?.n ?? 0;
+  }
+
+  const explanation = (evaluation: Evaluation): Explanation => ({
+    rule: def.id,
+    version: loaded.version,
+    asOf,
+    matched: evaluation.matched,
+    ...(evaluation.exitMatched === undefined ? {} : { exitMatched: evaluation.exitMatched }),
+    conditions: evaluation.conditions,
+    ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
+  });
+
+  const total = await countEntities(tx, type, opts.asOf);
+  const batchSize = opts.batchSize ?? 2000;
+  let after: string | null = null;
+  const factCtx = { type, asOf: opts.asOf, today, timezone: opts.timezone, requests: evaluator.requests };
+  for (;;) {
+    const batch = await loadEntityBatch(tx, factCtx, { after, limit: batchSize });
+    if (batch.length === 0) break;
+    const first = batch[0]!.id;
+    const last = batch[batch.length - 1]!.id;
+    after = last;
+    const claimed = new Set<string>();
+    if (tag) {
+      const found = await rows<{ entity_id: string }>(
+        tx,
+        sql`select entity_id from claims
+            where source = ${source} and tag_id = ${tag.id} and entity_type = ${type}
+              and entity_id >= ${first} and entity_id <= ${last}`,
+      );
+      for (const r of found) claimed.add(r.entity_id);
+    }
+    const diff: { id: string; action: "add" | "remove"; explanation: Explanation }[] = [];
+    for (const entity of batch) {
+      const evaluation = await evaluator.evaluate(computeFacts(entity, evaluator.requests, today));
+      const has = claimed.has(entity.id);
+      const want = shouldHaveTag(evaluation, has);
+      if (want) result.matched++;
+      if (want === has) continue;
+      const change = {
+        id: entity.id,
+        action: want ? ("add" as const) : ("remove" as const),
+        explanation: explanation(evaluation),
+      };
+      diff.push(change);
+      const bucket = want ? samples.added : samples.removed;
+      if (bucket.length < sampleLimit) bucket.push({ entityId: entity.id, explanation: change.explanation });
+    }
+    result.evaluated += batch.length;
+    if (diff.length > 0) {
+      await tx.execute(
+        sql`insert into rule_diff (entity_id, action, explanation) values ${sql.join(
+          diff.map((d) => sql`(${d.id}, ${d.action}, ${JSON.stringify(d.explanation)}::jsonb)`),
+          sql`, `,
+        )}`,
+      );
+      for (const d of diff) {
+        if (d.action === "add") result.added++;
+        else result.removed++;
+      }
+    }
+    opts.onProgress?.(result.evaluated, total);
+  }
+
+  // Entities created after the as-of instant did not exist then: the rule leaves them untagged.
+  if (tag) {
+    const entityTable = type === "user" ? sql`users` : sql`accounts`;
+    const createdCol = type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
+    const reason: Explanation = {
+      rule: def.id,
+      version: loaded.version,
+      asOf,
+      reason: "created after the as-of instant",
+    };
+    const gone = await rows<{ entity_id: string }>(
+      tx,
+      sql`insert into rule_diff (entity_id, action, explanation)
+          select c.entity_id, 'remove', ${JSON.stringify(reason)}::jsonb
+          from claims c
+          where c.source = ${source} and c.tag_id = ${tag.id} and c.entity_type = ${type}
+            and not exists (select 1 from ${entityTable} e where e.id = c.entity_id and ${createdCol} <= ${asOf}::timestamptz)
+          on conflict (entity_id) do nothing
+          returning entity_id`,
+    );
+    result.removed += gone.length;
+    for (const g of gone.slice(0, Math.max(0, sampleLimit - samples.removed.length))) {
+      samples.removed.push({ entityId: g.entity_id, explanation: reason });
+    }
+  }
+
+  if (opts.dryRun) return { ...result, status: "dry-run", samples };
+
+  const guard = def.removalGuard ?? opts.removalGuard;
+  const minClaims = opts.removalGuardMinClaims ?? DEFAULT_GUARD_MIN_CLAIMS;
+  if (
+    !opts.force &&
+    result.claimsBefore >= minClaims &&
+    result.removed > 0 &&
+    result.removed > guard * result.claimsBefore
+  ) {
+    return {
+      ...result,
+      status: "held",
+      error: `would remove ${result.removed} of ${result.claimsBefore} claims (more than ${Math.round(guard * 100)} %); run with --force to apply`,
+    };
+  }
+
+  result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" });
+  if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId);
+  await tx.execute(
+    sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${result.runId}`,
+  );
+  return result;
+}
+
+/** Writes the computed diff: claims and one tag event per effective change, set-based. */
+async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, runId: number): Promise<void> {
+  const def = loaded.definition;
+  const source = `rule:${def.id}`;
+  const type = def.target;
+  const asOf = opts.asOf.toISOString();
+  const tag = await ensureTag(tx, def.tag);
+  await tx.execute(sql`analyze rule_diff`);
+  const otherClaim = sql`exists (select 1 from claims o where o.tag_id = ${tag.id} and o.entity_type = ${type}
+                                  and o.entity_id = d.entity_id and o.source <> ${source})`;
+  const eventColumns = sql`(entity_type, entity_id, tag_id, action, source, membership_changed, rule_id, rule_version, run_id, as_of, explanation)`;
+  await tx.execute(sql`
+    insert into tag_events ${eventColumns}
+    select ${type}, d.entity_id, ${tag.id}, 'added', ${source}, not ${otherClaim}, ${def.id}, ${loaded.version},
+           ${runId}, ${asOf}::timestamptz, d.explanation
+    from rule_diff d where d.action = 'add' order by d.entity_id`);
+  await tx.execute(sql`
+    insert into claims (source, tag_id, entity_type, entity_id)
+    select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add'
+    on conflict do nothing`);
+  await tx.execute(sql`
+    delete from claims c using rule_diff d
+    where d.action = 'remove' and c.source = ${source} and c.tag_id = ${tag.id}
+      and c.entity_type = ${type} and c.entity_id = d.entity_id`);
+  await tx.execute(sql`
+    insert into tag_events ${eventColumns}
+    select ${type}, d.entity_id, ${tag.id}, 'removed', ${source}, not ${otherClaim}, ${def.id}, ${loaded.version},
+           ${runId}, ${asOf}::timestamptz, d.explanation
+    from rule_diff d where d.action = 'remove' order by d.entity_id`);
+}
+
+async function recordRun(db: DbOrTx, loaded: LoadedRule, opts: RunOptions, r: RunResult): Promise<number> {
+  const [row] = await rows<{ id: number }>(
+    db,
+    sql`insert into rule_runs (rule_id, rule_version, trigger, as_of, status, forced, evaluated, matched, added, removed,
+                               finished_at, duration_ms, error, details)
+        values (${loaded.definition.id}, ${loaded.version}, ${opts.trigger}, ${opts.asOf.toISOString()}::timestamptz,
+                ${r.status}, ${opts.force ?? false}, ${r.evaluated}, ${r.matched}, ${r.added}, ${r.removed},
+                now(), ${r.durationMs}, ${r.error ?? null}, ${JSON.stringify({ claimsBefore: r.claimsBefore })}::jsonb)
+        returning id::int as id`,
+  );
+  return row!.id;
+}
