@@ -6,6 +6,7 @@ import { ExitCode } from "./exit.ts";
 import { registerExplainCommands } from "./explain.ts";
 import { registerExportCommands } from "./export.ts";
 import { registerImportCommands } from "./import.ts";
+import { registerRulesCommands } from "./rules.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSeedCommand } from "./seed.ts";
 
@@ -14,6 +15,7 @@ export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 const registrars: CommandRegistrar[] = [
   registerDbCommands,
   registerImportCommands,
+  registerRulesCommands,
   registerRunCommands,
   registerExplainCommands,
   registerExportCommands,
