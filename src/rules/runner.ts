@@ -57,3 +57,22 @@ export async function runRules(
   }
   return results;
 }
+
+/**
+ * Re-evaluates a few entities of one type against every enabled rule of that
+ * type, with the same semantics, locking and history as a full run.
+ */
+export async function reconcileEntities(
+  db: DbOrTx,
+  rules: LoadedRule[],
+  type: "user" | "account",
+  ids: string[],
+  opts: Omit<RunOptions, "entityIds">,
+): Promise<RunResult[]> {
+  const selected = orderByDependencies(
+    rules.filter((r) => r.definition.enabled && r.definition.target === type),
+  );
+  const results: RunResult[] = [];
+  for (const rule of selected) results.push(await runRule(db, rule, { ...opts, entityIds: ids }));
+  return results;
+}

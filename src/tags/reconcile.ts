@@ -24,6 +24,11 @@ export interface RunOptions {
   batchSize?: number;
   /** How many sample entities a dry run shows each way. */
   samples?: number;
+  /**
+   * Evaluate only these entities (event-driven re-evaluation). Claims of
+   * other entities are untouched, and the mass-removal guard does not apply.
+   */
+  entityIds?: string[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -160,31 +165,50 @@ async function reconcile(
     ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
   });
 
-  const total = await countEntities(tx, type, opts.asOf);
+  const scoped = opts.entityIds !== undefined;
+  const scopeIds = [...new Set(opts.entityIds ?? [])].sort();
+  const total = scoped ? scopeIds.length : await countEntities(tx, type, opts.asOf);
   const batchSize = opts.batchSize ?? 2000;
   let after: string | null = null;
+  let offset = 0;
   const factCtx = { type, asOf: opts.asOf, today, timezone: opts.timezone, requests: evaluator.requests };
   for (;;) {
-    const batch = await loadEntityBatch(tx, factCtx, { after, limit: batchSize });
-    if (batch.length === 0) break;
-    const first = batch[0]!.id;
-    const last = batch[batch.length - 1]!.id;
-    after = last;
+    let batch: Awaited<ReturnType<typeof loadEntityBatch>>;
+    let inBatch: SQL;
+    if (scoped) {
+      const ids = scopeIds.slice(offset, offset + batchSize);
+      offset += batchSize;
+      if (ids.length === 0) break;
+      batch = await loadEntityBatch(tx, factCtx, { ids });
+      inBatch = sql`entity_id in ${ids}`;
+    } else {
+      batch = await loadEntityBatch(tx, factCtx, { after, limit: batchSize });
+      if (batch.length === 0) break;
+      const first = batch[0]!.id;
+      after = batch[batch.length - 1]!.id;
+      inBatch = sql`entity_id >= ${first} and entity_id <= ${after}`;
+    }
     const claimed = new Set<string>();
+    const suppressed = new Set<string>();
     if (tag) {
-      const found = await rows<{ entity_id: string }>(
+      const found = await rows<{ entity_id: string; kind: string }>(
         tx,
-        sql`select entity_id from claims
-            where source = ${source} and tag_id = ${tag.id} and entity_type = ${type}
-              and entity_id >= ${first} and entity_id <= ${last}`,
+        sql`select entity_id, 'claim' as kind from claims
+            where source = ${source} and tag_id = ${tag.id} and entity_type = ${type} and ${inBatch}
+            union all
+            select entity_id, 'suppressed' from suppressions
+            where tag_id = ${tag.id} and entity_type = ${type} and ${inBatch}
+              and (rule_id is null or rule_id = ${def.id}) and lifted_at is null
+              and (until is null or until > ${asOf}::timestamptz)`,
       );
-      for (const r of found) claimed.add(r.entity_id);
+      for (const r of found) (r.kind === "claim" ? claimed : suppressed).add(r.entity_id);
     }
     const diff: { id: string; action: "add" | "remove"; explanation: Explanation }[] = [];
     for (const entity of batch) {
       const evaluation = await evaluator.evaluate(computeFacts(entity, evaluator.requests, today));
       const has = claimed.has(entity.id);
-      const want = shouldHaveTag(evaluation, has);
+      // A person's suppression overrides the rule until it ends or is lifted.
+      const want = shouldHaveTag(evaluation, has) && !suppressed.has(entity.id);
       if (want) result.matched++;
       if (want === has) continue;
       const change = {
@@ -228,6 +252,7 @@ async function reconcile(
           select c.entity_id, 'remove', ${JSON.stringify(reason)}::jsonb
           from claims c
           where c.source = ${source} and c.tag_id = ${tag.id} and c.entity_type = ${type}
+            and ${scoped ? sql`c.entity_id in ${scopeIds.length ? scopeIds : [""]}` : sql`true`}
             and not exists (select 1 from ${entityTable} e where e.id = c.entity_id and ${createdCol} <= ${asOf}::timestamptz)
           on conflict (entity_id) do nothing
           returning entity_id`,
@@ -244,6 +269,7 @@ async function reconcile(
   const minClaims = opts.removalGuardMinClaims ?? DEFAULT_GUARD_MIN_CLAIMS;
   if (
     !opts.force &&
+    !scoped &&
     result.claimsBefore >= minClaims &&
     result.removed > 0 &&
     result.removed > guard * result.claimsBefore

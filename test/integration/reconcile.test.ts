@@ -267,4 +267,39 @@ describe.skipIf(backendUnavailable())("rule runs reconcile claims", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("no user with id");
   });
+
+  it("respects a suppression until it is lifted or its date passes", async () => {
+    await powerUsers(2, 20);
+    await t.database.db.execute(sql`insert into tags (name) values ('power users')`);
+    await t.database.db.execute(sql`
+      insert into suppressions (tag_id, entity_type, entity_id, rule_id, until, created_by)
+      select id, 'user', 'u01', 'power-users', '2026-04-05T00:00:00Z'::timestamptz, 'test' from tags`);
+    const dir = rulesDir([powerUsersRule()]);
+    const [first] = parse((await run(dir)).stdout);
+    expect(first).toMatchObject({ matched: 1, added: 1 });
+    expect((await claimsOf(t.database, "power users")).map((c) => c.entity_id)).toEqual(["u02"]);
+    // After the suppression's date the rule claims the tag again (u01 still has 20 active days on 04-01).
+    await addActivity(t.database, { userId: "u01", accountId: "acc-1", days: lastDays("2026-04-06", 6) });
+    const later = await runCli(t.database, ["run", "--as-of", "2026-04-06T12:00:00Z", "--json"], {
+      SIGNALTAG_RULES_DIR: dir,
+    });
+    expect(parse(later.stdout)[0]).toMatchObject({ added: 1 });
+    expect((await claimsOf(t.database, "power users")).map((c) => c.entity_id)).toContain("u01");
+  });
+
+  it("re-evaluates only the given entities when scoped", async () => {
+    await powerUsers(3, 20);
+    const { reconcileEntities } = await import("../../src/rules/runner.ts");
+    const { loadValidRules } = await import("../../src/rules/runner.ts");
+    const rules = await loadValidRules(rulesDir([powerUsersRule()]));
+    const results = await reconcileEntities(t.database.db, rules, "user", ["u02"], {
+      asOf: new Date(asOf),
+      timezone: "UTC",
+      trigger: "event",
+      removalGuard: 0.5,
+    });
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ status: "applied", evaluated: 1, added: 1 });
+    expect((await claimsOf(t.database, "power users")).map((c) => c.entity_id)).toEqual(["u02"]);
+  });
 });
