@@ -19,7 +19,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 function reportProblems(ctx: CliContext, problems: RuleProblem[], dir: string): never {
   ctx.stderr.write(`${formatProblems(problems)}\n`);
   ctx.stderr.write(
-    `${plural(problems.length, "problem")} in ${displayDir(dir)}: fix them and run \`signaltag rules validate\` again\n`,
+    `${plural(problems.length, "problem")} in ${displayDir(dir)}: fix ${problems.length === 1 ? "it" : "them"} and run \`signaltag rules validate\` again\n`,
   );
   throw new ExitCode(1);
 }

@@ -50,7 +50,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
 
   const describe = (at: number) =>
-    at >= text.length ? "the end of the file" : `${JSON.stringify(text[at])}`;
+    at >= text.length ? "the end of the file" : text[at] === "'" ? `"'"` : `'${text[at]}'`;
   const fail = (expected: string, at = i): never => {
     throw new JsonSyntaxError(`expected ${expected} but found ${describe(at)}`, at);
   };
@@ -174,6 +174,7 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
         i++;
         return out;
       }
+      if (text[i] === '"') throw new JsonSyntaxError('missing "," before this key', i);
       fail('"," or "}"');
     }
   };
@@ -198,6 +199,9 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
       if (text[i] === "]") {
         i++;
         return out;
+      }
+      if (text[i] === "{" || text[i] === '"' || text[i] === "[") {
+        throw new JsonSyntaxError('missing "," before this element', i);
       }
       fail('"," or "]"');
     }

@@ -104,7 +104,7 @@ export function checkAcrossFiles(rules: readonly LoadedRule[]): {
       problems.push({
         file: rule.file,
         pointer: "/tag",
-        message: `rule ${JSON.stringify(first.definition.id)} (${showFile(first.file)}) already assigns tag ${JSON.stringify(first.definition.tag)} to ${target}s: two rules would claim and remove the same tag; combine their conditions with "any" in one rule, or use another tag`,
+        message: `rule ${JSON.stringify(first.definition.id)} (${showFile(first.file)}) already assigns tag ${JSON.stringify(first.definition.tag)} to ${target}s: a tag comes from one rule, so what it means is written in one place; combine the conditions with "any" in one rule, or use another tag`,
       });
       continue;
     }

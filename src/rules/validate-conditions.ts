@@ -99,7 +99,7 @@ function checkKeys(
     if (suggestion !== undefined) intended.add(suggestion);
     ctx.problems.add(
       [...path, key],
-      `unknown key ${JSON.stringify(key)} in ${where}: the allowed keys are ${listOf(allowed)}`,
+      `unknown key ${JSON.stringify(key)} in ${where}: ${suggestion ? "fix the spelling" : `remove it (allowed: ${allowed.join(", ")})`}`,
       suggestion,
     );
   }
@@ -227,10 +227,11 @@ function checkFactCondition(node: Record<string, unknown>, path: JsonPath, ctx: 
       `"operator" must be a string such as "equal", not ${typeName(node.operator)}`,
     );
   } else if (!(operatorNames as string[]).includes(node.operator)) {
+    const suggestion = suggest(node.operator, operatorNames, operatorAliases);
     ctx.problems.add(
       [...path, "operator"],
-      `unknown operator ${JSON.stringify(node.operator)}: use one of ${listOf(operatorNames)}`,
-      suggest(node.operator, operatorNames, operatorAliases),
+      `unknown operator ${JSON.stringify(node.operator)}: ${suggestion ? "json-rules-engine spells it differently" : `use one of ${listOf(operatorNames)}`}`,
+      suggestion,
     );
   } else {
     operator = node.operator as OperatorName;
@@ -255,7 +256,8 @@ function checkFactName(fact: unknown, path: JsonPath, ctx: ConditionContext): Fa
   if (!spec) {
     const suggestion = suggest(fact, forTarget) ?? suggest(fact, factNames);
     const facts = ctx.target ? `the facts for ${ctx.target} rules are` : "the facts are";
-    ctx.problems.add(path, `unknown fact ${JSON.stringify(fact)}: ${facts} ${listOf(forTarget)}`, suggestion);
+    const hint = suggestion ? "fix the spelling" : `${facts} ${listOf(forTarget)}`;
+    ctx.problems.add(path, `unknown fact ${JSON.stringify(fact)}: ${hint}`, suggestion);
     return undefined;
   }
   if (ctx.target && !spec.targets.includes(ctx.target)) {
@@ -530,10 +532,10 @@ function checkScalar(
   } else if (kind === "enum") {
     const allowed = spec.enumValues!;
     if (typeof value !== "string" || !allowed.includes(value)) {
-      const nullable = spec.nullable && operator !== "in" && operator !== "notIn" ? " or null" : "";
+      const nullable = spec.nullable && operator !== "in" && operator !== "notIn";
       ctx.problems.add(
         path,
-        `${show(value)} is not a value of ${fact}: use ${listOf(allowed)}${nullable}`,
+        `${show(value)} is not a value of ${fact}: use ${nullable ? `${allowed.map((v) => JSON.stringify(v)).join(", ")} or null` : listOf(allowed)}`,
         typeof value === "string" ? suggest(value, allowed) : undefined,
       );
     }

@@ -22,6 +22,12 @@ function slugify(text: string): string {
     .replace(/^[-_]+|[-_]+$/g, "");
 }
 
+let zones: string[] | undefined;
+function timeZoneNames(): string[] {
+  zones ??= ["UTC", ...Intl.supportedValuesOf("timeZone")];
+  return zones;
+}
+
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let node = root;
   for (const key of path) {
@@ -36,8 +42,13 @@ function reportMetadataIssues(
   issues: z.core.$ZodIssue[],
   problems: ProblemList,
 ): void {
+  const seen = new Set<string>();
   for (const issue of issues) {
     const path = issue.path.filter((k): k is string | number => typeof k !== "symbol");
+    // One problem per value: the first check that fails is the one to fix first.
+    const at = path.join(".");
+    if (issue.code !== "unrecognized_keys" && seen.has(at)) continue;
+    seen.add(at);
     if (issue.code === "unrecognized_keys") {
       const allowed = path.length === 0 ? topLevelKeys : path[0] === "schedule" ? scheduleKeys : [];
       const where = path.length === 0 ? "a rule file" : `"${path.join(".")}"`;
@@ -45,7 +56,7 @@ function reportMetadataIssues(
         const suggestion = suggest(key, allowed);
         problems.add(
           [...path, key],
-          `unknown key ${JSON.stringify(key)} in ${where}: ${suggestion ? "fix its spelling" : "remove it"} (allowed: ${allowed.join(", ")})`,
+          `unknown key ${JSON.stringify(key)} in ${where}: ${suggestion ? "fix the spelling" : `remove it (allowed: ${allowed.join(", ")})`}`,
           suggestion,
         );
       }
@@ -53,22 +64,11 @@ function reportMetadataIssues(
     }
     const input = valueAt(json, path);
     let suggestion: string | undefined;
-    if (path.length === 1 && path[0] === "target" && typeof input === "string") {
-      suggestion = suggest(input, entityTypes);
-    } else if (
-      path.length === 1 &&
-      path[0] === "id" &&
-      typeof input === "string" &&
-      issue.code === "invalid_format"
-    ) {
-      suggestion = slugify(input) || undefined;
-    } else if (
-      path.length === 1 &&
-      path[0] === "tag" &&
-      typeof input === "string" &&
-      issue.code === "invalid_format"
-    ) {
-      suggestion = input.trim() || undefined;
+    if (typeof input === "string") {
+      if (at === "target") suggestion = suggest(input, entityTypes);
+      else if (at === "schedule.timezone") suggestion = suggest(input, timeZoneNames());
+      else if (at === "id" && issue.code === "invalid_format") suggestion = slugify(input) || undefined;
+      else if (at === "tag" && issue.code === "invalid_format") suggestion = input.trim() || undefined;
     }
     problems.add(path, issue.message, suggestion);
   }
