@@ -1,0 +1,129 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { Database } from "../db/client.ts";
+import { rows } from "../db/client.ts";
+import {
+  collectTouched,
+  type ImportOptions,
+  type ImportResult,
+  type ImportSpec,
+  runImport,
+  type TouchedRow,
+} from "./import-run.ts";
+import type { ImportSource } from "./import-source.ts";
+import { duplicateIds, quoted } from "./import-sql.ts";
+import { CellError, optional, positiveCount, required, text, timestamp } from "./import-values.ts";
+import { rollupInsert } from "./rollups.ts";
+
+export interface ImportEventsOptions extends ImportOptions {
+  /** The workspace time zone: rollups count each event on its calendar day there. */
+  timezone: string;
+}
+
+/** Set by convert() when some row names a user but not the account, which the merge then looks up. */
+const FILL_ACCOUNT = "fill-account";
+
+function eventsSpec(timezone: string): ImportSpec {
+  return {
+    entity: "events",
+    staging: [
+      { name: "user_id", type: "text" },
+      { name: "account_id", type: "text" },
+      { name: "activity", type: "text not null" },
+      { name: "module", type: "text" },
+      { name: "occurred_at", type: "timestamptz not null" },
+      { name: "count", type: "integer not null" },
+      { name: "event_id", type: "text" },
+    ],
+    known: ["user_id", "account_id", "activity", "module", "occurred_at", "count", "event_id"],
+    attributes: false,
+    missingColumns(present) {
+      const missing = ["activity", "occurred_at"].filter((c) => !present.has(c));
+      if (!present.has("user_id") && !present.has("account_id")) missing.unshift("user_id or account_id");
+      return missing.length
+        ? `missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; an events file needs user_id and/or account_id, activity and occurred_at.`
+        : undefined;
+    },
+    convert({ known }, flags) {
+      const userId = optional(known, "user_id", text);
+      const accountId = optional(known, "account_id", text);
+      if (userId === null && accountId === null) {
+        throw new CellError("user_id and account_id are both empty; an event needs at least one of them");
+      }
+      if (accountId === null) flags.add(FILL_ACCOUNT);
+      return [
+        userId,
+        accountId,
+        required(known, "activity", text),
+        optional(known, "module", text),
+        required(known, "occurred_at", timestamp),
+        optional(known, "count", positiveCount) ?? "1",
+        optional(known, "event_id", text),
+      ];
+    },
+    badRows(staging, present) {
+      const duplicates: SQL = present.has("event_id")
+        ? sql`union all ${duplicateIds(staging, "event_id")}`
+        : sql``;
+      return sql`select s.line,
+          case when u.id is null then 'unknown user ' || ${quoted(sql`s.user_id`)} || ' (import the user first)'
+          else 'user ' || ${quoted(sql`s.user_id`)} || ' belongs to account ' || ${quoted(sql`u.account_id`)}
+               || ', not ' || ${quoted(sql`s.account_id`)} end as message
+        from ${staging} s left join users u on u.id = s.user_id
+        where s.user_id is not null and (u.id is null or u.account_id <> s.account_id)
+        union all
+        select s.line, 'unknown account ' || ${quoted(sql`s.account_id`)} || ' (import the account first)'
+        from ${staging} s
+        where s.user_id is null and not exists (select 1 from accounts a where a.id = s.account_id)
+        ${duplicates}`;
+    },
+    async merge({ tx, staging, touchedLimit, flags }) {
+      const source = flags.has(FILL_ACCOUNT)
+        ? sql`select s.event_id, s.user_id, coalesce(s.account_id, u.account_id), s.activity, s.module,
+                     s.occurred_at, s.count
+              from ${staging} s left join users u on s.account_id is null and u.id = s.user_id`
+        : sql`select event_id, user_id, account_id, activity, module, occurred_at, count from ${staging}`;
+      // One statement: events whose event_id is already stored are not inserted, so
+      // they never reach the rollups either.
+      const result = await rows<TouchedRow>(
+        tx,
+        sql`with ins as (
+          insert into activity_events (event_id, user_id, account_id, activity, module, occurred_at, count)
+          ${source}
+          on conflict (event_id) where event_id is not null do nothing
+          returning user_id, account_id, activity, module, occurred_at, count
+        ), roll as (
+          ${rollupInsert(sql`ins`, timezone)}
+          returning entity_type, entity_id
+        ), touched as (
+          select distinct entity_type, entity_id from roll
+        )
+        select 'count' as kind, null::text as id, (select count(*) from ins)::int as a,
+               (select count(*) from ${staging})::int as b
+        union all
+        (select 'account', entity_id, null, null from touched where entity_type = 'account' limit ${touchedLimit + 1})
+        union all
+        (select 'user', entity_id, null, null from touched where entity_type = 'user' limit ${touchedLimit + 1})`,
+      );
+      const { counts, touched } = collectTouched(result, touchedLimit);
+      const inserted = Number(counts?.a ?? 0);
+      return { inserted, updated: 0, duplicates: Number(counts?.b ?? 0) - inserted, touched };
+    },
+  };
+}
+
+/**
+ * Imports activity events from a .csv or .ndjson file (or a stream): columns
+ * user_id, account_id, activity, module, occurred_at, count, event_id. Events
+ * are stored raw and added to the daily rollups in the same transaction. An
+ * event may leave account_id empty and take its user's; its user and account
+ * must exist. With an event_id column, events already imported are ignored;
+ * without it, importing a file twice adds its events twice. A file with an
+ * invalid row is refused whole with an InputError, unless opts.skipInvalid.
+ */
+export function importEvents(
+  database: Database,
+  source: ImportSource,
+  opts: ImportEventsOptions,
+): Promise<ImportResult> {
+  return runImport(database, source, eventsSpec(opts.timezone), opts);
+}

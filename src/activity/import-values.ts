@@ -1,0 +1,139 @@
+/**
+ * Cell parsers for imports. Each takes a raw value from a CSV cell (string) or
+ * an NDJSON field (any JSON value) that is known to be non-empty, and returns
+ * the canonical text the staging table receives, or throws a CellError whose
+ * message completes "column X ...".
+ *
+ * The staging load must never fail on a value that passed here: a value
+ * Postgres would reject would abort the whole COPY without a file line number.
+ */
+export class CellError extends Error {}
+
+export type Raw = string | number | boolean;
+
+/** A raw value as text; objects and arrays are refused. */
+export function text(raw: Raw): string {
+  const value = typeof raw === "string" ? raw : String(raw);
+  if (value.includes("\0")) throw new CellError("contains a NUL character");
+  return value;
+}
+
+/** "", whitespace, null and undefined mean "no value". */
+export function isBlank(raw: unknown): boolean {
+  return raw === null || raw === undefined || (typeof raw === "string" && raw.trim() === "");
+}
+
+export function cellText(raw: unknown): Raw {
+  if (typeof raw === "string") return raw.trim();
+  if (typeof raw === "number" || typeof raw === "boolean") return raw;
+  throw new CellError(`must be a plain value, not ${Array.isArray(raw) ? "a list" : "an object"}`);
+}
+
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)?$/i;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+function validDate(y: string, m: string, d: string): boolean {
+  const year = Number(y);
+  const month = Number(m);
+  const day = Number(d);
+  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+}
+
+const TIMESTAMP_HINT = "an ISO-8601 timestamp such as 2024-03-01T09:30:00Z or 2024-03-01T09:30:00-05:00";
+
+/**
+ * An ISO-8601 instant. A timestamp without an offset, or a bare date, is read
+ * as UTC. Returns text Postgres parses to the same instant whatever the
+ * session time zone, because it always carries an explicit offset.
+ */
+export function timestamp(raw: Raw): string {
+  if (typeof raw !== "string") throw new CellError(`must be ${TIMESTAMP_HINT}, not ${JSON.stringify(raw)}`);
+  const m = TIMESTAMP.exec(raw);
+  if (!m) throw new CellError(`is not ${TIMESTAMP_HINT}: ${JSON.stringify(raw)}`);
+  const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", z, sign, oh, om = "00"] = m;
+  const bad =
+    !validDate(y!, mo!, d!) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s) > 59 ||
+    (sign !== undefined && (Number(oh) > 14 || Number(om) > 59));
+  if (bad) throw new CellError(`is not a valid date and time: ${JSON.stringify(raw)}`);
+  const offset = z || sign === undefined ? "+00:00" : `${sign}${oh}:${om}`;
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}${frac}${offset}`;
+}
+
+/** A calendar date, YYYY-MM-DD. */
+export function date(raw: Raw): string {
+  const m = typeof raw === "string" ? DATE.exec(raw) : null;
+  if (!m || !validDate(m[1]!, m[2]!, m[3]!)) {
+    throw new CellError(`is not a date in the form YYYY-MM-DD: ${JSON.stringify(raw)}`);
+  }
+  return raw as string;
+}
+
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+
+export function numberBetween(raw: Raw, min: number, max: number): number {
+  const value =
+    typeof raw === "number" ? raw : typeof raw === "string" && DECIMAL.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(value)) throw new CellError(`is not a number: ${JSON.stringify(raw)}`);
+  if (value < min || value > max) throw new CellError(`must be between ${min} and ${max}, not ${value}`);
+  return value;
+}
+
+const INTEGER = /^\+?\d{1,10}$/;
+
+/** A whole number from 1 to 2^31 - 1 (the column is an integer). */
+export function positiveCount(raw: Raw): string {
+  const value =
+    typeof raw === "number" ? raw : typeof raw === "string" && INTEGER.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(value) || value < 1 || value > 2147483647) {
+    throw new CellError(`must be a whole number from 1 to 2147483647, not ${JSON.stringify(raw)}`);
+  }
+  return String(value);
+}
+
+/** One of a fixed set of labels, case-insensitive; returns the lowercase label. */
+export function oneOf<T extends string>(raw: Raw, allowed: readonly T[]): T {
+  const value = typeof raw === "string" ? raw.toLowerCase() : "";
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new CellError(`must be one of ${allowed.join(", ")} (or empty), not ${JSON.stringify(raw)}`);
+  }
+  return value as T;
+}
+
+/** A known field of a row parsed with `parse`, or null when the row leaves it blank. */
+export function optional<T>(
+  known: ReadonlyMap<string, Raw>,
+  column: string,
+  parse: (raw: Raw) => T,
+): T | null {
+  const raw = known.get(column);
+  if (raw === undefined) return null;
+  try {
+    return parse(raw);
+  } catch (err) {
+    if (err instanceof CellError) throw new CellError(`${column} ${err.message}`);
+    throw err;
+  }
+}
+
+/** Like optional(), but a blank value is an error. */
+export function required<T>(known: ReadonlyMap<string, Raw>, column: string, parse: (raw: Raw) => T): T {
+  if (!known.has(column)) throw new CellError(`${column} is empty; every row needs one`);
+  return optional(known, column, parse) as T;
+}
+
+/** The attributes object as jsonb text, or null for none. */
+export function attributesJson(attributes: Record<string, unknown> | undefined): string | null {
+  if (!attributes) return null;
+  const json = JSON.stringify(attributes);
+  if (json.includes("\\u0000")) throw new CellError("an extra column contains a NUL character");
+  return json;
+}
