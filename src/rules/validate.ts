@@ -5,14 +5,12 @@
 import type { z } from "zod";
 import { type EntityType, entityTypes } from "./catalog.ts";
 import { type Position, parseJsonWithPositions } from "./json-source.ts";
+import { isObject } from "./json-values.ts";
 import { ProblemList, type RuleProblem } from "./problems.ts";
 import { ruleMetadataSchema, scheduleKeys, topLevelKeys } from "./schema.ts";
 import { suggest } from "./suggest.ts";
 import type { RuleDefinition, TopLevelCondition } from "./types.ts";
 import { type ConditionContext, checkTopLevelCondition } from "./validate-conditions.ts";
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** "Power Users!" -> "power-users": what an id written as a name probably meant. */
 function slugify(text: string): string {
