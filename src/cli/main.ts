@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { isSignaltagError } from "../errors/index.ts";
 import { type CliContext, createContext } from "./context.ts";
 import { registerDbCommands } from "./db.ts";
+import { registerDemoCommand } from "./demo.ts";
 import { ExitCode } from "./exit.ts";
 import { registerExplainCommands } from "./explain.ts";
 import { registerExportCommands } from "./export.ts";
@@ -13,6 +14,7 @@ import { registerSeedCommand } from "./seed.ts";
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
 const registrars: CommandRegistrar[] = [
+  registerDemoCommand,
   registerDbCommands,
   registerImportCommands,
   registerRulesCommands,
@@ -41,7 +43,38 @@ export function buildProgram(ctx: CliContext): Command {
     cmd.commands.forEach(configure);
   };
   program.commands.forEach(configure);
+  program.helpInformation = () => rootHelp(program);
   return program;
+}
+
+/** Every runnable command, one line each, so `signaltag --help` shows the whole surface at once. */
+function rootHelp(program: Command): string {
+  const lines: [string, string][] = [];
+  const walk = (cmd: Command, prefix: string) => {
+    for (const sub of cmd.commands) {
+      const name = `${prefix}${sub.name()}`;
+      if (sub.commands.length > 0) walk(sub, `${name} `);
+      else {
+        const args = sub.registeredArguments
+          .map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`))
+          .join(" ");
+        lines.push([`${name}${args ? ` ${args}` : ""}`, sub.description()]);
+      }
+    }
+  };
+  walk(program, "");
+  const width = Math.max(...lines.map(([usage]) => usage.length));
+  return [
+    "Usage: signaltag <command> [options]",
+    "",
+    program.description(),
+    "",
+    "Commands:",
+    ...lines.map(([usage, desc]) => `  ${usage.padEnd(width)}  ${desc}`),
+    "",
+    "Run `signaltag <command> --help` for a command's options.",
+    "",
+  ].join("\n");
 }
 
 /**

@@ -163,15 +163,24 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
  * The embedded database serves one process at a time. A lock file holds the
  * owner's pid; a lock left by a process that no longer runs is taken over.
  */
+const heldLocks = new Set<string>();
+
 function acquireDataDirLock(dataDir: string): () => void {
   const lockPath = path.join(dataDir, "signaltag.lock");
+  if (heldLocks.has(lockPath)) {
+    throw new DatabaseBusyError(
+      `The embedded database in ${dataDir} is already open in this process; it serves one connection at a time. Set DATABASE_URL to a Postgres database for concurrent use.`,
+    );
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      heldLocks.add(lockPath);
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
+        heldLocks.delete(lockPath);
         process.removeListener("exit", release);
         try {
           if (fs.readFileSync(lockPath, "utf8") === String(process.pid)) fs.unlinkSync(lockPath);

@@ -4,7 +4,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, inject } from "vitest";
 import { type Database, openPglite, openPostgres } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { adminUrl, databaseUrl, TEMPLATE_DB } from "./postgres-urls.ts";
+import { adminUrl, databaseUrl } from "./postgres-urls.ts";
 
 export type Backend = "pglite" | "postgres";
 
@@ -42,7 +42,7 @@ export function useTestDatabase(): TestDatabase {
     dbName = `signaltag_test_${randomBytes(6).toString("hex")}`;
     const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
     try {
-      await admin.unsafe(`CREATE DATABASE ${dbName} TEMPLATE ${TEMPLATE_DB}`);
+      await admin.unsafe(`CREATE DATABASE ${dbName} TEMPLATE ${inject("postgresTemplate")}`);
     } finally {
       await admin.end({ timeout: 5 });
     }

@@ -2,11 +2,12 @@ import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { openPostgres } from "../../src/db/client.ts";
 import { migrate } from "../../src/db/migrate.ts";
-import { adminUrl, databaseUrl, TEMPLATE_DB } from "./postgres-urls.ts";
+import { adminUrl, databaseUrl, templateName } from "./postgres-urls.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     postgresAvailable: boolean;
+    postgresTemplate: string;
   }
 }
 
@@ -27,19 +28,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
       `postgres suite skipped: Postgres not reachable at ${adminUrl()} (set CI=true to fail)\n`,
     );
     project.provide("postgresAvailable", false);
+    project.provide("postgresTemplate", "");
     return async () => {};
   }
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-  await admin.unsafe(`CREATE DATABASE ${TEMPLATE_DB}`);
-  const database = await openPostgres(databaseUrl(TEMPLATE_DB), { max: 1 });
+  const template = templateName();
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE ${template}`);
+  const database = await openPostgres(databaseUrl(template), { max: 1 });
   try {
     await migrate(database);
   } finally {
     await database.close();
   }
   project.provide("postgresAvailable", true);
+  project.provide("postgresTemplate", template);
   return async () => {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
     await admin.end({ timeout: 5 });
   };
 }

@@ -1,4 +1,10 @@
-export const TEMPLATE_DB = "signaltag_test_template";
+/**
+ * Each test run migrates its own template, so runs started side by side (a
+ * developer's and CI's) never drop each other's.
+ */
+export function templateName(): string {
+  return `signaltag_test_template_${process.pid}`;
+}
 
 /** The server the Postgres suites use; TEST_POSTGRES_URL overrides the local default. */
 export function adminUrl(): string {

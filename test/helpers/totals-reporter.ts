@@ -7,13 +7,16 @@ export default class TotalsReporter implements Reporter {
     let failed = errors.length;
     let skipped = 0;
     for (const mod of modules) {
-      if (mod.state() === "failed" && [...mod.children.allTests()].length === 0) failed++;
+      let failedHere = 0;
       for (const test of mod.children.allTests()) {
         const state = test.result().state;
         if (state === "passed") passed++;
-        else if (state === "failed") failed++;
+        else if (state === "failed") failedHere++;
         else skipped++;
       }
+      // A file that failed outside its tests (a hook, an import) counts once as a failure.
+      if (mod.state() === "failed" && failedHere === 0) failedHere = 1;
+      failed += failedHere;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
   }

@@ -1,0 +1,93 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { sql } from "drizzle-orm";
+import { rows } from "../db/client.ts";
+import { describeConditions, type ExplainedCondition } from "../rules/evaluate.ts";
+import { loadValidRules, runRules, selectRules } from "../rules/runner.ts";
+import { seedWorkspace } from "../seed/seed-workspace.ts";
+import type { CliContext } from "./context.ts";
+import { progressBar } from "./format.ts";
+import { printRunTable } from "./run.ts";
+
+const DEMO = { accounts: 40, users: 400, days: 60, seed: 1 };
+const bundledRules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../rules");
+
+export function registerDemoCommand(program: Command, ctx: CliContext): void {
+  program
+    .command("demo")
+    .description(
+      "Seed a small workspace if it is empty, run the rules, and explain a few of the tags they set.",
+    )
+    .action(async () => {
+      const database = await ctx.database();
+      const db = database.db;
+      const out = (s: string) => ctx.stdout.write(s);
+      const asOf = new Date();
+      out(
+        `signaltag demo on the ${database.kind === "postgres" ? "Postgres database at DATABASE_URL" : `embedded database in ${ctx.config.dataDir}`}\n\n`,
+      );
+
+      const [existing] = await rows<{ n: number }>(db, sql`select count(*)::int as n from accounts`);
+      if ((existing?.n ?? 0) === 0) {
+        const seeded = await seedWorkspace(
+          database,
+          { ...DEMO, asOf, replace: false },
+          { timezone: ctx.config.timezone },
+        );
+        out(
+          `1. seeded a synthetic workspace: ${seeded.counts.accounts} accounts, ${seeded.counts.users} users, ` +
+            `${seeded.counts.events} activity events over ${DEMO.days} days (signaltag seed)\n`,
+        );
+      } else {
+        out(
+          `1. the workspace already holds ${existing?.n} accounts; using it as it is (signaltag seed --replace starts over)\n`,
+        );
+      }
+
+      // Run from elsewhere than a checkout, the demo still has the standard rules to show.
+      const rulesDir = fs.existsSync(ctx.config.rulesDir) ? ctx.config.rulesDir : bundledRules;
+      const all = await loadValidRules(rulesDir);
+      out(`2. loaded ${all.length} rules from ${rulesDir} (signaltag rules validate)\n`);
+      const bar = progressBar(ctx.stderr, "");
+      const results = await runRules(db, all, selectRules(all, []), {
+        asOf,
+        timezone: ctx.config.timezone,
+        trigger: "manual",
+        removalGuard: ctx.config.removalGuard,
+        onRuleStart: () => bar.stop(),
+        onProgress: (done, total) => bar.update(done, total),
+      });
+      bar.stop();
+      out(`3. ran them and reconciled their tags (signaltag run):\n\n`);
+      printRunTable(ctx, results, asOf);
+
+      out(`\n4. why some entities have their tags (signaltag explain):\n`);
+      for (const r of results) {
+        const [example] = await rows<{
+          entity_id: string;
+          explanation: { conditions?: ExplainedCondition } | null;
+        }>(
+          db,
+          sql`select e.entity_id, e.explanation from tag_events e
+              join claims c on c.tag_id = e.tag_id and c.entity_type = e.entity_type and c.entity_id = e.entity_id
+                and c.source = e.source
+              where e.source = ${`rule:${r.rule}`} and e.action = 'added'
+              order by e.id desc limit 1`,
+        );
+        if (!example) {
+          out(`\n  ${r.rule}: no ${r.target} has "${r.tag}" right now\n`);
+          continue;
+        }
+        out(`\n  ${r.target} ${example.entity_id} has "${r.tag}" (rule ${r.rule}):\n`);
+        if (example.explanation?.conditions) {
+          for (const line of describeConditions(example.explanation.conditions, "    ")) out(`${line}\n`);
+        }
+      }
+      out(
+        `\nNext: signaltag explain user <id>, signaltag export assignments, signaltag run --dry-run,\n` +
+          `or edit a rule in ${rulesDir} and run again. signaltag --help lists every command.\n`,
+      );
+    });
+}
