@@ -4,6 +4,7 @@ export * from "./activity-events.ts";
 export * from "./claims.ts";
 export * from "./rule-runs.ts";
 export * from "./rules.ts";
+export * from "./run-partitions.ts";
 export * from "./suppressions.ts";
 export * from "./tag-events.ts";
 export * from "./tags.ts";
