@@ -65,11 +65,11 @@ export class RuleEvaluator {
     this.engine = createEngine();
     const def = rule.definition;
     for (const [name, cond] of Object.entries(def.sharedConditions ?? {})) {
-      this.engine.setCondition(name, cond as unknown as JreTopLevel);
+      this.engine.setCondition(name, lowerCaseTagValues(cond) as unknown as JreTopLevel);
     }
     const asJre = (name: string, conditions: TopLevelCondition): RuleProperties => ({
       name,
-      conditions: conditions as unknown as JreTopLevel,
+      conditions: lowerCaseTagValues(conditions) as unknown as JreTopLevel,
       event: { type: name },
     });
     this.engine.addRule(asJre("conditions", def.conditions));
@@ -93,6 +93,21 @@ export class RuleEvaluator {
     }
     return evaluation;
   }
+}
+
+/**
+ * Tag names are unique case-insensitively: the `tags` fact holds lower-case
+ * names, and the values tests compare it with are lowered to match.
+ */
+function lowerCaseTagValues<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(lowerCaseTagValues) as T;
+  if (node === null || typeof node !== "object") return node;
+  const obj = node as Record<string, unknown>;
+  if (obj.fact === "tags") {
+    const lower = (v: unknown) => (typeof v === "string" ? v.toLowerCase() : v);
+    return { ...obj, value: Array.isArray(obj.value) ? obj.value.map(lower) : lower(obj.value) } as T;
+  }
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, lowerCaseTagValues(v)])) as T;
 }
 
 type JreNode = {

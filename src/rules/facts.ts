@@ -143,7 +143,8 @@ function computeFact(e: EntityInput, req: FactRequest, today: string): unknown {
     case "account":
       return e.account ?? null;
     case "tags":
-      return [...e.tags].sort();
+      // Tag names are unique case-insensitively, so rules compare them in lower case.
+      return [...new Set(e.tags.map((t) => t.toLowerCase()))].sort();
     default:
       throw new Error(`unknown fact ${req.fact}`);
   }

@@ -123,3 +123,11 @@ describe("params and exit conditions", () => {
     expect((await evaluator.evaluate({ contractStatus: "trial" })).matched).toBe(false);
   });
 });
+
+describe("tags", () => {
+  it("compare tag names case-insensitively", async () => {
+    const cond = { all: [{ fact: "tags", operator: "contains", value: "Power Users" }] } as TopLevelCondition;
+    expect(await matches(cond, { tags: ["power users"] })).toBe(true);
+    expect(await matches(cond, { tags: ["new user"] })).toBe(false);
+  });
+});
