@@ -32,7 +32,8 @@ const VALUES = "__signaltag_values";
 /**
  * json-rules-engine is the semantic definition of a rule. Its operators are
  * kept except where DESIGN section 3 is stricter: a null (or missing) fact
- * fails every comparison but `equal null`.
+ * fails every comparison but `equal null`, and numeric comparisons need a
+ * number (json-rules-engine would also take numeric text).
  */
 function createEngine(): Engine {
   const engine = new Engine([], { allowUndefinedFacts: true });
@@ -41,6 +42,12 @@ function createEngine(): Engine {
   engine.addOperator("notEqual", (a: unknown, b: unknown) => !isNull(a) && a !== b);
   engine.addOperator("in", (a: unknown, b: unknown) => !isNull(a) && Array.isArray(b) && b.includes(a));
   engine.addOperator("notIn", (a: unknown, b: unknown) => !isNull(a) && Array.isArray(b) && !b.includes(a));
+  // Numeric comparisons need a number: "12" in an attribute is text, not twelve.
+  const num = (a: unknown): a is number => typeof a === "number" && Number.isFinite(a);
+  engine.addOperator("lessThan", (a: unknown, b: number) => num(a) && a < b);
+  engine.addOperator("lessThanInclusive", (a: unknown, b: number) => num(a) && a <= b);
+  engine.addOperator("greaterThan", (a: unknown, b: number) => num(a) && a > b);
+  engine.addOperator("greaterThanInclusive", (a: unknown, b: number) => num(a) && a >= b);
   for (const fact of Object.keys(factCatalog)) {
     engine.addFact(
       fact,

@@ -1,0 +1,33 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
+import { addRuleClaims, bothPaths, loadWorkspace, ruleArb, workspaceArb } from "../helpers/equivalence.ts";
+
+/** Rule cases per CI run on each backend; `npm run test:properties` raises it. */
+const cases = Number(process.env.SIGNALTAG_PROPERTY_CASES ?? (testBackend() === "postgres" ? 1000 : 200));
+const rulesPerWorkspace = 10;
+
+describe.skipIf(backendUnavailable())("compiled rules", () => {
+  const t = useTestDatabase();
+
+  it(`match exactly the entities json-rules-engine matches (${cases} random rules on random workspaces)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        workspaceArb,
+        fc.array(ruleArb, { minLength: rulesPerWorkspace, maxLength: rulesPerWorkspace }),
+        async (w, rules) => {
+          await loadWorkspace(t.database, w);
+          for (const rule of rules) {
+            await addRuleClaims(t.database, w, rule);
+            const { compiled, reference } = await bothPaths(t.database, w, rule);
+            expect({ rule, compiled }).toEqual({ rule, compiled: reference });
+          }
+        },
+      ),
+      {
+        numRuns: Math.ceil(cases / rulesPerWorkspace),
+        seed: process.env.SIGNALTAG_PROPERTY_SEED ? Number(process.env.SIGNALTAG_PROPERTY_SEED) : undefined,
+      },
+    );
+  }, 600_000);
+});
