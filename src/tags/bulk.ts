@@ -1,0 +1,112 @@
+import type { DbOrTx } from "../db/client.ts";
+import { addClaimsCounted, idTablePairs, removeClaimsCounted } from "../db/queries/claim-changes.ts";
+import { createIdTable, lockEntities, unknownIds } from "../db/queries/entities.ts";
+import { ensureTag, findTag } from "../db/queries/tags.ts";
+import { InputError } from "../errors/index.ts";
+import type { EntityType } from "../rules/catalog.ts";
+import { normalizeTagName } from "./tag-name.ts";
+
+/** Most ids one bulk request may name: one transaction must stay short. */
+export const MAX_BULK_IDS = 100_000;
+
+export type BulkAction = "add" | "remove";
+
+export interface BulkRequest {
+  action: BulkAction;
+  type: EntityType;
+  tag: string;
+  ids: readonly string[];
+  actor: string;
+  /** What the change is recorded as in history (default: a bulk change by hand). */
+  reason?: string;
+}
+
+export interface BulkResult {
+  action: BulkAction;
+  entityType: EntityType;
+  tag: string;
+  /** Distinct ids in the request. */
+  requested: number;
+  /** Claims added (source `bulk`) or removed (every source). */
+  claimsChanged: number;
+  /** Entities that gained or lost the tag itself. */
+  membershipsChanged: number;
+  /** Entities where nothing changed (already claimed in bulk, or without the tag). */
+  unchanged: number;
+}
+
+export function tooManyIds(count: number, what = "the request names"): InputError {
+  return new InputError(
+    `${what} ${count} ids; one bulk change takes at most ${MAX_BULK_IDS.toLocaleString("en-US")}: split it into several requests`,
+    { code: "too_many_ids", details: { field: "ids", count, max: MAX_BULK_IDS } },
+  );
+}
+
+export function unknownIdsError(type: EntityType, ids: string[]): InputError {
+  const shown = ids
+    .slice(0, 10)
+    .map((id) => JSON.stringify(id))
+    .join(", ");
+  return new InputError(
+    `${ids.length} id${ids.length === 1 ? " names" : "s name"} no ${type} (${shown}${ids.length > 10 ? ", ..." : ""}); nothing was changed`,
+    { code: "unknown_ids", details: { entityType: type, unknownIds: ids } },
+  );
+}
+
+/**
+ * Adds or removes one tag on a list of entities in one transaction, with
+ * set-based SQL (the ids travel as one parameter into a temporary table).
+ * An id naming no entity refuses the whole request, and every such id is
+ * listed. Adding makes `bulk` claims; removing takes every claim on the tag,
+ * as a removal by hand does.
+ */
+export async function bulkTag(db: DbOrTx, req: BulkRequest): Promise<BulkResult> {
+  const name = normalizeTagName(req.tag);
+  if (req.ids.length > MAX_BULK_IDS) throw tooManyIds(req.ids.length);
+  for (const [i, id] of req.ids.entries()) {
+    if (typeof id !== "string" || id === "") {
+      throw new InputError(`ids[${i}] must be a non-empty string`, {
+        details: { field: `ids/${i}` },
+      });
+    }
+  }
+  return db.transaction(async (tx) => {
+    const requested = await createIdTable(tx, "bulk_ids", req.ids);
+    const unknown = await unknownIds(tx, req.type, "bulk_ids");
+    if (unknown.length > 0) throw unknownIdsError(req.type, unknown);
+    await lockEntities(tx, req.type, "bulk_ids");
+    const base = { action: req.action, entityType: req.type, requested };
+    if (req.action === "add") {
+      const tag = await ensureTag(tx, name);
+      const counts = await addClaimsCounted(tx, {
+        type: req.type,
+        source: "bulk",
+        actor: req.actor,
+        note: { reason: req.reason ?? "added in bulk" },
+        pairs: idTablePairs("bulk_ids", tag.id),
+      });
+      return {
+        ...base,
+        tag: tag.name,
+        claimsChanged: counts.claims,
+        membershipsChanged: counts.memberships,
+        unchanged: requested - counts.claims,
+      };
+    }
+    const tag = await findTag(tx, name);
+    if (!tag) return { ...base, tag: name, claimsChanged: 0, membershipsChanged: 0, unchanged: requested };
+    const counts = await removeClaimsCounted(tx, {
+      type: req.type,
+      actor: req.actor,
+      note: { reason: req.reason ?? "removed in bulk" },
+      pairs: idTablePairs("bulk_ids", tag.id),
+    });
+    return {
+      ...base,
+      tag: tag.name,
+      claimsChanged: counts.claims,
+      membershipsChanged: counts.memberships,
+      unchanged: requested - counts.memberships,
+    };
+  });
+}

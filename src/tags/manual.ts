@@ -1,0 +1,85 @@
+import type { DbOrTx } from "../db/client.ts";
+import { addClaims, removeClaims, singlePair } from "../db/queries/claim-changes.ts";
+import { lockEntity } from "../db/queries/entities.ts";
+import { ensureTag, findTag } from "../db/queries/tags.ts";
+import { NotFoundError } from "../errors/index.ts";
+import type { EntityType } from "../rules/catalog.ts";
+import { type EntityTag, entityTags } from "./entity-tags.ts";
+import { normalizeTagName } from "./tag-name.ts";
+
+export interface TagChange {
+  type: EntityType;
+  id: string;
+  tag: string;
+  /** Who made the change: an API key's name, or the CLI user. */
+  actor: string;
+}
+
+export interface TagChangeResult {
+  /** Whether anything changed (false: the claim already existed, or there was nothing to remove). */
+  changed: boolean;
+  /** The tag's display name as stored (an existing tag keeps its original spelling). */
+  tag: string;
+  /** Claims added or removed. */
+  claims: { source: string; membershipChanged: boolean }[];
+  /** The entity's tags after the change. */
+  tags: EntityTag[];
+}
+
+export function entityNotFound(type: EntityType, id: string): NotFoundError {
+  return new NotFoundError(`no ${type} with id ${JSON.stringify(id)}`, {
+    details: { entityType: type, id },
+  });
+}
+
+/**
+ * Tags one entity by hand: a `manual` claim, created with the tag on first
+ * use. Applying a tag the entity already holds by hand changes nothing.
+ */
+export async function applyTag(db: DbOrTx, change: TagChange): Promise<TagChangeResult> {
+  const name = normalizeTagName(change.tag);
+  return db.transaction(async (tx) => {
+    if (!(await lockEntity(tx, change.type, change.id))) throw entityNotFound(change.type, change.id);
+    const tag = await ensureTag(tx, name);
+    const added = await addClaims(tx, {
+      type: change.type,
+      source: "manual",
+      actor: change.actor,
+      note: { reason: "added by hand" },
+      pairs: singlePair(change.id, tag.id),
+    });
+    return {
+      changed: added.length > 0,
+      tag: tag.name,
+      claims: added.map((c) => ({ source: c.source, membershipChanged: c.membership_changed })),
+      tags: await entityTags(tx, change.type, change.id),
+    };
+  });
+}
+
+/**
+ * Removes a tag from one entity by hand: every claim on it goes, whatever its
+ * source (DESIGN section 1). A rule that still matches claims it again on its
+ * next run unless the tag is also suppressed.
+ */
+export async function removeTag(db: DbOrTx, change: TagChange): Promise<TagChangeResult> {
+  const name = normalizeTagName(change.tag);
+  return db.transaction(async (tx) => {
+    if (!(await lockEntity(tx, change.type, change.id))) throw entityNotFound(change.type, change.id);
+    const tag = await findTag(tx, name);
+    const removed = tag
+      ? await removeClaims(tx, {
+          type: change.type,
+          actor: change.actor,
+          note: { reason: "removed by hand" },
+          pairs: singlePair(change.id, tag.id),
+        })
+      : [];
+    return {
+      changed: removed.length > 0,
+      tag: tag?.name ?? name,
+      claims: removed.map((c) => ({ source: c.source, membershipChanged: c.membership_changed })),
+      tags: await entityTags(tx, change.type, change.id),
+    };
+  });
+}
