@@ -1,0 +1,36 @@
+import type { DbOrTx } from "../db/client.ts";
+import { type BulkAction, type BulkResult, bulkTag, MAX_BULK_IDS, tooManyIds } from "../tags/bulk.ts";
+import { type EvaluationClock, resolveSegment, type SegmentQuery, segmentBatches } from "./query.ts";
+
+export interface SegmentBulkResult extends BulkResult {
+  unknownTags: string[];
+}
+
+/**
+ * Adds or removes a tag on every entity of a segment. The segment is resolved
+ * and tagged in one transaction, with the same limit and semantics as a bulk
+ * request listing the ids.
+ */
+export async function bulkTagSegment(
+  db: DbOrTx,
+  q: SegmentQuery,
+  p: EvaluationClock & { action: BulkAction; tag: string; actor: string },
+): Promise<SegmentBulkResult> {
+  return db.transaction(async (tx) => {
+    const segment = await resolveSegment(tx, q);
+    const ids: string[] = [];
+    for await (const batch of segmentBatches(tx, segment, p)) {
+      ids.push(...batch);
+      if (ids.length > MAX_BULK_IDS) throw tooManyIds(MAX_BULK_IDS, "the segment has more than");
+    }
+    const result = await bulkTag(tx, {
+      action: p.action,
+      type: q.type,
+      tag: p.tag,
+      ids,
+      actor: p.actor,
+      reason: p.action === "add" ? "added to a segment in bulk" : "removed from a segment in bulk",
+    });
+    return { ...result, unknownTags: segment.unknownTags };
+  });
+}

@@ -1,0 +1,176 @@
+import type { DbOrTx } from "../db/client.ts";
+import { loadEntityBatch } from "../db/queries/facts.ts";
+import {
+  type SegmentAccountRow,
+  type SegmentUserRow,
+  segmentCount,
+  segmentIds,
+  segmentRows,
+  type TagFilter,
+} from "../db/queries/segments.ts";
+import { findTags } from "../db/queries/tags.ts";
+import type { EntityType } from "../rules/catalog.ts";
+import { RuleEvaluator } from "../rules/evaluate.ts";
+import { computeFacts } from "../rules/facts.ts";
+import { calendarDate } from "../rules/time.ts";
+import { decodeCursor, encodeCursor, isString } from "../tags/cursor.ts";
+import { normalizeTagName } from "../tags/tag-name.ts";
+import { conditionsAsRule, validateSegmentConditions } from "./conditions.ts";
+
+export type { SegmentAccountRow, SegmentUserRow };
+export type SegmentRow = SegmentUserRow | SegmentAccountRow;
+
+/**
+ * Entities of one type filtered by "Tagged with" and "Is not tagged" over one
+ * or several tags, and optionally by conditions in the rule condition format.
+ * `match` combines the tag tests: all of them, or any one. Conditions always
+ * apply on top, evaluated as of `asOf` by the rule evaluator.
+ */
+export interface SegmentQuery {
+  type: EntityType;
+  taggedWith?: readonly string[];
+  notTagged?: readonly string[];
+  match?: "all" | "any";
+  conditions?: unknown;
+}
+
+export interface EvaluationClock {
+  asOf: Date;
+  timezone: string;
+}
+
+export interface ResolvedSegment {
+  type: EntityType;
+  filter: TagFilter;
+  evaluator?: RuleEvaluator;
+  /** Tag names that name no tag (nobody has them); reported so a typo does not pass silently. */
+  unknownTags: string[];
+}
+
+export const DEFAULT_PAGE = 100;
+export const MAX_PAGE = 1000;
+const BATCH = 1000;
+
+export async function resolveSegment(db: DbOrTx, q: SegmentQuery): Promise<ResolvedSegment> {
+  const taggedWith = (q.taggedWith ?? []).map((n, i) => normalizeTagName(n, `taggedWith[${i}]`));
+  const notTagged = (q.notTagged ?? []).map((n, i) => normalizeTagName(n, `notTagged[${i}]`));
+  const conditions = q.conditions === undefined ? undefined : validateSegmentConditions(q.conditions, q.type);
+  const found = await findTags(db, [...taggedWith, ...notTagged]);
+  const unknownTags = [...new Set([...taggedWith, ...notTagged].filter((n) => !found.has(n)))];
+  return {
+    type: q.type,
+    filter: {
+      type: q.type,
+      match: q.match ?? "all",
+      criteria: [
+        ...taggedWith.map((n) => ({ tagId: found.get(n)?.id, tagged: true })),
+        ...notTagged.map((n) => ({ tagId: found.get(n)?.id, tagged: false })),
+      ],
+    },
+    evaluator: conditions ? new RuleEvaluator(conditionsAsRule(q.type, conditions)) : undefined,
+    unknownTags,
+  };
+}
+
+async function keepMatching(
+  db: DbOrTx,
+  segment: ResolvedSegment,
+  evaluator: RuleEvaluator,
+  ids: string[],
+  clock: EvaluationClock,
+): Promise<string[]> {
+  const today = calendarDate(clock.asOf, clock.timezone);
+  // Entities created after the as-of instant are not loaded: they did not exist then, so they do not match.
+  const inputs = await loadEntityBatch(
+    db,
+    { type: segment.type, asOf: clock.asOf, today, timezone: clock.timezone, requests: evaluator.requests },
+    { ids },
+  );
+  const matched = new Set<string>();
+  for (const input of inputs) {
+    const evaluation = await evaluator.evaluate(computeFacts(input, evaluator.requests, today));
+    if (evaluation.matched) matched.add(input.id);
+  }
+  return ids.filter((id) => matched.has(id));
+}
+
+/** The segment's entity ids after a key, in id order, in batches. */
+export async function* segmentBatches(
+  db: DbOrTx,
+  segment: ResolvedSegment,
+  clock: EvaluationClock,
+  after?: string,
+): AsyncGenerator<string[]> {
+  let key = after;
+  for (;;) {
+    const candidates = await segmentIds(db, segment.filter, { after: key, limit: BATCH });
+    if (candidates.length === 0) return;
+    key = candidates[candidates.length - 1];
+    const ids = segment.evaluator
+      ? await keepMatching(db, segment, segment.evaluator, candidates, clock)
+      : candidates;
+    if (ids.length > 0) yield ids;
+    if (candidates.length < BATCH) return;
+  }
+}
+
+export async function countSegment(
+  db: DbOrTx,
+  segment: ResolvedSegment,
+  clock: EvaluationClock,
+): Promise<number> {
+  if (!segment.evaluator) return segmentCount(db, segment.filter);
+  let n = 0;
+  for await (const ids of segmentBatches(db, segment, clock)) n += ids.length;
+  return n;
+}
+
+export interface SegmentPage {
+  entityType: EntityType;
+  /** Every entity of the segment, over all pages (absent when not asked for). */
+  count?: number;
+  rows: SegmentRow[];
+  nextCursor: string | null;
+  unknownTags: string[];
+}
+
+/** One keyset page of a segment's rows, with the segment's count. */
+export async function segmentPage(
+  db: DbOrTx,
+  q: SegmentQuery,
+  opts: EvaluationClock & { cursor?: string; limit?: number; count?: boolean },
+): Promise<SegmentPage> {
+  const limit = Math.min(opts.limit ?? DEFAULT_PAGE, MAX_PAGE);
+  const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, isString);
+  const segment = await resolveSegment(db, q);
+  const ids: string[] = [];
+  for await (const batch of segmentBatches(db, segment, opts, after)) {
+    ids.push(...batch);
+    if (ids.length > limit) break;
+  }
+  const page = ids.slice(0, limit);
+  const rows = (await segmentRows(db, q.type, page)).map((r) => ({ ...r, tags: sortNames(r.tags) }));
+  return {
+    entityType: q.type,
+    ...(opts.count === false ? {} : { count: await countSegment(db, segment, opts) }),
+    rows,
+    nextCursor: ids.length > limit ? encodeCursor(page[page.length - 1]) : null,
+    unknownTags: segment.unknownTags,
+  };
+}
+
+/** Every row of a segment, in id order, a batch at a time (for exports). */
+export async function* segmentAllRows(
+  db: DbOrTx,
+  q: SegmentQuery,
+  clock: EvaluationClock,
+): AsyncGenerator<SegmentRow[]> {
+  const segment = await resolveSegment(db, q);
+  for await (const ids of segmentBatches(db, segment, clock)) {
+    yield (await segmentRows(db, q.type, ids)).map((r) => ({ ...r, tags: sortNames(r.tags) }));
+  }
+}
+
+function sortNames(names: string[]): string[] {
+  return [...names].sort((a, b) => a.localeCompare(b));
+}
