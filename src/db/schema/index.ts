@@ -1,4 +1,5 @@
 export * from "./accounts.ts";
+export * from "./api-keys.ts";
 export * from "./activity-daily.ts";
 export * from "./activity-events.ts";
 export * from "./claims.ts";
