@@ -28,6 +28,17 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // Workers and scheduling: real Postgres and Redis; each file uses its own queue prefix.
+        test: {
+          name: "queue",
+          include: ["test/queue/**/*.test.ts"],
+          env: { SIGNALTAG_TEST_BACKEND: "postgres" },
+          globalSetup: ["./test/helpers/postgres-setup.ts", "./test/helpers/redis-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -40,6 +40,14 @@ const envSchema = z.object({
   SIGNALTAG_PORT: optionalString(z.coerce.number().int().min(1).max(65535)).default(3000),
   SIGNALTAG_HOST: optionalString(z.string()).default("127.0.0.1"),
   SIGNALTAG_REMOVAL_GUARD: optionalString(z.coerce.number().min(0).max(1)).default(0.5),
+  SIGNALTAG_QUEUE_PREFIX: optionalString(
+    z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "must be letters, digits, '_', '.' or '-'" }),
+  ).default("signaltag"),
+  SIGNALTAG_PARTITION_SIZE: optionalString(z.coerce.number().int().min(1)).default(50_000),
+  SIGNALTAG_WORKER_CONCURRENCY: optionalString(z.coerce.number().int().min(1).max(256)).default(4),
+  SIGNALTAG_SHUTDOWN_TIMEOUT_MS: optionalString(z.coerce.number().int().min(0)).default(30_000),
+  SIGNALTAG_DEBOUNCE_MS: optionalString(z.coerce.number().int().min(0)).default(500),
+  SIGNALTAG_JOB_LOCK_MS: optionalString(z.coerce.number().int().min(500)).default(30_000),
   SIGNALTAG_LOG_LEVEL: optionalString(
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   ).default("info"),
@@ -56,6 +64,21 @@ export interface Config {
   /** Share of a rule's claims a run may remove before it is held (0..1). */
   removalGuard: number;
   logLevel: string;
+  /** Queue settings (BullMQ on REDIS_URL). */
+  queue: {
+    /** Redis key prefix of every queue, so several deployments (or tests) share one Redis. */
+    prefix: string;
+    /** A rule run over more entities than this fans out into partition jobs. */
+    partitionSize: number;
+    /** Jobs one worker process runs at once. */
+    concurrency: number;
+    /** How long a stopping worker waits for its current jobs before it forces its way out. */
+    shutdownTimeoutMs: number;
+    /** Quiet period before an event-driven re-evaluation runs; new activity within it restarts it. */
+    debounceMs: number;
+    /** A job whose worker stops renewing its lock for this long is taken back as stalled. */
+    lockMs: number;
+  };
 }
 
 /**
@@ -83,5 +106,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.SIGNALTAG_HOST,
     removalGuard: e.SIGNALTAG_REMOVAL_GUARD,
     logLevel: e.SIGNALTAG_LOG_LEVEL,
+    queue: {
+      prefix: e.SIGNALTAG_QUEUE_PREFIX,
+      partitionSize: e.SIGNALTAG_PARTITION_SIZE,
+      concurrency: e.SIGNALTAG_WORKER_CONCURRENCY,
+      shutdownTimeoutMs: e.SIGNALTAG_SHUTDOWN_TIMEOUT_MS,
+      debounceMs: e.SIGNALTAG_DEBOUNCE_MS,
+      lockMs: e.SIGNALTAG_JOB_LOCK_MS,
+    },
   };
 }

@@ -8,6 +8,7 @@ import {
   importUsers,
 } from "../activity/imports.ts";
 import type { Database } from "../db/client.ts";
+import { enqueueAfterImport } from "../queue/after-import.ts";
 import type { CliContext, Output } from "./context.ts";
 
 /**
@@ -76,6 +77,8 @@ export function registerImportCommands(program: Command, ctx: CliContext): void 
           bar?.stop();
         }
         ctx.stdout.write(`${summary(result)}\n`);
+        const queued = await enqueueAfterImport(ctx.config, result.touched);
+        if (queued) ctx.stderr.write(`${queued.note}\n`);
         if (result.problemCount > 0) ctx.stderr.write(skippedReport(result));
         if (result.ignoredColumns.length > 0) {
           ctx.stderr.write(

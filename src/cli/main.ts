@@ -10,6 +10,7 @@ import { registerImportCommands } from "./import.ts";
 import { registerRulesCommands } from "./rules.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSeedCommand } from "./seed.ts";
+import { registerQueueCommands } from "./worker.ts";
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
@@ -22,6 +23,7 @@ const registrars: CommandRegistrar[] = [
   registerExplainCommands,
   registerExportCommands,
   registerSeedCommand,
+  registerQueueCommands,
 ];
 
 export function buildProgram(ctx: CliContext): Command {

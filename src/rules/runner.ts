@@ -47,13 +47,17 @@ export async function runRules(
   db: DbOrTx,
   rules: LoadedRule[],
   selected: LoadedRule[],
-  opts: RunOptions & { onRuleStart?: (rule: LoadedRule) => void },
+  opts: RunOptions & {
+    onRuleStart?: (rule: LoadedRule) => void;
+    /** Runs one rule instead of runRule (a queue job fans large runs out into partitions). */
+    runOne?: (rule: LoadedRule) => Promise<RunResult>;
+  },
 ): Promise<RunResult[]> {
   if (!opts.dryRun) await syncRules(db, rules, { complete: true });
   const results: RunResult[] = [];
   for (const rule of selected) {
     opts.onRuleStart?.(rule);
-    results.push(await runRule(db, rule, opts));
+    results.push(await (opts.runOne ? opts.runOne(rule) : runRule(db, rule, opts)));
   }
   return results;
 }

@@ -29,6 +29,12 @@ export interface RunOptions {
    * other entities are untouched, and the mass-removal guard does not apply.
    */
   entityIds?: string[];
+  /**
+   * Makes the run idempotent across retries: when a run with this key is
+   * already recorded as applied or held, that result is returned and nothing
+   * runs again (a queue job re-run after its worker died uses its job's key).
+   */
+  runKey?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -52,6 +58,10 @@ export interface RunResult {
   runId?: number;
   durationMs: number;
   error?: string;
+  /** How many partition jobs shared the run (partitioned runs only). */
+  partitions?: number;
+  /** On a failed run: whether running it again may succeed (the database was unreachable...). */
+  retriable?: boolean;
   samples?: { added: SampleChange[]; removed: SampleChange[] };
 }
 
@@ -69,13 +79,14 @@ export interface Explanation {
 
 export const DEFAULT_GUARD_MIN_CLAIMS = 5;
 
-class Rollback extends Error {
+/** Ends a run's transaction without committing, carrying the run's outcome. Shared with partitioned runs. */
+export class Rollback extends Error {
   constructor(readonly result: RunResult) {
     super("rollback");
   }
 }
 
-function lockKey(ruleId: string): SQL {
+export function lockKey(ruleId: string): SQL {
   return sql`hashtextextended(${`signaltag:rule:${ruleId}`}, 0)`;
 }
 
@@ -102,8 +113,15 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
     durationMs: 0,
   };
   let result: RunResult;
+  let replayed = false;
   try {
     result = await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${lockKey(def.id)})`);
+      const recorded = opts.runKey === undefined ? undefined : await recordedRun(tx, loaded, opts.runKey);
+      if (recorded) {
+        replayed = true;
+        throw new Rollback(recorded);
+      }
       const outcome = await reconcile(tx, loaded, opts, base, started);
       if (outcome.status !== "applied") throw new Rollback(outcome);
       return outcome;
@@ -112,14 +130,82 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
     if (err instanceof Rollback) {
       result = err.result;
     } else {
-      result = { ...base, status: "failed", error: err instanceof Error ? err.message : String(err) };
+      result = {
+        ...base,
+        status: "failed",
+        error: err instanceof Error ? err.message : String(err),
+        retriable: isRetriableDatabaseError(err),
+      };
     }
   }
+  if (replayed) return result;
   result.durationMs = Date.now() - started;
   if (result.status === "held" || result.status === "failed") {
     result.runId = await recordRun(db, loaded, opts, result);
   }
   return result;
+}
+
+/**
+ * Errors worth retrying: the connection went away, the server is shutting
+ * down or overloaded, or the transaction lost a deadlock or serialization race.
+ */
+export function isRetriableDatabaseError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = String((e as { code?: unknown }).code ?? "");
+    if (/^(08|53|57P)/.test(code) || code === "40001" || code === "40P01") return true;
+    if (
+      ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "CONNECTION_CLOSED", "CONNECTION_ENDED"].includes(
+        code,
+      )
+    )
+      return true;
+  }
+  return false;
+}
+
+/** The result of a run already recorded under this key as applied or held, if any. */
+export async function recordedRun(
+  tx: Tx,
+  loaded: LoadedRule,
+  runKey: string,
+): Promise<RunResult | undefined> {
+  const def = loaded.definition;
+  const [row] = await rows<{
+    id: number;
+    rule_version: string;
+    status: RunStatus;
+    evaluated: number;
+    matched: number;
+    added: number;
+    removed: number;
+    duration_ms: number | null;
+    error: string | null;
+    claims_before: number | null;
+  }>(
+    tx,
+    sql`select id::int as id, rule_version, status, evaluated, matched, added, removed, duration_ms, error,
+               (details->>'claimsBefore')::int as claims_before
+        from rule_runs
+        where rule_id = ${def.id} and details->>'runKey' = ${runKey} and status in ('applied', 'held')
+        order by id desc limit 1`,
+  );
+  if (!row) return undefined;
+  return {
+    rule: def.id,
+    tag: def.tag,
+    target: def.target,
+    version: row.rule_version,
+    status: row.status,
+    evaluated: row.evaluated,
+    matched: row.matched,
+    added: row.added,
+    removed: row.removed,
+    claimsBefore: row.claims_before ?? 0,
+    runId: row.id,
+    durationMs: row.duration_ms ?? 0,
+    ...(row.error ? { error: row.error } : {}),
+  };
 }
 
 async function reconcile(
@@ -132,15 +218,8 @@ async function reconcile(
   const def = loaded.definition;
   const source = `rule:${def.id}`;
   const type = def.target;
-  const asOf = opts.asOf.toISOString();
-  const today = calendarDate(opts.asOf, opts.timezone);
-  const evaluator = new RuleEvaluator(loaded);
-  const sampleLimit = opts.dryRun ? (opts.samples ?? 10) : 0;
-  const samples: { added: SampleChange[]; removed: SampleChange[] } = { added: [], removed: [] };
   const result: RunResult = { ...base };
 
-  // Two runs of one rule never interleave; the second sees the first's claims.
-  await tx.execute(sql`select pg_advisory_xact_lock(${lockKey(def.id)})`);
   await tx.execute(
     sql`create temp table rule_diff (entity_id text primary key, action text not null, explanation jsonb) on commit drop`,
   );
@@ -155,6 +234,99 @@ async function reconcile(
     result.claimsBefore = row?.n ?? 0;
   }
 
+  const scoped = opts.entityIds !== undefined;
+  const scope: Scope = scoped
+    ? { ids: [...new Set(opts.entityIds ?? [])].sort() }
+    : { after: null, through: null };
+  const evaluation = await evaluateScope(tx, loaded, opts, scope, TEMP_DIFF);
+  result.evaluated = evaluation.evaluated;
+  result.matched = evaluation.matched;
+  result.added = evaluation.added;
+  result.removed = evaluation.removed;
+
+  if (opts.dryRun) return { ...result, status: "dry-run", samples: evaluation.samples };
+
+  const guard = def.removalGuard ?? opts.removalGuard;
+  const minClaims = opts.removalGuardMinClaims ?? DEFAULT_GUARD_MIN_CLAIMS;
+  if (
+    !opts.force &&
+    !scoped &&
+    result.claimsBefore >= minClaims &&
+    result.removed > 0 &&
+    result.removed > guard * result.claimsBefore
+  ) {
+    return {
+      ...result,
+      status: "held",
+      error: `would remove ${result.removed} of ${result.claimsBefore} claims (more than ${Math.round(guard * 100)} %); run with --force to apply`,
+    };
+  }
+
+  result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" });
+  if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId);
+  await tx.execute(
+    sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${result.runId}`,
+  );
+  return result;
+}
+
+/** Which entities an evaluation covers: given ids, or the key range after `after` through `through` (null: open). */
+export type Scope = { ids: string[] } | { after: string | null; through: string | null };
+
+/** Where computed changes go: the run's temporary diff, or a partition's rows of a partitioned run. */
+export interface DiffTarget {
+  table: SQL;
+  columns: SQL;
+  values: SQL;
+}
+
+const TEMP_DIFF: DiffTarget = { table: sql`rule_diff`, columns: sql``, values: sql`` };
+
+export function partitionTarget(runKey: string, partition: number): DiffTarget {
+  return {
+    table: sql`run_partition_changes`,
+    columns: sql`run_key, partition, `,
+    values: sql`${runKey}, ${partition}, `,
+  };
+}
+
+export interface ScopeEvaluation {
+  evaluated: number;
+  matched: number;
+  added: number;
+  removed: number;
+  samples: { added: SampleChange[]; removed: SampleChange[] };
+}
+
+/**
+ * Evaluates the rule over one scope and writes the changes against the rule's
+ * current claims into `target`: additions and removals, including the claims
+ * on entities that did not exist at the as-of instant. Writes no claims.
+ */
+export async function evaluateScope(
+  tx: Tx,
+  loaded: LoadedRule,
+  opts: RunOptions,
+  scope: Scope,
+  target: DiffTarget,
+): Promise<ScopeEvaluation> {
+  const def = loaded.definition;
+  const source = `rule:${def.id}`;
+  const type = def.target;
+  const asOf = opts.asOf.toISOString();
+  const today = calendarDate(opts.asOf, opts.timezone);
+  const evaluator = new RuleEvaluator(loaded);
+  const sampleLimit = opts.dryRun ? (opts.samples ?? 10) : 0;
+  const out: ScopeEvaluation = {
+    evaluated: 0,
+    matched: 0,
+    added: 0,
+    removed: 0,
+    samples: { added: [], removed: [] },
+  };
+  const samples = out.samples;
+  const tag = await findTag(tx, def.tag);
+
   const explanation = (evaluation: Evaluation): Explanation => ({
     rule: def.id,
     version: loaded.version,
@@ -165,17 +337,17 @@ async function reconcile(
     ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
   });
 
-  const scoped = opts.entityIds !== undefined;
-  const scopeIds = [...new Set(opts.entityIds ?? [])].sort();
-  const total = scoped ? scopeIds.length : await countEntities(tx, type, opts.asOf);
+  const scopeIds = "ids" in scope ? scope.ids : undefined;
+  const through = "ids" in scope ? null : scope.through;
+  const total = scopeIds ? scopeIds.length : opts.onProgress ? await countEntities(tx, type, opts.asOf) : 0;
   const batchSize = opts.batchSize ?? 2000;
-  let after: string | null = null;
+  let after: string | null = "ids" in scope ? null : scope.after;
   let offset = 0;
   const factCtx = { type, asOf: opts.asOf, today, timezone: opts.timezone, requests: evaluator.requests };
   for (;;) {
     let batch: Awaited<ReturnType<typeof loadEntityBatch>>;
     let inBatch: SQL;
-    if (scoped) {
+    if (scopeIds) {
       const ids = scopeIds.slice(offset, offset + batchSize);
       offset += batchSize;
       if (ids.length === 0) break;
@@ -183,6 +355,8 @@ async function reconcile(
       inBatch = sql`entity_id in ${ids}`;
     } else {
       batch = await loadEntityBatch(tx, factCtx, { after, limit: batchSize });
+      // A key range ends at `through`: the next range's partition owns what follows.
+      if (through !== null) batch = batch.filter((e) => e.id <= through);
       if (batch.length === 0) break;
       const first = batch[0]!.id;
       after = batch[batch.length - 1]!.id;
@@ -209,7 +383,7 @@ async function reconcile(
       const has = claimed.has(entity.id);
       // A person's suppression overrides the rule until it ends or is lifted.
       const want = shouldHaveTag(evaluation, has) && !suppressed.has(entity.id);
-      if (want) result.matched++;
+      if (want) out.matched++;
       if (want === has) continue;
       const change = {
         id: entity.id,
@@ -220,20 +394,23 @@ async function reconcile(
       const bucket = want ? samples.added : samples.removed;
       if (bucket.length < sampleLimit) bucket.push({ entityId: entity.id, explanation: change.explanation });
     }
-    result.evaluated += batch.length;
+    out.evaluated += batch.length;
     if (diff.length > 0) {
       await tx.execute(
-        sql`insert into rule_diff (entity_id, action, explanation) values ${sql.join(
-          diff.map((d) => sql`(${d.id}, ${d.action}, ${JSON.stringify(d.explanation)}::jsonb)`),
+        sql`insert into ${target.table} (${target.columns}entity_id, action, explanation) values ${sql.join(
+          diff.map(
+            (d) => sql`(${target.values}${d.id}, ${d.action}, ${JSON.stringify(d.explanation)}::jsonb)`,
+          ),
           sql`, `,
         )}`,
       );
       for (const d of diff) {
-        if (d.action === "add") result.added++;
-        else result.removed++;
+        if (d.action === "add") out.added++;
+        else out.removed++;
       }
     }
-    opts.onProgress?.(result.evaluated, total);
+    opts.onProgress?.(out.evaluated, total);
+    if (through !== null && after !== null && after >= through) break;
   }
 
   // Entities created after the as-of instant did not exist then: the rule leaves them untagged.
@@ -246,51 +423,30 @@ async function reconcile(
       asOf,
       reason: "created after the as-of instant",
     };
+    const inScope = scopeIds
+      ? sql`c.entity_id in ${scopeIds.length ? scopeIds : [""]}`
+      : sql`${"after" in scope && scope.after !== null ? sql`c.entity_id > ${scope.after}` : sql`true`}
+            and ${through !== null ? sql`c.entity_id <= ${through}` : sql`true`}`;
     const gone = await rows<{ entity_id: string }>(
       tx,
-      sql`insert into rule_diff (entity_id, action, explanation)
-          select c.entity_id, 'remove', ${JSON.stringify(reason)}::jsonb
+      sql`insert into ${target.table} (${target.columns}entity_id, action, explanation)
+          select ${target.values}c.entity_id, 'remove', ${JSON.stringify(reason)}::jsonb
           from claims c
-          where c.source = ${source} and c.tag_id = ${tag.id} and c.entity_type = ${type}
-            and ${scoped ? sql`c.entity_id in ${scopeIds.length ? scopeIds : [""]}` : sql`true`}
+          where c.source = ${source} and c.tag_id = ${tag.id} and c.entity_type = ${type} and ${inScope}
             and not exists (select 1 from ${entityTable} e where e.id = c.entity_id and ${createdCol} <= ${asOf}::timestamptz)
-          on conflict (entity_id) do nothing
+          on conflict do nothing
           returning entity_id`,
     );
-    result.removed += gone.length;
+    out.removed += gone.length;
     for (const g of gone.slice(0, Math.max(0, sampleLimit - samples.removed.length))) {
       samples.removed.push({ entityId: g.entity_id, explanation: reason });
     }
   }
-
-  if (opts.dryRun) return { ...result, status: "dry-run", samples };
-
-  const guard = def.removalGuard ?? opts.removalGuard;
-  const minClaims = opts.removalGuardMinClaims ?? DEFAULT_GUARD_MIN_CLAIMS;
-  if (
-    !opts.force &&
-    !scoped &&
-    result.claimsBefore >= minClaims &&
-    result.removed > 0 &&
-    result.removed > guard * result.claimsBefore
-  ) {
-    return {
-      ...result,
-      status: "held",
-      error: `would remove ${result.removed} of ${result.claimsBefore} claims (more than ${Math.round(guard * 100)} %); run with --force to apply`,
-    };
-  }
-
-  result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" });
-  if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId);
-  await tx.execute(
-    sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${result.runId}`,
-  );
-  return result;
+  return out;
 }
 
 /** Writes the computed diff: claims and one tag event per effective change, set-based. */
-async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, runId: number): Promise<void> {
+export async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, runId: number): Promise<void> {
   const def = loaded.definition;
   const source = `rule:${def.id}`;
   const type = def.target;
@@ -320,14 +476,29 @@ async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, runId: nu
     from rule_diff d where d.action = 'remove' order by d.entity_id`);
 }
 
-async function recordRun(db: DbOrTx, loaded: LoadedRule, opts: RunOptions, r: RunResult): Promise<number> {
+/** What a rule run records besides its counts: how scoped it was and the key that makes it idempotent. */
+function runDetails(opts: RunOptions, r: RunResult): Record<string, unknown> {
+  return {
+    claimsBefore: r.claimsBefore,
+    ...(opts.entityIds === undefined ? {} : { scope: "entities", entities: opts.entityIds.length }),
+    ...(opts.runKey === undefined ? {} : { runKey: opts.runKey }),
+    ...(r.partitions === undefined ? {} : { partitions: r.partitions }),
+  };
+}
+
+export async function recordRun(
+  db: DbOrTx,
+  loaded: LoadedRule,
+  opts: RunOptions,
+  r: RunResult,
+): Promise<number> {
   const [row] = await rows<{ id: number }>(
     db,
     sql`insert into rule_runs (rule_id, rule_version, trigger, as_of, status, forced, evaluated, matched, added, removed,
                                finished_at, duration_ms, error, details)
         values (${loaded.definition.id}, ${loaded.version}, ${opts.trigger}, ${opts.asOf.toISOString()}::timestamptz,
                 ${r.status}, ${opts.force ?? false}, ${r.evaluated}, ${r.matched}, ${r.added}, ${r.removed},
-                now(), ${r.durationMs}, ${r.error ?? null}, ${JSON.stringify({ claimsBefore: r.claimsBefore })}::jsonb)
+                now(), ${r.durationMs}, ${r.error ?? null}, ${JSON.stringify(runDetails(opts, r))}::jsonb)
         returning id::int as id`,
   );
   return row!.id;

@@ -31,7 +31,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide("postgresTemplate", "");
     return async () => {};
   }
-  const template = templateName();
+  const template = templateName(project.name);
   await admin.unsafe(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
   await admin.unsafe(`CREATE DATABASE ${template}`);
   const database = await openPostgres(databaseUrl(template), { max: 1 });

@@ -1,9 +1,11 @@
 /**
  * Each test run migrates its own template, so runs started side by side (a
- * developer's and CI's) never drop each other's.
+ * developer's and CI's) never drop each other's; so does each vitest project
+ * with a Postgres setup of its own (the queue project), as projects run at once.
  */
-export function templateName(): string {
-  return `signaltag_test_template_${process.pid}`;
+export function templateName(project = "postgres"): string {
+  const suffix = project === "postgres" ? "" : `_${project.replace(/[^a-z0-9_]/gi, "_")}`;
+  return `signaltag_test_template_${process.pid}${suffix}`;
 }
 
 /** The server the Postgres suites use; TEST_POSTGRES_URL overrides the local default. */

@@ -1,0 +1,133 @@
+import { randomUUID } from "node:crypto";
+import { type Job, WaitingChildrenError } from "bullmq";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { countEntities } from "../db/queries/facts.ts";
+import { SignaltagError } from "../errors/index.ts";
+import { loadValidRules, runRules, selectRules } from "../rules/runner.ts";
+import type { LoadedRule } from "../rules/types.ts";
+import { applyPartitionedRun, partitionBounds } from "../tags/partitioned-run.ts";
+import { type RunOptions, type RunResult, runRule } from "../tags/reconcile.ts";
+import type { QueueSet } from "./connection.ts";
+import { JOB_NAMES } from "./names.ts";
+import { PARTITION_JOB_OPTIONS } from "./options.ts";
+import type { EvaluatePartitionPayload, RunJobResult, RunProgress, RunResultJson } from "./payloads.ts";
+
+/** What job handlers get from the worker process that runs them. */
+export interface JobDeps {
+  db: Db;
+  config: Config;
+  queues: QueueSet;
+}
+
+/** A run that failed for a reason that may pass (the database went away): the job is retried. */
+export class RetriableRunError extends SignaltagError {
+  constructor(message: string) {
+    super("run_failed_retriable", message, { retriable: true });
+  }
+}
+
+export interface RunRequest {
+  ruleIds: string[];
+  asOf?: string;
+  trigger: RunOptions["trigger"];
+  force?: boolean;
+  progress?: RunProgress;
+}
+
+/**
+ * Runs rules for a queue job the way the inline `run` does (same runner, same
+ * dependency order), with two additions. A rule over more entities than the
+ * partition size fans out into partition jobs, children of this job; the job
+ * waits for them and, picked up again, applies their changes as one run.
+ * And the job's progress is saved in its payload, so a retried or recovered
+ * job finishes the rules it had not finished and never runs one twice.
+ */
+export async function processRunJob(
+  job: Job,
+  token: string | undefined,
+  deps: JobDeps,
+  request: RunRequest,
+): Promise<RunJobResult> {
+  const { db, config } = deps;
+  const all = await loadValidRules(config.rulesDir);
+  const selected = selectRules(all, request.ruleIds);
+  let progress: RunProgress = request.progress ?? {
+    runKey: randomUUID(),
+    asOf: (request.asOf ? new Date(request.asOf) : new Date()).toISOString(),
+    results: [],
+  };
+  const save = async (next: RunProgress) => {
+    progress = next;
+    await job.updateData({ ...(job.data as object), progress });
+  };
+  if (!request.progress) await save(progress);
+
+  const asOf = new Date(progress.asOf);
+  const opts: RunOptions = {
+    asOf,
+    timezone: config.timezone,
+    trigger: request.trigger,
+    force: request.force,
+    removalGuard: config.removalGuard,
+  };
+
+  const finish = async (result: RunResult): Promise<RunResult> => {
+    // A rule that failed because the database went away is worth another attempt:
+    // the job is retried with backoff and resumes at this rule.
+    if (result.status === "failed" && result.retriable) {
+      throw new RetriableRunError(`rule ${result.rule} failed: ${result.error}`);
+    }
+    const { samples: _samples, retriable: _retriable, ...json } = result;
+    await save({ ...progress, pending: undefined, results: [...progress.results, json] });
+    return result;
+  };
+
+  const runOne = async (rule: LoadedRule): Promise<RunResult> => {
+    const id = rule.definition.id;
+    const done = progress.results.find((r) => r.rule === id);
+    if (done) return done as RunResult;
+    const runKey = `${progress.runKey}.${id}`;
+    if (progress.pending?.ruleId === id) {
+      return finish(await applyPartitionedRun(db, rule, { ...opts, runKey }, progress.pending.partitions));
+    }
+    const size = config.queue.partitionSize;
+    const count = await countEntities(db, rule.definition.target, asOf);
+    if (count <= size) return finish(await runRule(db, rule, { ...opts, runKey }));
+
+    const { bounds } = await partitionBounds(db, rule.definition.target, asOf, size);
+    await save({ ...progress, pending: { ruleId: id, runKey, partitions: bounds.length } });
+    const parent = { id: job.id!, queue: job.queueQualifiedName };
+    await deps.queues.partitions.addBulk(
+      bounds.map((through, i) => {
+        const data: EvaluatePartitionPayload = {
+          runKey,
+          ruleId: id,
+          ruleVersion: rule.version,
+          asOf: progress.asOf,
+          trigger: request.trigger,
+          partition: i,
+          after: i === 0 ? null : bounds[i - 1]!,
+          through,
+        };
+        // Fixed ids: enqueueing again after a crash adds nothing twice.
+        return {
+          name: JOB_NAMES.evaluatePartition,
+          data,
+          opts: { ...PARTITION_JOB_OPTIONS, jobId: `${runKey}.p${i}`, parent },
+        };
+      }),
+    );
+    if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+    // Every partition had already finished (the job was picked up again after a crash).
+    return finish(await applyPartitionedRun(db, rule, { ...opts, runKey }, bounds.length));
+  };
+
+  const results = await runRules(db, all, selected, { ...opts, runOne });
+  return { asOf: progress.asOf, results: results.map(toResultJson) };
+}
+
+function toResultJson(r: RunResult | RunResultJson): RunResultJson {
+  const { samples: _samples, retriable: _retriable, ...json } = r as RunResult;
+  return json;
+}

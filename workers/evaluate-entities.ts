@@ -1,0 +1,33 @@
+import { defineJobKind } from "../src/queue/job-kind.ts";
+import { JOB_NAMES, QUEUES } from "../src/queue/names.ts";
+import { DEFAULT_JOB_OPTIONS } from "../src/queue/options.ts";
+import { evaluateEntitiesPayload, type RunJobResult } from "../src/queue/payloads.ts";
+import { RetriableRunError } from "../src/queue/run-job.ts";
+import { loadValidRules, reconcileEntities } from "../src/rules/runner.ts";
+
+/**
+ * Re-evaluates a few users or accounts against every enabled rule of their
+ * type, as of now, with the semantics, locking and history of a full run.
+ */
+export const evaluateEntitiesJob = defineJobKind({
+  name: JOB_NAMES.evaluateEntities,
+  queue: QUEUES.entities,
+  schema: evaluateEntitiesPayload,
+  options: DEFAULT_JOB_OPTIONS,
+  async handle(payload, _job, _token, { db, config }): Promise<RunJobResult> {
+    const rules = await loadValidRules(config.rulesDir);
+    const asOf = new Date();
+    const results = await reconcileEntities(db, rules, payload.type, payload.ids, {
+      asOf,
+      timezone: config.timezone,
+      trigger: payload.trigger,
+      removalGuard: config.removalGuard,
+    });
+    const retriable = results.find((r) => r.status === "failed" && r.retriable);
+    if (retriable) throw new RetriableRunError(`rule ${retriable.rule} failed: ${retriable.error}`);
+    return {
+      asOf: asOf.toISOString(),
+      results: results.map(({ samples: _s, retriable: _r, ...json }) => json),
+    };
+  },
+});

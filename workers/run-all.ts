@@ -1,0 +1,24 @@
+import { defineJobKind } from "../src/queue/job-kind.ts";
+import { JOB_NAMES, QUEUES } from "../src/queue/names.ts";
+import { DEFAULT_JOB_OPTIONS } from "../src/queue/options.ts";
+import { runAllPayload } from "../src/queue/payloads.ts";
+import { processRunJob } from "../src/queue/run-job.ts";
+
+/**
+ * Runs every enabled rule, or the given ones, in dependency order in one job,
+ * so a rule testing tags sees what the rules before it did.
+ */
+export const runAllJob = defineJobKind({
+  name: JOB_NAMES.runAll,
+  queue: QUEUES.rules,
+  schema: runAllPayload,
+  options: DEFAULT_JOB_OPTIONS,
+  handle: (payload, job, token, deps) =>
+    processRunJob(job, token, deps, {
+      ruleIds: payload.ruleIds ?? [],
+      asOf: payload.asOf,
+      trigger: payload.trigger,
+      force: payload.force,
+      progress: payload.progress,
+    }),
+});

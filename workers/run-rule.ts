@@ -1,0 +1,21 @@
+import { defineJobKind } from "../src/queue/job-kind.ts";
+import { JOB_NAMES, QUEUES } from "../src/queue/names.ts";
+import { DEFAULT_JOB_OPTIONS } from "../src/queue/options.ts";
+import { runRulePayload } from "../src/queue/payloads.ts";
+import { processRunJob } from "../src/queue/run-job.ts";
+
+/** Runs one rule (scheduled, or `signaltag enqueue run --rule ID`); large runs fan out into partitions. */
+export const runRuleJob = defineJobKind({
+  name: JOB_NAMES.runRule,
+  queue: QUEUES.rules,
+  schema: runRulePayload,
+  options: DEFAULT_JOB_OPTIONS,
+  handle: (payload, job, token, deps) =>
+    processRunJob(job, token, deps, {
+      ruleIds: [payload.ruleId],
+      asOf: payload.asOf,
+      trigger: payload.trigger,
+      force: payload.force,
+      progress: payload.progress,
+    }),
+});
