@@ -76,28 +76,40 @@ function eventsSpec(timezone: string): ImportSpec {
         where s.user_id is null and not exists (select 1 from accounts a where a.id = s.account_id)
         ${duplicates}`;
     },
-    async merge({ tx, staging, touchedLimit, flags }) {
-      const source = flags.has(FILL_ACCOUNT)
-        ? sql`select s.event_id, s.user_id, coalesce(s.account_id, u.account_id), s.activity, s.module,
-                     s.occurred_at, s.count
-              from ${staging} s left join users u on s.account_id is null and u.id = s.user_id`
-        : sql`select event_id, user_id, account_id, activity, module, occurred_at, count from ${staging}`;
-      // One statement: events whose event_id is already stored are not inserted, so
-      // they never reach the rollups either.
-      const result = await rows<TouchedRow>(
-        tx,
-        sql`with ins as (
-          insert into activity_events (event_id, user_id, account_id, activity, module, occurred_at, count)
-          ${source}
+    async merge({ tx, staging, present, touchedLimit, flags }) {
+      if (flags.has(FILL_ACCOUNT)) {
+        await tx.execute(
+          sql`update ${staging} s set account_id = u.account_id
+              from users u where s.account_id is null and u.id = s.user_id`,
+        );
+      }
+      const columns = sql`event_id, user_id, account_id, activity, module, occurred_at, count`;
+      let events: SQL;
+      let prefix: SQL;
+      if (present.has("event_id")) {
+        // Events whose event_id is already stored are not inserted, so they never
+        // reach the rollups either: the rollups read the rows actually inserted.
+        prefix = sql`ins as (
+          insert into activity_events (${columns}) select ${columns} from ${staging}
           on conflict (event_id) where event_id is not null do nothing
           returning user_id, account_id, activity, module, occurred_at, count
-        ), roll as (
-          ${rollupInsert(sql`ins`, timezone)}
+        ),`;
+        events = sql`ins`;
+      } else {
+        // Every staged event is inserted; a plain insert skips speculative insertion.
+        await tx.execute(sql`insert into activity_events (${columns}) select ${columns} from ${staging}`);
+        prefix = sql``;
+        events = staging;
+      }
+      const result = await rows<TouchedRow>(
+        tx,
+        sql`with ${prefix} roll as (
+          ${rollupInsert(events, timezone)}
           returning entity_type, entity_id
         ), touched as (
           select distinct entity_type, entity_id from roll
         )
-        select 'count' as kind, null::text as id, (select count(*) from ins)::int as a,
+        select 'count' as kind, null::text as id, (select count(*) from ${events})::int as a,
                (select count(*) from ${staging})::int as b
         union all
         (select 'account', entity_id, null, null from touched where entity_type = 'account' limit ${touchedLimit + 1})

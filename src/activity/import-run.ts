@@ -3,7 +3,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { type Database, rows, type Tx } from "../db/client.ts";
 import { InputError } from "../errors/index.ts";
 import { type ImportSource, openSource, type SourceRow } from "./import-source.ts";
-import { CellError, cellText, isBlank, type Raw } from "./import-values.ts";
+import { CellError, cellText, type FieldGetter, isBlank, type Raw } from "./import-values.ts";
 
 export type ImportEntity = "accounts" | "users" | "events";
 
@@ -55,6 +55,8 @@ export interface ImportResult {
   ignoredColumns: string[];
   /** Entities whose data changed, for re-evaluation; capped by touchedLimit. */
   touched: { accounts: string[]; users: string[]; complete: boolean };
+  /** Seconds spent reading and staging the file, checking the staged rows, and merging them. */
+  timings: { read: number; check: number; merge: number };
 }
 
 export const MAX_LISTED_PROBLEMS = 20;
@@ -65,9 +67,9 @@ export interface StagingColumn {
   type: string;
 }
 
-/** The known fields of one row (blank values left out) and its extra fields. */
+/** The known fields of one row (trimmed; blank values read as undefined) and its extra fields. */
 export interface RowFields {
-  known: Map<string, Raw>;
+  known: FieldGetter;
   attributes: Record<string, unknown> | undefined;
 }
 
@@ -187,55 +189,96 @@ export async function runImport(
     // copyRows is not told about a failing source (the Postgres COPY would be
     // left open), so the generator ends normally and the failure is rethrown after.
     let failure: unknown;
-    async function* staged(input: AsyncIterable<SourceRow>): AsyncGenerator<(string | null)[]> {
+    async function* staged(input: AsyncIterable<SourceRow[]>): AsyncGenerator<(string | null)[]> {
       try {
         yield* stagedRows(input);
       } catch (err) {
         failure = err;
       }
     }
-    async function* stagedRows(input: AsyncIterable<SourceRow>): AsyncGenerator<(string | null)[]> {
-      for await (const row of input) {
-        rowCount++;
-        if ((rowCount & 0x1fff) === 0) progress();
-        if (!row.fields) {
-          report(row.line, `the row ${row.problem ?? "could not be read"}`);
-          continue;
-        }
-        const known = new Map<string, Raw>();
-        let attributes: Record<string, unknown> | undefined;
-        try {
-          for (const key in row.fields) {
-            const raw = row.fields[key];
-            const column = classify(key);
-            if (column) {
-              if (isBlank(raw)) continue;
-              try {
-                known.set(column, cellText(raw));
-              } catch (err) {
-                if (err instanceof CellError) throw new CellError(`${column} ${err.message}`);
-                throw err;
-              }
-            } else if (spec.attributes && !isBlank(raw)) {
-              attributes ??= {};
-              attributes[key.trim()] = typeof raw === "string" ? raw.trim() : raw;
-            }
+    // CSV columns are classified once, from the header; NDJSON keys per row (through a cache).
+    const knownIndex = new Map<string, number>();
+    const attributeIndex: [number, string][] = [];
+    (opened.columns ?? []).forEach((column, i) => {
+      const known = classify(column);
+      if (known) knownIndex.set(known, i);
+      else if (spec.attributes) attributeIndex.push([i, column]);
+    });
+    let cells: string[] = [];
+    const csvFields: FieldGetter = {
+      get(column) {
+        const i = knownIndex.get(column);
+        if (i === undefined) return undefined;
+        const value = cells[i]!.trim();
+        return value === "" ? undefined : value;
+      },
+    };
+    const csvAttributes = (): Record<string, unknown> | undefined => {
+      let attributes: Record<string, unknown> | undefined;
+      for (const [i, key] of attributeIndex) {
+        const value = cells[i]!.trim();
+        if (value === "") continue;
+        attributes ??= {};
+        attributes[key] = value;
+      }
+      return attributes;
+    };
+    const ndjsonFields = (fields: Record<string, unknown>): RowFields => {
+      const known = new Map<string, Raw>();
+      let attributes: Record<string, unknown> | undefined;
+      for (const key in fields) {
+        const raw = fields[key];
+        const column = classify(key);
+        if (column) {
+          if (isBlank(raw)) continue;
+          try {
+            known.set(column, cellText(raw));
+          } catch (err) {
+            if (err instanceof CellError) throw new CellError(`${column} ${err.message}`);
+            throw err;
           }
-          const values = spec.convert({ known, attributes }, flags);
-          values.unshift(String(row.line));
-          yield values;
-        } catch (err) {
-          if (!(err instanceof CellError)) throw err;
-          report(row.line, err.message);
+        } else if (spec.attributes && !isBlank(raw)) {
+          attributes ??= {};
+          attributes[key.trim()] = typeof raw === "string" ? raw.trim() : raw;
+        }
+      }
+      return { known, attributes };
+    };
+
+    async function* stagedRows(input: AsyncIterable<SourceRow[]>): AsyncGenerator<(string | null)[]> {
+      for await (const batch of input) {
+        for (const row of batch) {
+          rowCount++;
+          if ((rowCount & 0x3fff) === 0) progress();
+          try {
+            let fields: RowFields;
+            if (row.values) {
+              cells = row.values;
+              fields = { known: csvFields, attributes: attributeIndex.length ? csvAttributes() : undefined };
+            } else if (row.fields) {
+              fields = ndjsonFields(row.fields);
+            } else {
+              report(row.line, `the row ${row.problem ?? "could not be read"}`);
+              continue;
+            }
+            const values = spec.convert(fields, flags);
+            values.unshift(String(row.line));
+            yield values;
+          } catch (err) {
+            if (!(err instanceof CellError)) throw err;
+            report(row.line, err.message);
+          }
         }
       }
       progress();
     }
 
+    const started = performance.now();
     await database.copyRows(stagingName, ["line", ...spec.staging.map((c) => c.name)], staged(opened.rows));
     if (failure !== undefined) throw failure;
     progress("merging");
     await database.db.execute(sql`analyze ${staging}`);
+    const stagedAt = performance.now();
 
     return await database.db.transaction(async (tx) => {
       const bad = spec.badRows(staging, present);
@@ -257,6 +300,7 @@ export async function runImport(
       if (sqlProblemCount > 0) {
         await tx.execute(sql`delete from ${staging} where line in (select line from (${bad}) b)`);
       }
+      const checked = performance.now();
       await tx.execute(sql`set local work_mem = '64MB'`);
       const outcome = await spec.merge({
         tx,
@@ -279,6 +323,11 @@ export async function runImport(
         problemCount: totalProblems,
         ignoredColumns: [...ignored],
         touched: outcome.touched,
+        timings: {
+          read: (stagedAt - started) / 1000,
+          check: (checked - stagedAt) / 1000,
+          merge: (performance.now() - checked) / 1000,
+        },
       };
     });
   } finally {

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 import type { Readable } from "node:stream";
-import { CsvError, parse } from "csv-parse";
+import { CsvError } from "csv-parse";
+import { parse as parseCsv } from "csv-parse/sync";
 import { InputError } from "../errors/index.ts";
 
 export type ImportFormat = "csv" | "ndjson";
@@ -16,10 +16,12 @@ export type ImportSource =
   | { path: string }
   | { stream: Readable; format: ImportFormat; name: string; size?: number };
 
-/** One data row: its physical line in the file (the CSV header is line 1) and its fields by name. */
+/** One data row and its physical line in the file (the CSV header is line 1). */
 export interface SourceRow {
   line: number;
-  /** Field values by column name (CSV: the trimmed header cell); undefined when the row could not be read. */
+  /** CSV: the cells, as many as the header has. */
+  values?: string[];
+  /** NDJSON: the object on the line. */
   fields?: Record<string, unknown>;
   /** Why the row could not be read (a CSV row of the wrong width, an NDJSON line that is not an object). */
   problem?: string;
@@ -31,11 +33,15 @@ export interface OpenedSource {
   format: ImportFormat;
   /** CSV: the header's column names, trimmed. NDJSON: undefined (each row names its fields). */
   columns: string[] | undefined;
-  rows: AsyncIterable<SourceRow>;
+  /** The rows in file order, a few thousand at a time. */
+  rows: AsyncIterable<SourceRow[]>;
   bytesRead(): number;
   totalBytes: number | undefined;
   close(): void;
 }
+
+/** A record longer than this (a quote never closed, most likely) stops the import. */
+const MAX_RECORD_CHARS = 64 << 20;
 
 export function formatOf(file: string): ImportFormat | undefined {
   const ext = path.extname(file).toLowerCase();
@@ -76,41 +82,87 @@ export async function openSource(source: ImportSource): Promise<OpenedSource> {
   } else {
     ({ stream, name, format } = source);
     totalBytes = source.size;
-    let count = 0;
-    stream.on("data", (chunk: Buffer | string) => {
-      count += chunk.length;
-    });
-    bytesRead = () => count;
+    // Characters, not bytes: close enough for a progress bar.
+    bytesRead = () => counter.chars;
   }
+  const counter = { chars: 0 };
+  stream.setEncoding("utf8");
   const close = () => stream.destroy();
   if (format === "ndjson") {
-    return { name, format, columns: undefined, rows: ndjsonRows(stream), bytesRead, totalBytes, close };
+    return {
+      name,
+      format,
+      columns: undefined,
+      rows: ndjsonRows(textPieces(stream, name, false, counter)),
+      bytesRead,
+      totalBytes,
+      close,
+    };
   }
-  const { columns, rows } = await csvRows(stream, name);
+  const { columns, rows } = await csvRows(textPieces(stream, name, true, counter), name);
   return { name, format, columns, rows, bytesRead, totalBytes, close };
 }
 
-async function* ndjsonRows(stream: Readable): AsyncGenerator<SourceRow> {
-  stream.setEncoding("utf8");
-  const lines = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-  let line = 0;
-  for await (let text of lines) {
-    line++;
-    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    if (text.trim() === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      yield { line, problem: `is not valid JSON (${(err as Error).message})` };
+/**
+ * The text of a stream in pieces that end at a line break outside any quoted
+ * field (so a CSV record never straddles two pieces), BOM removed.
+ */
+async function* textPieces(
+  stream: Readable,
+  name: string,
+  quoted: boolean,
+  counter: { chars: number },
+): AsyncGenerator<string> {
+  let buffer = "";
+  let first = true;
+  for await (const chunk of stream as AsyncIterable<string>) {
+    counter.chars += chunk.length;
+    buffer += chunk;
+    if (first) {
+      if (buffer.charCodeAt(0) === 0xfeff) buffer = buffer.slice(1);
+      first = false;
+    }
+    const cut = quoted ? safeCut(buffer) : buffer.lastIndexOf("\n") + 1;
+    if (cut <= 0) {
+      if (buffer.length > MAX_RECORD_CHARS) {
+        throw new InputError(
+          `${name}: a single record is longer than ${MAX_RECORD_CHARS >> 20} MB; a quote is probably never closed.`,
+        );
+      }
       continue;
     }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      yield { line, problem: "is not a JSON object" };
-      continue;
-    }
-    yield { line, fields: value as Record<string, unknown> };
+    yield buffer.slice(0, cut);
+    buffer = buffer.slice(cut);
   }
+  if (buffer !== "") yield buffer;
+}
+
+/**
+ * The end of the last line of `text` that closes every quote opened before
+ * it: RFC 4180 escapes a quote inside a quoted field by doubling it, so a line
+ * break is outside quotes exactly when an even number of quotes precede it.
+ */
+function safeCut(text: string): number {
+  let q = text.indexOf('"');
+  if (q === -1) return text.lastIndexOf("\n") + 1;
+  let quotes = 0;
+  let safe = 0;
+  for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", nl + 1)) {
+    while (q !== -1 && q < nl) {
+      quotes++;
+      q = text.indexOf('"', q + 1);
+    }
+    if ((quotes & 1) === 0) safe = nl + 1;
+  }
+  return safe;
+}
+
+/** True when `text` has a carriage return that does not start a CRLF (an old Mac line break). */
+function hasLoneCarriageReturn(text: string): boolean {
+  for (let cr = text.indexOf("\r"); cr !== -1; cr = text.indexOf("\r", cr + 1)) {
+    if (text.charCodeAt(cr + 1) !== 10) return true;
+  }
+  return false;
 }
 
 /** Lines a CSV record spans beyond its first: line breaks inside quoted fields (CRLF counts once). */
@@ -123,59 +175,121 @@ function extraLines(record: string[]): number {
   return extra;
 }
 
-async function csvRows(
-  stream: Readable,
+/**
+ * Parses CSV text that ends at a record boundary; `firstLine` is the physical
+ * line it starts on. Text with quotes (or unusual line breaks) goes through
+ * csv-parse; a piece without any quote has no quoting to interpret, so its
+ * records are its lines split at commas, which is what csv-parse returns for
+ * them too. Blank lines are left out.
+ */
+function parseCsvPiece(
+  text: string,
+  firstLine: number,
   name: string,
-): Promise<{ columns: string[] | undefined; rows: AsyncGenerator<SourceRow> }> {
-  const parser = stream.pipe(parse({ bom: true, relax_column_count: true }));
-  stream.on("error", (err) => parser.destroy(err));
-  const records = parser[Symbol.asyncIterator]() as AsyncIterator<string[]>;
-  // csv-parse reports the line where a record ends (and counts a CRLF inside a
-  // quoted field twice), so lines are counted here from the records themselves.
-  let next = 1;
-  const read = async (): Promise<{ record: string[]; line: number } | undefined> => {
-    for (;;) {
-      let step: IteratorResult<string[]>;
-      try {
-        step = await records.next();
-      } catch (err) {
-        if (err instanceof CsvError) {
-          const at = (err as CsvError & { lines?: number }).lines;
-          throw new InputError(
-            `${name}${at ? ` line ${at}` : ""}: the file is not valid CSV (${err.message}). Nothing was imported; fix the quoting and import it again.`,
-            { cause: err },
-          );
-        }
-        throw err;
-      }
-      if (step.done) return undefined;
-      const record = step.value;
-      const line = next;
-      next = line + 1 + extraLines(record);
-      if (record.length === 1 && record[0]!.trim() === "") continue;
-      return { record, line };
+): { records: { record: string[]; line: number }[]; nextLine: number } {
+  const out: { record: string[]; line: number }[] = [];
+  if (text.indexOf('"') === -1 && !hasLoneCarriageReturn(text)) {
+    const lines = text.split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    for (let i = 0; i < lines.length; i++) {
+      let line = lines[i]!;
+      if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+      if (line.trim() === "") continue;
+      out.push({ record: line.split(","), line: firstLine + i });
     }
+    return { records: out, nextLine: firstLine + lines.length };
+  }
+  let records: string[][];
+  try {
+    records = parseCsv(text, { relax_column_count: true }) as string[][];
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const at = (err as CsvError & { lines?: number }).lines;
+      const line = at ? firstLine + at - 1 : undefined;
+      throw new InputError(
+        `${name}${line ? ` line ${line}` : ""}: the file is not valid CSV (${err.message.replace(/ at line \d+/, "")}). Nothing was imported; fix the quoting and import it again.`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  // csv-parse reports where a record ends (and counts a CRLF inside a quoted
+  // field twice), so lines are counted here from the records themselves.
+  let line = firstLine;
+  for (const record of records) {
+    const start = line;
+    line = start + 1 + extraLines(record);
+    if (record.length === 1 && record[0]!.trim() === "") continue;
+    out.push({ record, line: start });
+  }
+  return { records: out, nextLine: line };
+}
+
+async function csvRows(
+  pieces: AsyncGenerator<string>,
+  name: string,
+): Promise<{ columns: string[] | undefined; rows: AsyncGenerator<SourceRow[]> }> {
+  let nextLine = 1;
+  const parsed = async (): Promise<{ record: string[]; line: number }[] | undefined> => {
+    const step = await pieces.next();
+    if (step.done) return undefined;
+    const { records, nextLine: after } = parseCsvPiece(step.value, nextLine, name);
+    nextLine = after;
+    return records;
   };
-  const header = await read();
-  const columns = header?.record.map((c) => c.trim());
-  async function* rows(): AsyncGenerator<SourceRow> {
-    if (!columns) return;
-    const width = columns.length;
+  // The header is the first non-blank record.
+  let pending: { record: string[]; line: number }[] = [];
+  while (pending.length === 0) {
+    const batch = await parsed();
+    if (!batch) return { columns: undefined, rows: (async function* () {})() };
+    pending = batch;
+  }
+  const columns = pending.shift()!.record.map((c) => c.trim());
+  const width = columns.length;
+  const toRows = (batch: { record: string[]; line: number }[]): SourceRow[] =>
+    batch.map(({ record, line }) =>
+      record.length === width
+        ? { line, values: record }
+        : {
+            line,
+            problem: `has ${record.length} field${record.length === 1 ? "" : "s"} but the header has ${width}`,
+          },
+    );
+  async function* rows(): AsyncGenerator<SourceRow[]> {
+    if (pending.length > 0) yield toRows(pending);
     for (;;) {
-      const item = await read();
-      if (!item) return;
-      const { record, line } = item;
-      if (record.length !== width) {
-        yield {
-          line,
-          problem: `has ${record.length} field${record.length === 1 ? "" : "s"} but the header has ${width}`,
-        };
-        continue;
-      }
-      const fields: Record<string, unknown> = {};
-      for (let i = 0; i < width; i++) fields[columns[i]!] = record[i];
-      yield { line, fields };
+      const batch = await parsed();
+      if (!batch) return;
+      yield toRows(batch);
     }
   }
   return { columns, rows: rows() };
+}
+
+async function* ndjsonRows(pieces: AsyncGenerator<string>): AsyncGenerator<SourceRow[]> {
+  let nextLine = 1;
+  for await (const piece of pieces) {
+    const lines = piece.split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    const batch: SourceRow[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const line = nextLine + i;
+      const text = lines[i]!;
+      if (text.trim() === "") continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        batch.push({ line, problem: `is not valid JSON (${(err as Error).message})` });
+        continue;
+      }
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        batch.push({ line, problem: "is not a JSON object" });
+        continue;
+      }
+      batch.push({ line, fields: value as Record<string, unknown> });
+    }
+    nextLine += lines.length;
+    yield batch;
+  }
 }

@@ -39,10 +39,59 @@ function daysInMonth(year: number, month: number): number {
 }
 
 function validDate(y: string, m: string, d: string): boolean {
-  const year = Number(y);
-  const month = Number(m);
-  const day = Number(d);
+  return validYmd(Number(y), Number(m), Number(d));
+}
+
+function validYmd(year: number, month: number, day: number): boolean {
   return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+}
+
+/** The number written by `length` ASCII digits at `start`, or -1. */
+function digitsAt(s: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * The common exact form, YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM),
+ * checked without a regular expression or allocations: Postgres reads it as
+ * it stands, so it is passed on unchanged. Anything else takes the general path.
+ */
+function isCanonicalTimestamp(s: string): boolean {
+  const len = s.length;
+  if (len < 20) return false;
+  if (
+    s.charCodeAt(4) !== 45 ||
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 ||
+    s.charCodeAt(13) !== 58 ||
+    s.charCodeAt(16) !== 58
+  ) {
+    return false;
+  }
+  const h = digitsAt(s, 11, 2);
+  const mi = digitsAt(s, 14, 2);
+  const sec = digitsAt(s, 17, 2);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return false;
+  if (!validYmd(digitsAt(s, 0, 4), digitsAt(s, 5, 2), digitsAt(s, 8, 2))) return false;
+  let i = 19;
+  if (s.charCodeAt(i) === 46) {
+    const from = ++i;
+    while (i < len && digitsAt(s, i, 1) >= 0) i++;
+    if (i === from || i - from > 9) return false;
+  }
+  if (i === len - 1) return s.charCodeAt(i) === 90;
+  if (i !== len - 6) return false;
+  const sign = s.charCodeAt(i);
+  if ((sign !== 43 && sign !== 45) || s.charCodeAt(i + 3) !== 58) return false;
+  const oh = digitsAt(s, i + 1, 2);
+  const om = digitsAt(s, i + 4, 2);
+  return oh >= 0 && oh <= 14 && om >= 0 && om <= 59;
 }
 
 const TIMESTAMP_HINT = "an ISO-8601 timestamp such as 2024-03-01T09:30:00Z or 2024-03-01T09:30:00-05:00";
@@ -54,6 +103,7 @@ const TIMESTAMP_HINT = "an ISO-8601 timestamp such as 2024-03-01T09:30:00Z or 20
  */
 export function timestamp(raw: Raw): string {
   if (typeof raw !== "string") throw new CellError(`must be ${TIMESTAMP_HINT}, not ${JSON.stringify(raw)}`);
+  if (isCanonicalTimestamp(raw)) return raw;
   const m = TIMESTAMP.exec(raw);
   if (!m) throw new CellError(`is not ${TIMESTAMP_HINT}: ${JSON.stringify(raw)}`);
   const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", z, sign, oh, om = "00"] = m;
@@ -108,12 +158,13 @@ export function oneOf<T extends string>(raw: Raw, allowed: readonly T[]): T {
   return value as T;
 }
 
+/** Reads a known column of the current row: its trimmed value, or undefined when blank or absent. */
+export interface FieldGetter {
+  get(column: string): Raw | undefined;
+}
+
 /** A known field of a row parsed with `parse`, or null when the row leaves it blank. */
-export function optional<T>(
-  known: ReadonlyMap<string, Raw>,
-  column: string,
-  parse: (raw: Raw) => T,
-): T | null {
+export function optional<T>(known: FieldGetter, column: string, parse: (raw: Raw) => T): T | null {
   const raw = known.get(column);
   if (raw === undefined) return null;
   try {
@@ -125,8 +176,8 @@ export function optional<T>(
 }
 
 /** Like optional(), but a blank value is an error. */
-export function required<T>(known: ReadonlyMap<string, Raw>, column: string, parse: (raw: Raw) => T): T {
-  if (!known.has(column)) throw new CellError(`${column} is empty; every row needs one`);
+export function required<T>(known: FieldGetter, column: string, parse: (raw: Raw) => T): T {
+  if (known.get(column) === undefined) throw new CellError(`${column} is empty; every row needs one`);
   return optional(known, column, parse) as T;
 }
 
