@@ -6,10 +6,17 @@ import { registerDemoCommand } from "./demo.ts";
 import { ExitCode } from "./exit.ts";
 import { registerExplainCommands } from "./explain.ts";
 import { registerExportCommands } from "./export.ts";
+import { registerHistoryCommands } from "./history.ts";
 import { registerImportCommands } from "./import.ts";
+import { registerImportTagsCommand } from "./import-tags.ts";
+import { registerKeysCommands } from "./keys.ts";
+import { registerProfileCommands } from "./profile.ts";
 import { registerRulesCommands } from "./rules.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSeedCommand } from "./seed.ts";
+import { registerSegmentCommands } from "./segment.ts";
+import { registerTagCommands } from "./tag.ts";
+import { registerTagsCommands } from "./tags.ts";
 import { registerQueueCommands } from "./worker.ts";
 
 export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
@@ -18,11 +25,18 @@ const registrars: CommandRegistrar[] = [
   registerDemoCommand,
   registerDbCommands,
   registerImportCommands,
+  registerImportTagsCommand,
   registerRulesCommands,
   registerRunCommands,
   registerExplainCommands,
   registerExportCommands,
   registerSeedCommand,
+  registerTagCommands,
+  registerTagsCommands,
+  registerSegmentCommands,
+  registerProfileCommands,
+  registerHistoryCommands,
+  registerKeysCommands,
   registerQueueCommands,
 ];
 
