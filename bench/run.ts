@@ -68,7 +68,9 @@ async function lowerBound(database: Database): Promise<Record<string, number>> {
 }
 
 function summarize(results: RunResult[]) {
-  return Object.fromEntries(results.map((r) => [r.tag, { status: r.status, matched: r.matched, added: r.added, removed: r.removed }]));
+  return Object.fromEntries(
+    results.map((r) => [r.tag, { status: r.status, matched: r.matched, added: r.added, removed: r.removed }]),
+  );
 }
 
 async function main() {
@@ -98,13 +100,19 @@ async function main() {
         asOf.toISOString(),
         "--replace",
       ],
-      { env: { ...process.env, DATABASE_URL: url, SIGNALTAG_TIMEZONE: timezone }, stdio: ["ignore", "inherit", "inherit"] },
+      {
+        env: { ...process.env, DATABASE_URL: url, SIGNALTAG_TIMEZONE: timezone },
+        stdio: ["ignore", "inherit", "inherit"],
+      },
     );
     if (child.status !== 0) throw new Error(`seed failed with exit code ${child.status}`);
     seedSeconds = (performance.now() - t0) / 1000;
   }
   await database.db.execute(sql`truncate claims, tag_events, rule_runs`);
-  const [rollupRows] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from activity_daily`);
+  const [rollupRows] = await rows<{ n: number }>(
+    database.db,
+    sql`select count(*)::int as n from activity_daily`,
+  );
 
   const all = await loadValidRules(path.join(root, "rules"));
   const selected = selectRules(all, []);
@@ -118,7 +126,8 @@ async function main() {
   const [fullRunSeconds, full] = await seconds(() => runRules(database.db, all, selected, opts));
   log(`  ${fullRunSeconds.toFixed(2)} s ${JSON.stringify(summarize(full))}`);
   for (const r of full) {
-    if (lowerSets[r.tag] !== r.matched) throw new Error(`${r.rule}: shipped path matched ${r.matched}, lower bound ${lowerSets[r.tag]}`);
+    if (lowerSets[r.tag] !== r.matched)
+      throw new Error(`${r.rule}: shipped path matched ${r.matched}, lower bound ${lowerSets[r.tag]}`);
   }
 
   // The reference path is json-rules-engine per entity; until rules compile to SQL it is the shipped path.
@@ -128,14 +137,18 @@ async function main() {
   const before = await writtenRows(database);
   const [noChangeSeconds, again] = await seconds(() => runRules(database.db, all, selected, opts));
   const rowsWrittenNoChange = (await writtenRows(database)) - before;
-  log(`  ${noChangeSeconds.toFixed(2)} s, ${rowsWrittenNoChange} rows written ${JSON.stringify(summarize(again))}`);
+  log(
+    `  ${noChangeSeconds.toFixed(2)} s, ${rowsWrittenNoChange} rows written ${JSON.stringify(summarize(again))}`,
+  );
 
   log("5 % churn run (a day later, 5 % of power users lose their activity)...");
   await database.db.execute(sql`
     delete from activity_daily where entity_type = 'user' and entity_id in (
       select entity_id from claims where source = 'rule:power-users' and hashtext(entity_id) % 20 = 0)`);
   const churnAsOf = new Date(asOf.getTime() + 86_400_000);
-  const [churnSeconds, churn] = await seconds(() => runRules(database.db, all, selected, { ...opts, asOf: churnAsOf }));
+  const [churnSeconds, churn] = await seconds(() =>
+    runRules(database.db, all, selected, { ...opts, asOf: churnAsOf }),
+  );
   log(`  ${churnSeconds.toFixed(2)} s ${JSON.stringify(summarize(churn))}`);
 
   const result = {
@@ -181,7 +194,10 @@ async function main() {
     ].join("\n"),
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(`${fs.readFileSync(file.replace(/\.json$/, ".md"), "utf8")}\nsaved ${path.relative(root, file)}\n`);
+  else
+    process.stdout.write(
+      `${fs.readFileSync(file.replace(/\.json$/, ".md"), "utf8")}\nsaved ${path.relative(root, file)}\n`,
+    );
 }
 
 function round(n: number): number {

@@ -31,7 +31,11 @@ export interface FactSpec {
 /** Windows are whole calendar days; a window longer than this is refused. */
 export const MAX_WINDOW_DAYS = 3660;
 
-const days: ParamSpec = { type: "days", required: true, description: "window length in calendar days, ending today" };
+const days: ParamSpec = {
+  type: "days",
+  required: true,
+  description: "window length in calendar days, ending today",
+};
 
 export const factCatalog: Readonly<Record<string, FactSpec>> = {
   daysSinceCreated: {

@@ -18,7 +18,11 @@ export type Condition =
   | { condition: string };
 
 /** The top of a rule's conditions: json-rules-engine requires all, any, not or a reference. */
-export type TopLevelCondition = { all: Condition[] } | { any: Condition[] } | { not: Condition } | { condition: string };
+export type TopLevelCondition =
+  | { all: Condition[] }
+  | { any: Condition[] }
+  | { not: Condition }
+  | { condition: string };
 
 export interface RuleSchedule {
   cron: string;
