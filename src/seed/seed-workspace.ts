@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
-import { rebuildRollups } from "../activity/rollups.ts";
 import { type Database, rows } from "../db/client.ts";
 import { ConflictError, InputError } from "../errors/index.ts";
 import { type SeedOptions, seedDefaults, seedOptionProblems, WorkspaceGenerator } from "./generator.ts";
+import { rebuildRollupsInBulk } from "./rebuild-rollups.ts";
 import { accountColumns, accountRow, eventColumns, eventRow, rowsOf, userColumns, userRow } from "./rows.ts";
 
 export type SeedPhase = "accounts" | "users" | "events" | "rollups" | "analyze";
@@ -39,9 +39,9 @@ export interface SeedResult {
 
 /**
  * What `replace` empties: the workspace's entities and activity, and what
- * was said about those entities (claims, tag history, rule runs), since the
- * new synthetic entities reuse the same ids. Tags (permanent by design) and
- * synced rules stay.
+ * was said about those entities (claims, tag history, rule runs, suppressions),
+ * since the new synthetic entities reuse the same ids. Tags (permanent by
+ * design) and synced rules stay. Tables a database does not have yet are skipped.
  */
 const replacedTables = [
   "accounts",
@@ -51,6 +51,7 @@ const replacedTables = [
   "claims",
   "tag_events",
   "rule_runs",
+  "suppressions",
 ] as const;
 
 /** Progress is reported about this often while rows stream (in entities). */
@@ -91,8 +92,18 @@ export async function seedWorkspace(
     );
   }
   if (opts.replace) {
+    const present = await rows<{ name: string }>(
+      db,
+      sql`select table_name as name from information_schema.tables
+          where table_schema = current_schema() and table_name in (${sql.join(
+            replacedTables.map((name) => sql`${name}`),
+            sql`, `,
+          )})`,
+    );
     // CASCADE: whatever refers to the replaced entities goes with them.
-    await db.execute(sql.raw(`TRUNCATE ${replacedTables.join(", ")} RESTART IDENTITY CASCADE`));
+    await db.execute(
+      sql.raw(`TRUNCATE ${present.map((t) => `"${t.name}"`).join(", ")} RESTART IDENTITY CASCADE`),
+    );
   }
 
   const generator = new WorkspaceGenerator(opts, ctx.timezone);
@@ -137,7 +148,7 @@ export async function seedWorkspace(
   );
 
   progress({ phase: "rollups", done: 0, total: null });
-  await rebuildRollups(db, ctx.timezone);
+  await rebuildRollupsInBulk(database, ctx.timezone);
   const [rollups] = await rows<{ n: number }>(db, sql`select count(*)::int as n from activity_daily`);
   counts.rollups = rollups?.n ?? 0;
 
