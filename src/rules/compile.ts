@@ -18,6 +18,8 @@ export interface CompileContext {
   asOf: Date;
   today: string;
   timezone: string;
+  /** Only entities with after < id <= through (null: open end), for partitions of a run. */
+  range?: { after: string | null; through: string | null };
 }
 
 /** Rows of the evaluation: the entity, whether it should have the tag, whether it has the rule's claim. */
@@ -441,6 +443,8 @@ function build(
         from ${table} e
         ${sql.join(joins, sql` `)}
         where ${createdCol} <= ${t}::timestamptz
+          ${ctx.range?.after != null ? sql`and e.id > ${ctx.range.after}` : sql``}
+          ${ctx.range?.through != null ? sql`and e.id <= ${ctx.range.through}` : sql``}
       ) x
     ) y`;
 }
