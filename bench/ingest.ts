@@ -6,7 +6,10 @@
  * bare table with no checks, indexes or rollups. Prints both rates, their
  * ratio and the peak RSS of this process.
  *
- *   npm run bench:ingest -- [--events 2000000] [--users N] [--accounts M] [--days 60] [--json] [--keep]
+ *   npm run bench:ingest -- [--events 2000000] [--users N] [--accounts M] [--days 60] [--loader] [--json] [--keep]
+ *
+ * --loader adds a second baseline: the file read by the import's CSV reader and
+ * loaded through the bulk loader into a bare table (no checks, merge or rollups).
  *
  * Runs on DATABASE_URL (a database you can throw away: the events stay in it)
  * or, by default, on a scratch database it recreates on the local Postgres
@@ -19,6 +22,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
+import { openSource } from "../src/activity/import-source.ts";
 import { importAccounts, importEvents, importUsers } from "../src/activity/imports.ts";
 import { openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
@@ -218,6 +222,34 @@ async function main(): Promise<void> {
     const copyRate = events / copySeconds;
     log(`  ${copySeconds.toFixed(1)} s, ${Math.round(copyRate)} events/s`);
 
+    // Optional second baseline: the same file read by the import's CSV reader and
+    // loaded through the bulk loader into a bare text table, with no checks,
+    // conversions, merge or rollups: the floor for any import that parses in Node.
+    let loader: { loaderSeconds?: number; loaderEventsPerSecond?: number } = {};
+    if (args.loader === true) {
+      await bare.unsafe(
+        `create unlogged table bench_loader_events (user_id text, account_id text, activity text, module text,
+           occurred_at text, count text)`,
+      );
+      log("reading the file with the import's CSV reader into a bare table through the bulk loader...");
+      const [loaderSeconds] = await timed(async () => {
+        const opened = await openSource(files.events);
+        async function* cells() {
+          for await (const batch of opened.rows) for (const row of batch) if (row.values) yield row.values;
+        }
+        await database.copyRows(
+          "bench_loader_events",
+          ["user_id", "account_id", "activity", "module", "occurred_at", "count"],
+          cells(),
+        );
+      });
+      loader = {
+        loaderSeconds: Number(loaderSeconds.toFixed(2)),
+        loaderEventsPerSecond: Math.round(events / loaderSeconds),
+      };
+      log(`  ${loaderSeconds.toFixed(1)} s, ${loader.loaderEventsPerSecond} events/s`);
+    }
+
     const summary = {
       events,
       users,
@@ -229,6 +261,12 @@ async function main(): Promise<void> {
       bareCopySeconds: Number(copySeconds.toFixed(2)),
       bareCopyEventsPerSecond: Math.round(copyRate),
       ratio: Number((importRate / copyRate).toFixed(3)),
+      importPhases: {
+        readAndStageSeconds: Number(read.toFixed(2)),
+        checkSeconds: Number(checkSeconds.toFixed(2)),
+        mergeSeconds: Number(merge.toFixed(2)),
+      },
+      ...loader,
       rollupRows: Number(
         (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from activity_daily`))[0]?.n,
       ),

@@ -1,17 +1,10 @@
 import { sql } from "drizzle-orm";
-import type { Database } from "../db/client.ts";
-import { rows } from "../db/client.ts";
+import { type Database, rows } from "../db/client.ts";
 import { contractStatuses, healthLabels } from "../db/schema/accounts.ts";
-import {
-  collectTouched,
-  type ImportOptions,
-  type ImportResult,
-  type ImportSpec,
-  runImport,
-  type TouchedRow,
-} from "./import-run.ts";
+import { runImport } from "./import-run.ts";
 import type { ImportSource } from "./import-source.ts";
-import { attributeUpdate, duplicateIds, updateList } from "./import-sql.ts";
+import { attributeUpdate, collectTouched, duplicateIds, type TouchedRow, updateList } from "./import-sql.ts";
+import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
 import {
   attributesJson,
   date,

@@ -1,16 +1,9 @@
 import { type SQL, sql } from "drizzle-orm";
-import type { Database } from "../db/client.ts";
-import { rows } from "../db/client.ts";
-import {
-  collectTouched,
-  type ImportOptions,
-  type ImportResult,
-  type ImportSpec,
-  runImport,
-  type TouchedRow,
-} from "./import-run.ts";
+import { type Database, rows } from "../db/client.ts";
+import { runImport } from "./import-run.ts";
 import type { ImportSource } from "./import-source.ts";
-import { duplicateIds, quoted } from "./import-sql.ts";
+import { collectTouched, duplicateIds, quoted, type TouchedRow } from "./import-sql.ts";
+import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
 import { CellError, optional, positiveCount, required, text, timestamp } from "./import-values.ts";
 import { rollupInsert } from "./rollups.ts";
 

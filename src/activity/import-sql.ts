@@ -35,3 +35,30 @@ export function duplicateIds(staging: SQL, column: "id" | "event_id"): SQL {
 export function quoted(expr: SQL): SQL {
   return sql`to_json(${expr})::text`;
 }
+
+/** Rows of the touched-ids query: kind is 'count' (with a and b) or 'account' / 'user' (with id). */
+export interface TouchedRow {
+  kind: string;
+  id: string | null;
+  a: number | null;
+  b: number | null;
+}
+
+export function collectTouched(
+  result: TouchedRow[],
+  limit: number,
+): { counts: TouchedRow | undefined; touched: { accounts: string[]; users: string[]; complete: boolean } } {
+  const accounts: string[] = [];
+  const users: string[] = [];
+  let counts: TouchedRow | undefined;
+  for (const r of result) {
+    if (r.kind === "count") counts = r;
+    else if (r.kind === "account" && r.id !== null) accounts.push(r.id);
+    else if (r.kind === "user" && r.id !== null) users.push(r.id);
+  }
+  const complete = accounts.length <= limit && users.length <= limit;
+  return {
+    counts,
+    touched: { accounts: accounts.slice(0, limit), users: users.slice(0, limit), complete },
+  };
+}

@@ -1,16 +1,16 @@
 import { sql } from "drizzle-orm";
-import type { Database } from "../db/client.ts";
-import { rows } from "../db/client.ts";
-import {
-  collectTouched,
-  type ImportOptions,
-  type ImportResult,
-  type ImportSpec,
-  runImport,
-  type TouchedRow,
-} from "./import-run.ts";
+import { type Database, rows } from "../db/client.ts";
+import { runImport } from "./import-run.ts";
 import type { ImportSource } from "./import-source.ts";
-import { attributeUpdate, duplicateIds, quoted, updateList } from "./import-sql.ts";
+import {
+  attributeUpdate,
+  collectTouched,
+  duplicateIds,
+  quoted,
+  type TouchedRow,
+  updateList,
+} from "./import-sql.ts";
+import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
 import { attributesJson, optional, required, text, timestamp } from "./import-values.ts";
 
 const updatable = ["account_id", "email", "name", "created_at"];
