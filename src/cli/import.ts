@@ -36,19 +36,19 @@ const importers: { name: string; description: string; run: Importer }[] = [
   {
     name: "accounts",
     description:
-      "Import or update accounts: id,provisioned_at (required),name,contract_status,renewal_date,health_score,health; other columns become attributes.",
+      "Import or update accounts. Columns: id and provisioned_at (required), name, contract_status, renewal_date, health_score, health; other columns become attributes.",
     run: (database, file, opts) => importAccounts(database, file, opts),
   },
   {
     name: "users",
     description:
-      "Import or update users: id,account_id,created_at (required),email,name; other columns become attributes.",
+      "Import or update users. Columns: id, account_id and created_at (required), email, name; other columns become attributes.",
     run: (database, file, opts) => importUsers(database, file, opts),
   },
   {
     name: "events",
     description:
-      "Import activity events: user_id and/or account_id,activity,occurred_at (required),module,count,event_id. With event_id, events already imported are ignored.",
+      "Import activity events and add them to the daily rollups. Columns: user_id and/or account_id, activity and occurred_at (required), module, count, event_id; with event_id, events already imported are ignored.",
     run: (database, file, opts, ctx) =>
       importEvents(database, file, { ...opts, timezone: ctx.config.timezone }),
   },
@@ -97,7 +97,8 @@ export function summary(result: ImportResult): string {
     details.push(`${result.inserted} new`, `${result.updated} updated`);
   }
   if (result.skipped > 0) details.push(`${result.skipped} skipped`);
-  return `imported ${result.imported} ${result.entity} from ${result.source}${details.length ? ` (${details.join(", ")})` : ""}`;
+  const noun = result.imported === 1 ? result.entity.slice(0, -1) : result.entity;
+  return `imported ${result.imported} ${noun} from ${result.source}${details.length ? ` (${details.join(", ")})` : ""}`;
 }
 
 function skippedReport(result: ImportResult): string {
