@@ -2,8 +2,9 @@ import { defineJobKind } from "../src/queue/job-kind.ts";
 import { JOB_NAMES, QUEUES } from "../src/queue/names.ts";
 import { DEFAULT_JOB_OPTIONS } from "../src/queue/options.ts";
 import { evaluateEntitiesPayload, type RunJobResult } from "../src/queue/payloads.ts";
+import { loadRulesCached } from "../src/queue/rules-cache.ts";
 import { RetriableRunError } from "../src/queue/run-job.ts";
-import { loadValidRules, reconcileEntities } from "../src/rules/runner.ts";
+import { reconcileEntities } from "../src/rules/runner.ts";
 
 /**
  * Re-evaluates a few users or accounts against every enabled rule of their
@@ -15,7 +16,7 @@ export const evaluateEntitiesJob = defineJobKind({
   schema: evaluateEntitiesPayload,
   options: DEFAULT_JOB_OPTIONS,
   async handle(payload, _job, _token, { db, config }): Promise<RunJobResult> {
-    const rules = await loadValidRules(config.rulesDir);
+    const rules = await loadRulesCached(config.rulesDir);
     const asOf = new Date();
     const results = await reconcileEntities(db, rules, payload.type, payload.ids, {
       asOf,

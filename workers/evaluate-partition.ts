@@ -3,7 +3,7 @@ import { defineJobKind } from "../src/queue/job-kind.ts";
 import { JOB_NAMES, QUEUES } from "../src/queue/names.ts";
 import { PARTITION_JOB_OPTIONS } from "../src/queue/options.ts";
 import { evaluatePartitionPayload } from "../src/queue/payloads.ts";
-import { loadValidRules } from "../src/rules/runner.ts";
+import { loadRulesCached } from "../src/queue/rules-cache.ts";
 import { evaluatePartition } from "../src/tags/partitioned-run.ts";
 
 /** Evaluates one key range of a partitioned rule run and stores its changes for the run's parent. */
@@ -13,7 +13,7 @@ export const evaluatePartitionJob = defineJobKind({
   schema: evaluatePartitionPayload,
   options: PARTITION_JOB_OPTIONS,
   async handle(payload, _job, _token, { db, config }) {
-    const rules = await loadValidRules(config.rulesDir);
+    const rules = await loadRulesCached(config.rulesDir);
     const rule = rules.find((r) => r.definition.id === payload.ruleId);
     // Evaluating another version than the other partitions would mix two rules in one run.
     if (!rule || rule.version !== payload.ruleVersion) {

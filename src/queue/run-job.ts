@@ -4,7 +4,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { countEntities } from "../db/queries/facts.ts";
 import { SignaltagError } from "../errors/index.ts";
-import { loadValidRules, runRules, selectRules } from "../rules/runner.ts";
+import { runRules, selectRules } from "../rules/runner.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { applyPartitionedRun, partitionBounds } from "../tags/partitioned-run.ts";
 import { type RunOptions, type RunResult, runRule } from "../tags/reconcile.ts";
@@ -12,6 +12,7 @@ import type { QueueSet } from "./connection.ts";
 import { JOB_NAMES } from "./names.ts";
 import { PARTITION_JOB_OPTIONS } from "./options.ts";
 import type { EvaluatePartitionPayload, RunJobResult, RunProgress, RunResultJson } from "./payloads.ts";
+import { loadRulesCached } from "./rules-cache.ts";
 
 /** What job handlers get from the worker process that runs them. */
 export interface JobDeps {
@@ -50,7 +51,7 @@ export async function processRunJob(
   request: RunRequest,
 ): Promise<RunJobResult> {
   const { db, config } = deps;
-  const all = await loadValidRules(config.rulesDir);
+  const all = await loadRulesCached(config.rulesDir);
   const selected = selectRules(all, request.ruleIds);
   let progress: RunProgress = request.progress ?? {
     runKey: randomUUID(),

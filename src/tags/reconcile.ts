@@ -62,7 +62,7 @@ export interface RunResult {
   matched: number;
   added: number;
   removed: number;
-  /** Claims the rule held before the run. */
+  /** Claims the rule held before the run (on the given entities only, for a scoped run). */
   claimsBefore: number;
   runId?: number;
   durationMs: number;
@@ -233,20 +233,23 @@ async function reconcile(
     sql`create temp table rule_diff (entity_id text primary key, action text not null, explanation jsonb) on commit drop`,
   );
 
-  const tag = await findTag(tx, def.tag);
-  if (tag) {
-    const [row] = await rows<{ n: number }>(
-      tx,
-      sql`select count(*)::int as n from claims
-          where source = ${source} and tag_id = ${tag.id} and entity_type = ${type}`,
-    );
-    result.claimsBefore = row?.n ?? 0;
-  }
-
   const scoped = opts.entityIds !== undefined;
   const scope: Scope = scoped
     ? { ids: [...new Set(opts.entityIds ?? [])].sort() }
     : { after: null, through: null };
+
+  const tag = await findTag(tx, def.tag);
+  if (tag) {
+    // A scoped run counts the claims it could touch: counting them all would cost a scan per re-evaluation.
+    const [row] = await rows<{ n: number }>(
+      tx,
+      sql`select count(*)::int as n from claims
+          where source = ${source} and tag_id = ${tag.id} and entity_type = ${type}
+            and ${"ids" in scope ? sql`entity_id in ${scope.ids.length ? scope.ids : [""]}` : sql`true`}`,
+    );
+    result.claimsBefore = row?.n ?? 0;
+  }
+
   const evaluation = await evaluateScope(tx, loaded, opts, scope, TEMP_DIFF);
   result.evaluated = evaluation.evaluated;
   result.matched = evaluation.matched;
