@@ -106,4 +106,31 @@ describe.skipIf(queueUnavailable())("crashes and shutdown", () => {
     expect(runs.at(-1)).toEqual({ status: "applied" });
     await queues.close();
   });
+  it("exits at once on a second signal, and a fresh worker finishes the abandoned job", async () => {
+    const worker = await q.spawnWorker(t.url!, extra);
+    const queues = await q.queues();
+    const job = await queues.rules.add("run-rule", {
+      ruleId: "power-users",
+      asOf: "2026-05-10T12:00:00Z",
+      force: true,
+    });
+    await waitFor("the reconciliation to start", () => reconciling(t.database), { intervalMs: 5 });
+    worker.process.kill("SIGTERM");
+    await worker.waitForOutput(/SIGTERM: no new jobs/);
+    worker.process.kill("SIGINT");
+    expect((await worker.exited).code).toBe(130);
+    expect(worker.output()).toContain("SIGINT again: exiting now");
+
+    const fresh = await q.spawnWorker(t.url!, extra);
+    await waitFor("the abandoned job to complete", async () => (await job.getState()) === "completed", {
+      timeoutMs: 60_000,
+    });
+    const [run] = await rows<{ status: string; as_of: string }>(
+      t.database.db,
+      sql`select status, to_char(as_of at time zone 'UTC', 'YYYY-MM-DD') as as_of from rule_runs order by id desc limit 1`,
+    );
+    expect(run).toEqual({ status: "applied", as_of: "2026-05-10" });
+    expect((await fresh.stop()).code).toBe(0);
+    await queues.close();
+  });
 });
