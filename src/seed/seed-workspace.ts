@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
+import { rebuildRollups } from "../activity/rollups.ts";
 import { type Database, rows } from "../db/client.ts";
 import { ConflictError, InputError } from "../errors/index.ts";
 import { type SeedOptions, seedDefaults, seedOptionProblems, WorkspaceGenerator } from "./generator.ts";
-import { rebuildRollupsInBulk } from "./rebuild-rollups.ts";
 import { accountColumns, accountRow, eventColumns, eventRow, rowsOf, userColumns, userRow } from "./rows.ts";
 
 export type SeedPhase = "accounts" | "users" | "events" | "rollups" | "analyze";
@@ -148,7 +148,8 @@ export async function seedWorkspace(
   );
 
   progress({ phase: "rollups", done: 0, total: null });
-  await rebuildRollupsInBulk(database, ctx.timezone);
+  // Session memory for this statement only; the embedded database keeps its small defaults.
+  await rebuildRollups(database.db, ctx.timezone, database.kind === "postgres" ? { workMem: "256MB" } : {});
   const [rollups] = await rows<{ n: number }>(db, sql`select count(*)::int as n from activity_daily`);
   counts.rollups = rollups?.n ?? 0;
 
