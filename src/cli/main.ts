@@ -15,6 +15,7 @@ import { registerRulesCommands } from "./rules.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSeedCommand } from "./seed.ts";
 import { registerSegmentCommands } from "./segment.ts";
+import { registerServeCommand } from "./serve.ts";
 import { registerTagCommands } from "./tag.ts";
 import { registerTagsCommands } from "./tags.ts";
 import { registerQueueCommands } from "./worker.ts";
@@ -37,6 +38,7 @@ const registrars: CommandRegistrar[] = [
   registerProfileCommands,
   registerHistoryCommands,
   registerKeysCommands,
+  registerServeCommand,
   registerQueueCommands,
 ];
 

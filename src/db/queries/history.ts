@@ -2,7 +2,9 @@ import { sql } from "drizzle-orm";
 import type { EntityType } from "../../rules/catalog.ts";
 import { type DbOrTx, rows } from "../client.ts";
 
+/** Microseconds, so an entry's instant orders (and pages) exactly. */
 const iso = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
+const isoMs = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
 
 export interface HistoryRow {
   kind: "tag" | "suppression";
@@ -51,24 +53,24 @@ export async function entityHistory(
                run_id, as_of, explanation, until, reason, seq
         from (
           select 'tag' as kind, e.id::int as id, e.occurred_at as at_ts, t.name as tag, e.action, e.source, e.actor,
-                 e.membership_changed, e.rule_id, e.rule_version, e.run_id::int as run_id, ${iso("e.as_of")} as as_of,
+                 e.membership_changed, e.rule_id, e.rule_version, e.run_id::int as run_id, ${isoMs("e.as_of")} as as_of,
                  e.explanation, null::text as until, null::text as reason, 1 as seq
           from tag_events e join tags t on t.id = e.tag_id
           where e.entity_type = ${p.type} and e.entity_id = ${p.id} and ${tagFilter("e.tag_id")}
           union all
           select 'suppression', s.id, s.created_at, t.name, 'suppressed', case when s.rule_id is null then null else 'rule:' || s.rule_id end,
-                 s.created_by, null, s.rule_id, null, null, null, null, ${iso("s.until")}, s.reason, 0
+                 s.created_by, null, s.rule_id, null, null, null, null, ${isoMs("s.until")}, s.reason, 0
           from suppressions s join tags t on t.id = s.tag_id
           where s.entity_type = ${p.type} and s.entity_id = ${p.id} and ${tagFilter("s.tag_id")}
           union all
           select 'suppression', s.id, s.lifted_at, t.name, 'lifted', case when s.rule_id is null then null else 'rule:' || s.rule_id end,
-                 s.lifted_by, null, s.rule_id, null, null, null, null, ${iso("s.until")}, s.reason, 2
+                 s.lifted_by, null, s.rule_id, null, null, null, null, ${isoMs("s.until")}, s.reason, 2
           from suppressions s join tags t on t.id = s.tag_id
           where s.entity_type = ${p.type} and s.entity_id = ${p.id} and ${tagFilter("s.tag_id")}
             and s.lifted_at is not null and (s.until is null or s.lifted_at < s.until)
           union all
           select 'suppression', s.id, s.until, t.name, 'expired', case when s.rule_id is null then null else 'rule:' || s.rule_id end,
-                 null, null, s.rule_id, null, null, null, null, ${iso("s.until")}, s.reason, 3
+                 null, null, s.rule_id, null, null, null, null, ${isoMs("s.until")}, s.reason, 3
           from suppressions s join tags t on t.id = s.tag_id
           where s.entity_type = ${p.type} and s.entity_id = ${p.id} and ${tagFilter("s.tag_id")}
             and s.until is not null and s.until <= ${p.now.toISOString()}::timestamptz

@@ -1,0 +1,89 @@
+import type { FastifyInstance } from "fastify";
+import { pingDatabase } from "../../db/queries/health.ts";
+import type { ApiDeps } from "../deps.ts";
+
+interface Check {
+  status: "ok" | "down";
+  latencyMs: number;
+  error?: string;
+}
+
+async function check(timeoutMs: number, probe: () => Promise<void>): Promise<Check> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { status: "ok", latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    return {
+      status: "down",
+      latencyMs: Math.round(performance.now() - started),
+      error: err instanceof Error ? err.message : String(err),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const checkSchema = {
+  type: "object",
+  properties: {
+    status: { type: "string", enum: ["ok", "down"] },
+    latencyMs: { type: "number" },
+    error: { type: "string" },
+  },
+} as const;
+
+const healthSchema = {
+  type: "object",
+  properties: {
+    status: { type: "string", enum: ["ok", "down"] },
+    database: checkSchema,
+    redis: checkSchema,
+  },
+} as const;
+
+export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.get(
+    "/health",
+    {
+      schema: {
+        summary: "Whether the database (and Redis, when configured) answers; needs no key",
+        tags: ["service"],
+        response: { 200: healthSchema, 503: healthSchema },
+      },
+    },
+    async (_request, reply) => {
+      const [database, redis] = await Promise.all([
+        check(2000, () => pingDatabase(deps.database.db)),
+        deps.pingRedis ? check(2000, deps.pingRedis) : Promise.resolve(undefined),
+      ]);
+      const ok = database.status === "ok" && (!redis || redis.status === "ok");
+      return reply
+        .status(ok ? 200 : 503)
+        .send({ status: ok ? "ok" : "down", database, ...(redis ? { redis } : {}) });
+    },
+  );
+
+  app.get(
+    "/metrics",
+    {
+      config: { role: "viewer" },
+      schema: {
+        summary: "Prometheus metrics: HTTP latencies, claims added and removed, rule runs, job durations",
+        tags: ["service"],
+        security: [{ bearer: [] }],
+        produces: ["text/plain"],
+      },
+    },
+    async (_request, reply) => {
+      const body = await deps.metrics.registry.metrics();
+      return reply.type(deps.metrics.registry.contentType).send(body);
+    },
+  );
+}

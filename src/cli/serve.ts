@@ -1,0 +1,55 @@
+import type { Command } from "commander";
+import { buildServer } from "../api/server.ts";
+import { InputError } from "../errors/index.ts";
+import type { CliContext } from "./context.ts";
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+function parsePort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InputError(`--port must be a whole number from 0 to 65535, not ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+export function registerServeCommand(program: Command, ctx: CliContext): void {
+  program
+    .command("serve")
+    .description(
+      "Serve the HTTP API (SIGNALTAG_PORT, default 3000; SIGNALTAG_HOST) until SIGTERM or SIGINT; docs at /docs.",
+    )
+    .option("--port <port>", "listen on this port instead of SIGNALTAG_PORT")
+    .option("--host <host>", "listen on this address instead of SIGNALTAG_HOST")
+    .action(async (opts: { port?: string; host?: string }) => {
+      const port = parsePort(opts.port, ctx.config.port);
+      const host = opts.host ?? ctx.config.host;
+      const database = await ctx.database();
+      if (database.kind === "pglite") {
+        ctx.stderr.write(
+          "note: serving the embedded database, which serves one process at a time; set DATABASE_URL to a Postgres database for real use\n",
+        );
+      }
+      const app = await buildServer({ database, config: ctx.config });
+      const stopped = new Promise<string>((resolve) => {
+        const stop = (signal: string) => {
+          // A second signal does not wait for the first one's graceful close.
+          process.once(signal, () => process.exit(1));
+          resolve(signal);
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      await app.listen({ port, host });
+      const signal = await stopped;
+      app.log.info({ signal }, "shutting down: finishing requests in flight");
+      const deadline = setTimeout(() => {
+        app.log.error(`requests still running after ${SHUTDOWN_DEADLINE_MS} ms; exiting`);
+        process.exit(1);
+      }, SHUTDOWN_DEADLINE_MS);
+      deadline.unref();
+      await app.close();
+      clearTimeout(deadline);
+    });
+}
