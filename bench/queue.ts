@@ -26,6 +26,7 @@ import { QueueSet } from "../src/queue/connection.ts";
 import { enqueueEntities, waitForEnqueued } from "../src/queue/enqueue.ts";
 import { JOB_NAMES } from "../src/queue/names.ts";
 import { DEFAULT_JOB_OPTIONS } from "../src/queue/options.ts";
+import { MAX_ENTITY_BATCH } from "../src/queue/payloads.ts";
 import { benchDatabaseUrl, parseArgs } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -207,6 +208,21 @@ try {
   const elapsed = (performance.now() - t0) / 1000;
   figures.jobsPerSecond = Math.round((ids.length / elapsed) * 10) / 10;
   log(`  ${ids.length} jobs in ${elapsed.toFixed(2)} s: ${figures.jobsPerSecond} jobs/s`);
+
+  log(`batched: the same ${jobCount} users in jobs of ${MAX_ENTITY_BATCH} (as an import queues them)...`);
+  const t1 = performance.now();
+  const batches = await enqueueEntities(
+    queues,
+    "user",
+    ids.map((r) => r.id),
+    { trigger: "event", delayMs: 0 },
+  );
+  for (const batch of batches) await waitForEnqueued(batch, { pollMs: 20 });
+  const batchedSeconds = (performance.now() - t1) / 1000;
+  figures.batchedEntitiesPerSecond = Math.round((ids.length / batchedSeconds) * 10) / 10;
+  log(
+    `  ${ids.length} users in ${batches.length} jobs in ${batchedSeconds.toFixed(2)} s: ${figures.batchedEntitiesPerSecond} entities/s`,
+  );
 } finally {
   worker.kill("SIGTERM");
   await new Promise((r) => worker.once("exit", r));
