@@ -77,38 +77,42 @@ function eventsSpec(timezone: string): ImportSpec {
         );
       }
       const columns = sql`event_id, user_id, account_id, activity, module, occurred_at, count`;
-      let events: SQL;
-      let prefix: SQL;
+      // The touched ids come from the events themselves: a RETURNING on the
+      // rollup upsert would materialize every rollup row just to find them.
+      const touchedIn = (events: SQL) => sql`
+        (select 'account' as kind, account_id as id, null::int as a, null::int as b
+         from (select distinct account_id from ${events}) t limit ${touchedLimit + 1})
+        union all
+        (select 'user', user_id, null, null
+         from (select distinct user_id from ${events} where user_id is not null) t limit ${touchedLimit + 1})`;
+      let result: TouchedRow[];
       if (present.has("event_id")) {
         // Events whose event_id is already stored are not inserted, so they never
         // reach the rollups either: the rollups read the rows actually inserted.
-        prefix = sql`ins as (
-          insert into activity_events (${columns}) select ${columns} from ${staging}
-          on conflict (event_id) where event_id is not null do nothing
-          returning user_id, account_id, activity, module, occurred_at, count
-        ),`;
-        events = sql`ins`;
+        result = await rows<TouchedRow>(
+          tx,
+          sql`with ins as (
+            insert into activity_events (${columns}) select ${columns} from ${staging}
+            on conflict (event_id) where event_id is not null do nothing
+            returning user_id, account_id, activity, module, occurred_at, count
+          ), roll as (
+            ${rollupInsert(sql`ins`, timezone)}
+          )
+          select 'count' as kind, null::text as id, (select count(*) from ins)::int as a,
+                 (select count(*) from ${staging})::int as b
+          union all ${touchedIn(sql`ins`)}`,
+        );
       } else {
-        // Every staged event is inserted; a plain insert skips speculative insertion.
+        // Every staged event is inserted: a plain insert (no speculative
+        // insertion), and the rollups read the staged rows.
         await tx.execute(sql`insert into activity_events (${columns}) select ${columns} from ${staging}`);
-        prefix = sql``;
-        events = staging;
+        await tx.execute(rollupInsert(staging, timezone));
+        result = await rows<TouchedRow>(
+          tx,
+          sql`select 'count' as kind, null::text as id, count(*)::int as a, count(*)::int as b from ${staging}
+          union all ${touchedIn(staging)}`,
+        );
       }
-      const result = await rows<TouchedRow>(
-        tx,
-        sql`with ${prefix} roll as (
-          ${rollupInsert(events, timezone)}
-          returning entity_type, entity_id
-        ), touched as (
-          select distinct entity_type, entity_id from roll
-        )
-        select 'count' as kind, null::text as id, (select count(*) from ${events})::int as a,
-               (select count(*) from ${staging})::int as b
-        union all
-        (select 'account', entity_id, null, null from touched where entity_type = 'account' limit ${touchedLimit + 1})
-        union all
-        (select 'user', entity_id, null, null from touched where entity_type = 'user' limit ${touchedLimit + 1})`,
-      );
       const { counts, touched } = collectTouched(result, touchedLimit);
       const inserted = Number(counts?.a ?? 0);
       return { inserted, updated: 0, duplicates: Number(counts?.b ?? 0) - inserted, touched };

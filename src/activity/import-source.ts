@@ -41,7 +41,7 @@ export interface OpenedSource {
 }
 
 /** A record longer than this (a quote never closed, most likely) stops the import. */
-const MAX_RECORD_CHARS = 64 << 20;
+const MAX_RECORD_BYTES = 64 << 20;
 
 export function formatOf(file: string): ImportFormat | undefined {
   const ext = path.extname(file).toLowerCase();
@@ -82,11 +82,9 @@ export async function openSource(source: ImportSource): Promise<OpenedSource> {
   } else {
     ({ stream, name, format } = source);
     totalBytes = source.size;
-    // Characters, not bytes: close enough for a progress bar.
-    bytesRead = () => counter.chars;
+    bytesRead = () => counter.bytes;
   }
-  const counter = { chars: 0 };
-  stream.setEncoding("utf8");
+  const counter = { bytes: 0 };
   const close = () => stream.destroy();
   if (format === "ndjson") {
     return {
@@ -105,53 +103,61 @@ export async function openSource(source: ImportSource): Promise<OpenedSource> {
 
 /**
  * The text of a stream in pieces that end at a line break outside any quoted
- * field (so a CSV record never straddles two pieces), BOM removed.
+ * field (so a CSV record never straddles two pieces), BOM removed. The cut is
+ * found in the bytes: line breaks and quotes are single bytes in UTF-8 and
+ * never occur inside a multi-byte character, so each piece decodes whole.
  */
 async function* textPieces(
   stream: Readable,
   name: string,
   quoted: boolean,
-  counter: { chars: number },
+  counter: { bytes: number },
 ): AsyncGenerator<string> {
-  let buffer = "";
+  let pending: Buffer | undefined;
   let first = true;
-  for await (const chunk of stream as AsyncIterable<string>) {
-    counter.chars += chunk.length;
-    buffer += chunk;
-    if (first) {
-      if (buffer.charCodeAt(0) === 0xfeff) buffer = buffer.slice(1);
-      first = false;
-    }
-    const cut = quoted ? safeCut(buffer) : buffer.lastIndexOf("\n") + 1;
+  const decode = (bytes: Buffer): string => {
+    const text = bytes.toString("utf8");
+    if (!first) return text;
+    first = false;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+    counter.bytes += bytes.length;
+    const buffer = pending ? Buffer.concat([pending, bytes]) : bytes;
+    const cut = quoted ? safeCut(buffer) : buffer.lastIndexOf(10) + 1;
     if (cut <= 0) {
-      if (buffer.length > MAX_RECORD_CHARS) {
+      if (buffer.length > MAX_RECORD_BYTES) {
         throw new InputError(
-          `${name}: a single record is longer than ${MAX_RECORD_CHARS >> 20} MB; a quote is probably never closed.`,
+          `${name}: a single record is longer than ${MAX_RECORD_BYTES >> 20} MB; a quote is probably never closed.`,
         );
       }
+      pending = buffer;
       continue;
     }
-    yield buffer.slice(0, cut);
-    buffer = buffer.slice(cut);
+    yield decode(buffer.subarray(0, cut));
+    pending = cut < buffer.length ? buffer.subarray(cut) : undefined;
   }
-  if (buffer !== "") yield buffer;
+  if (pending) yield decode(pending);
 }
 
 /**
- * The end of the last line of `text` that closes every quote opened before
+ * The end of the last line of `bytes` that closes every quote opened before
  * it: RFC 4180 escapes a quote inside a quoted field by doubling it, so a line
  * break is outside quotes exactly when an even number of quotes precede it.
  */
-function safeCut(text: string): number {
-  let q = text.indexOf('"');
-  if (q === -1) return text.lastIndexOf("\n") + 1;
+function safeCut(bytes: Buffer): number {
+  let q = bytes.indexOf(34);
+  if (q === -1) return bytes.lastIndexOf(10) + 1;
   let quotes = 0;
   let safe = 0;
-  for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", nl + 1)) {
+  for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, nl + 1)) {
     while (q !== -1 && q < nl) {
       quotes++;
-      q = text.indexOf('"', q + 1);
+      q = bytes.indexOf(34, q + 1);
     }
+    // Past the last quote the parity no longer changes.
+    if (q === -1) return (quotes & 1) === 0 ? bytes.lastIndexOf(10) + 1 : safe;
     if ((quotes & 1) === 0) safe = nl + 1;
   }
   return safe;
@@ -186,8 +192,8 @@ function parseCsvPiece(
   text: string,
   firstLine: number,
   name: string,
-): { records: { record: string[]; line: number }[]; nextLine: number } {
-  const out: { record: string[]; line: number }[] = [];
+): { records: SourceRow[]; nextLine: number } {
+  const out: SourceRow[] = [];
   if (text.indexOf('"') === -1 && !hasLoneCarriageReturn(text)) {
     const lines = text.split("\n");
     if (lines[lines.length - 1] === "") lines.pop();
@@ -195,7 +201,7 @@ function parseCsvPiece(
       let line = lines[i]!;
       if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
       if (line.trim() === "") continue;
-      out.push({ record: line.split(","), line: firstLine + i });
+      out.push({ line: firstLine + i, values: line.split(",") });
     }
     return { records: out, nextLine: firstLine + lines.length };
   }
@@ -220,7 +226,7 @@ function parseCsvPiece(
     const start = line;
     line = start + 1 + extraLines(record);
     if (record.length === 1 && record[0]!.trim() === "") continue;
-    out.push({ record, line: start });
+    out.push({ line: start, values: record });
   }
   return { records: out, nextLine: line };
 }
@@ -230,7 +236,7 @@ async function csvRows(
   name: string,
 ): Promise<{ columns: string[] | undefined; rows: AsyncGenerator<SourceRow[]> }> {
   let nextLine = 1;
-  const parsed = async (): Promise<{ record: string[]; line: number }[] | undefined> => {
+  const parsed = async (): Promise<SourceRow[] | undefined> => {
     const step = await pieces.next();
     if (step.done) return undefined;
     const { records, nextLine: after } = parseCsvPiece(step.value, nextLine, name);
@@ -238,23 +244,23 @@ async function csvRows(
     return records;
   };
   // The header is the first non-blank record.
-  let pending: { record: string[]; line: number }[] = [];
+  let pending: SourceRow[] = [];
   while (pending.length === 0) {
     const batch = await parsed();
     if (!batch) return { columns: undefined, rows: (async function* () {})() };
     pending = batch;
   }
-  const columns = pending.shift()!.record.map((c) => c.trim());
+  const columns = pending.shift()!.values!.map((c) => c.trim());
   const width = columns.length;
-  const toRows = (batch: { record: string[]; line: number }[]): SourceRow[] =>
-    batch.map(({ record, line }) =>
-      record.length === width
-        ? { line, values: record }
-        : {
-            line,
-            problem: `has ${record.length} field${record.length === 1 ? "" : "s"} but the header has ${width}`,
-          },
-    );
+  const toRows = (batch: SourceRow[]): SourceRow[] => {
+    for (const row of batch) {
+      const n = row.values!.length;
+      if (n === width) continue;
+      row.values = undefined;
+      row.problem = `has ${n} field${n === 1 ? "" : "s"} but the header has ${width}`;
+    }
+    return batch;
+  };
   async function* rows(): AsyncGenerator<SourceRow[]> {
     if (pending.length > 0) yield toRows(pending);
     for (;;) {
