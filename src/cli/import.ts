@@ -21,7 +21,9 @@ export function importCommand(program: Command): Command {
     program.commands.find((c) => c.name() === "import") ??
     program
       .command("import")
-      .description("Import accounts, users, events or tags from .csv or .ndjson files.")
+      .description(
+        "Import accounts, users, events or tags from .csv or .ndjson files. A file with an invalid row is refused whole (--skip-invalid imports the valid rows). Timestamps are ISO-8601; one without an offset is read as UTC.",
+      )
   );
 }
 
