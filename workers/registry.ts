@@ -98,7 +98,7 @@ export function startWorkers(deps: JobDeps, opts: WorkerOptions): RunningWorkers
       count(job.name, "failed");
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
       opts.log(
-        `${queue} ${job?.name} ${job?.id} failed (attempt ${job.attemptsMade}${final ? ", final" : ", will retry"}): ${err.message}`,
+        `${queue} ${job.name} ${job.id} failed (attempt ${job.attemptsMade}${final ? ", final" : ", will retry"}): ${err.message}`,
       );
     });
     worker.on("stalled", (jobId) => opts.log(`${queue} job ${jobId} stalled; it is taken up again`));
