@@ -278,6 +278,8 @@ async function main(): Promise<void> {
     );
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
+    if (!keep)
+      await bare.unsafe("drop table if exists bench_bare_events, bench_loader_events").catch(() => {});
     await bare.end({ timeout: 5 });
     await database.close();
     fs.rmSync(dir, { recursive: true, force: true });
