@@ -96,7 +96,7 @@ function eventsSpec(timezone: string): ImportSpec {
             on conflict (event_id) where event_id is not null do nothing
             returning user_id, account_id, activity, module, occurred_at, count
           ), roll as (
-            ${rollupInsert(sql`ins`, timezone)}
+            ${rollupInsert(sql`ins`, timezone, { sorted: true })}
           )
           select 'count' as kind, null::text as id, (select count(*) from ins)::int as a,
                  (select count(*) from ${staging})::int as b
@@ -106,7 +106,7 @@ function eventsSpec(timezone: string): ImportSpec {
         // Every staged event is inserted: a plain insert (no speculative
         // insertion), and the rollups read the staged rows.
         await tx.execute(sql`insert into activity_events (${columns}) select ${columns} from ${staging}`);
-        await tx.execute(rollupInsert(staging, timezone));
+        await tx.execute(rollupInsert(staging, timezone, { sorted: true }));
         result = await rows<TouchedRow>(
           tx,
           sql`select 'count' as kind, null::text as id, count(*)::int as a, count(*)::int as b from ${staging}

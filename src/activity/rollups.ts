@@ -24,11 +24,19 @@ function rollupRows(events: SQL, timezone: string): SQL {
     group by entity_type, entity_id, day, activity, module`;
 }
 
-/** Adds the rollups of newly stored events to the existing ones. */
-export function rollupInsert(events: SQL, timezone: string): SQL {
+/**
+ * Adds the rollups of newly stored events to the existing ones. With
+ * `sorted`, rows reach the upsert in primary-key order, so neighbouring keys
+ * are inserted or updated together instead of at random places in the index.
+ * For 2M events (1.36M rollup rows) the hash-grouped rows sorted this way took
+ * 17 s instead of 25 s when the keys were new, 30 s instead of 61 s when they
+ * all existed (grouping by sort instead of hashing did no better).
+ */
+export function rollupInsert(events: SQL, timezone: string, opts: { sorted?: boolean } = {}): SQL {
   return sql`
     insert into activity_daily (entity_type, entity_id, day, activity, module, count)
     ${rollupRows(events, timezone)}
+    ${opts.sorted ? sql`order by entity_type, entity_id, day, activity, module` : sql``}
     on conflict (entity_type, entity_id, day, activity, module)
     do update set count = activity_daily.count + excluded.count`;
 }
