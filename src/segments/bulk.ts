@@ -1,4 +1,5 @@
 import type { DbOrTx } from "../db/client.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { type BulkAction, type BulkResult, bulkTag, MAX_BULK_IDS, tooManyIds } from "../tags/bulk.ts";
 import { type EvaluationClock, resolveSegment, type SegmentQuery, segmentBatches } from "./query.ts";
 
@@ -16,7 +17,7 @@ export async function bulkTagSegment(
   q: SegmentQuery,
   p: EvaluationClock & { action: BulkAction; tag: string; actor: string },
 ): Promise<SegmentBulkResult> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const segment = await resolveSegment(tx, q);
     const ids: string[] = [];
     for await (const batch of segmentBatches(tx, segment, p)) {

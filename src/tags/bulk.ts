@@ -2,6 +2,7 @@ import type { DbOrTx } from "../db/client.ts";
 import { addClaimsCounted, idTablePairs, removeClaimsCounted } from "../db/queries/claim-changes.ts";
 import { createIdTable, lockEntities, unknownIds } from "../db/queries/entities.ts";
 import { ensureTag, findTag } from "../db/queries/tags.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../rules/catalog.ts";
 import { normalizeTagName } from "./tag-name.ts";
@@ -70,7 +71,7 @@ export async function bulkTag(db: DbOrTx, req: BulkRequest): Promise<BulkResult>
       });
     }
   }
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const requested = await createIdTable(tx, "bulk_ids", req.ids);
     const unknown = await unknownIds(tx, req.type, "bulk_ids");
     if (unknown.length > 0) throw unknownIdsError(req.type, unknown);

@@ -3,6 +3,7 @@ import { addClaims, removeClaims } from "../db/queries/claim-changes.ts";
 import { createIdTable, lockEntities, unknownIds } from "../db/queries/entities.ts";
 import { type Cell, cellPairs, createCellTable } from "../db/queries/tag-file.ts";
 import { ensureTag, findTags, type TagRow } from "../db/queries/tags.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../rules/catalog.ts";
 import { type LineProblem, parseTagsFile } from "./tags-file.ts";
@@ -92,7 +93,7 @@ export async function importTagsFile(
   }
   const type = parsed.entityType;
   try {
-    return await db.transaction(async (tx) => {
+    return await inTransaction(db, async (tx) => {
       await createIdTable(
         tx,
         "file_ids",

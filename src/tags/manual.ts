@@ -1,7 +1,8 @@
 import type { DbOrTx } from "../db/client.ts";
 import { addClaims, removeClaims, singlePair } from "../db/queries/claim-changes.ts";
-import { lockEntity } from "../db/queries/entities.ts";
-import { ensureTag, findTag } from "../db/queries/tags.ts";
+import { lockEntityFindTag } from "../db/queries/entities.ts";
+import { ensureTag } from "../db/queries/tags.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { NotFoundError } from "../errors/index.ts";
 import type { EntityType } from "../rules/catalog.ts";
 import { type EntityTag, entityTags } from "./entity-tags.ts";
@@ -38,15 +39,17 @@ export function entityNotFound(type: EntityType, id: string): NotFoundError {
  */
 export async function applyTag(db: DbOrTx, change: TagChange): Promise<TagChangeResult> {
   const name = normalizeTagName(change.tag);
-  return db.transaction(async (tx) => {
-    if (!(await lockEntity(tx, change.type, change.id))) throw entityNotFound(change.type, change.id);
-    const tag = await ensureTag(tx, name);
+  return inTransaction(db, async (tx) => {
+    const locked = await lockEntityFindTag(tx, change.type, change.id, name);
+    if (!locked.found) throw entityNotFound(change.type, change.id);
+    const tag = locked.tag ?? (await ensureTag(tx, name));
     const added = await addClaims(tx, {
       type: change.type,
       source: "manual",
       actor: change.actor,
       note: { reason: "added by hand" },
       pairs: singlePair(change.id, tag.id),
+      prepare: true,
     });
     return {
       changed: added.length > 0,
@@ -64,15 +67,16 @@ export async function applyTag(db: DbOrTx, change: TagChange): Promise<TagChange
  */
 export async function removeTag(db: DbOrTx, change: TagChange): Promise<TagChangeResult> {
   const name = normalizeTagName(change.tag);
-  return db.transaction(async (tx) => {
-    if (!(await lockEntity(tx, change.type, change.id))) throw entityNotFound(change.type, change.id);
-    const tag = await findTag(tx, name);
+  return inTransaction(db, async (tx) => {
+    const { found, tag } = await lockEntityFindTag(tx, change.type, change.id, name);
+    if (!found) throw entityNotFound(change.type, change.id);
     const removed = tag
       ? await removeClaims(tx, {
           type: change.type,
           actor: change.actor,
           note: { reason: "removed by hand" },
           pairs: singlePair(change.id, tag.id),
+          prepare: true,
         })
       : [];
     return {

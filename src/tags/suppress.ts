@@ -12,6 +12,7 @@ import {
   suppressionById,
 } from "../db/queries/suppressions.ts";
 import { ensureTag } from "../db/queries/tags.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { InputError, NotFoundError } from "../errors/index.ts";
 import type { EntityType } from "../rules/catalog.ts";
 import { suggest } from "../rules/suggest.ts";
@@ -56,7 +57,7 @@ export async function suppress(db: DbOrTx, req: SuppressRequest): Promise<Suppre
     );
   }
   const ruleId = req.ruleId ?? null;
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     if (ruleId !== null && !(await ruleKnown(tx, ruleId))) {
       const known = await knownRuleIds(tx);
       const near = suggest(ruleId, known);
@@ -93,7 +94,7 @@ export async function liftSuppression(
   db: DbOrTx,
   p: { id: number; actor: string; now?: Date },
 ): Promise<{ suppression: SuppressionRow; changed: boolean }> {
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const existing = await suppressionById(tx, p.id, p.now ?? new Date());
     if (!existing) throw new NotFoundError(`no suppression with id ${p.id}`, { details: { id: p.id } });
     const changed = await markLifted(tx, p.id, p.actor);

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../client.ts";
+import { preparedRows } from "./prepared.ts";
 
 export type ApiKeyRole = "viewer" | "editor" | "admin";
 
@@ -36,7 +37,7 @@ export async function listApiKeys(db: DbOrTx): Promise<ApiKeyRow[]> {
 
 /** The active key with this hash. */
 export async function apiKeyByHash(db: DbOrTx, keyHash: string): Promise<ApiKeyRow | undefined> {
-  const [row] = await rows<ApiKeyRow>(
+  const [row] = await preparedRows<ApiKeyRow>(
     db,
     sql`select ${columns} from api_keys where key_hash = ${keyHash} and revoked_at is null`,
   );

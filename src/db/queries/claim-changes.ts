@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { EntityType } from "../../rules/catalog.ts";
 import { type DbOrTx, rows } from "../client.ts";
+import { preparedRows } from "./prepared.ts";
 
 /** Why a person's change happened, stored with its tag events. */
 export interface ChangeNote {
@@ -102,9 +103,9 @@ function removeClaimsQuery(
 
 export async function addClaims(
   tx: DbOrTx,
-  p: { type: EntityType; source: string; actor: string; note: ChangeNote; pairs: Pairs },
+  p: { type: EntityType; source: string; actor: string; note: ChangeNote; pairs: Pairs; prepare?: boolean },
 ): Promise<ChangedClaim[]> {
-  return rows<ChangedClaim>(
+  return (p.prepare ? preparedRows : rows)<ChangedClaim>(
     tx,
     sql`${addClaimsQuery(p.type, p.source, p.actor, p.note, p.pairs)}
         select entity_id, tag_id, source, membership_changed from ev order by entity_id, tag_id`,
@@ -125,9 +126,17 @@ export async function addClaimsCounted(
 
 export async function removeClaims(
   tx: DbOrTx,
-  p: { type: EntityType; actor: string; note: ChangeNote; pairs: Pairs; sourceFilter?: SourceFilter },
+  p: {
+    type: EntityType;
+    actor: string;
+    note: ChangeNote;
+    pairs: Pairs;
+    sourceFilter?: SourceFilter;
+    /** Run as a prepared statement: only for pairs whose SQL text is fixed (singlePair). */
+    prepare?: boolean;
+  },
 ): Promise<ChangedClaim[]> {
-  return rows<ChangedClaim>(
+  return (p.prepare ? preparedRows : rows)<ChangedClaim>(
     tx,
     sql`${removeClaimsQuery(p.type, p.actor, p.note, p.pairs, p.sourceFilter)}
         select entity_id, tag_id, source, membership_changed from ev order by entity_id, tag_id, source collate "C"`,

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { EntityType } from "../../rules/catalog.ts";
 import { type DbOrTx, rows } from "../client.ts";
+import { preparedRows } from "./prepared.ts";
 
 export function entityTable(type: EntityType): SQL {
   return type === "user" ? sql`users` : sql`accounts`;
@@ -70,4 +71,26 @@ export async function lockEntities(tx: DbOrTx, type: EntityType, idTable: string
           order by e.id for no key update)
         select count(*) from locked`,
   );
+}
+
+/**
+ * lockEntity and a case-insensitive tag lookup in one round trip: the hot
+ * path of tagging one entity by hand. `tag` is undefined when no tag has the name.
+ */
+export async function lockEntityFindTag(
+  tx: DbOrTx,
+  type: EntityType,
+  id: string,
+  tagName: string,
+): Promise<{ found: boolean; tag?: { id: number; name: string } }> {
+  const [row] = await preparedRows<{ found: boolean; tag_id: number | null; tag_name: string | null }>(
+    tx,
+    sql`with locked as (select id from ${entityTable(type)} where id = ${id} for no key update)
+        select exists (select 1 from locked) as found, t.id as tag_id, t.name as tag_name
+        from (select 1) one left join tags t on lower(t.name) = lower(${tagName})`,
+  );
+  return {
+    found: row?.found === true,
+    ...(row?.tag_id != null ? { tag: { id: row.tag_id, name: row.tag_name! } } : {}),
+  };
 }

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
-import { type DbOrTx, rows } from "../client.ts";
+import type { DbOrTx } from "../client.ts";
+import { preparedRows as rows } from "./prepared.ts";
 
 const iso = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
 

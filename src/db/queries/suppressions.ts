@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { EntityType } from "../../rules/catalog.ts";
 import { type DbOrTx, rows } from "../client.ts";
+import { preparedRows } from "./prepared.ts";
 
 export interface SuppressionRow {
   id: number;
@@ -69,7 +70,7 @@ export async function entitySuppressions(
   const active = p.all
     ? sql`true`
     : sql`s.lifted_at is null and (s.until is null or s.until > ${p.now.toISOString()}::timestamptz)`;
-  return rows<SuppressionRow>(
+  return preparedRows<SuppressionRow>(
     db,
     sql`${selectSuppressions(p.now)} where s.entity_type = ${p.type} and s.entity_id = ${p.id} and ${active}
         order by s.created_at desc, s.id desc`,

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { EntityType } from "../../rules/catalog.ts";
 import { type DbOrTx, rows } from "../client.ts";
+import { preparedRows } from "./prepared.ts";
 
 export interface TagRow {
   id: number;
@@ -33,7 +34,7 @@ export interface ClaimView {
 
 /** Every claim on one entity, oldest first within each tag. */
 export async function entityClaims(db: DbOrTx, type: EntityType, id: string): Promise<ClaimView[]> {
-  return rows<ClaimView>(
+  return preparedRows<ClaimView>(
     db,
     sql`select t.name as tag, c.source, c.actor,
           to_char(c.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as since
