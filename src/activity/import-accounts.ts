@@ -77,6 +77,7 @@ export const accountsSpec: ImportSpec = {
         select id, name, provisioned_at, contract_status, renewal_date, health_score, health,
                coalesce(attributes, '{}'::jsonb), now()
         from ${staging}
+        order by id -- key order: the upsert visits neighbouring index pages together
         on conflict (id) do update set ${updateList(columns)}${attributeUpdate(attributeNames)} updated_at = now()
         returning t.id, (t.xmax = 0) as inserted
       )

@@ -62,6 +62,7 @@ export const usersSpec: ImportSpec = {
         insert into users as t (id, account_id, email, name, created_at, attributes, updated_at)
         select id, account_id, email, name, created_at, coalesce(attributes, '{}'::jsonb), now()
         from ${staging}
+        order by id -- key order: the upsert visits neighbouring index pages together
         on conflict (id) do update set ${updateList(columns)}${attributeUpdate(attributeNames)} updated_at = now()
         returning t.id, t.account_id, (t.xmax = 0) as inserted
       )
