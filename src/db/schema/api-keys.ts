@@ -24,9 +24,7 @@ export const apiKeys = pgTable(
   (t) => [
     uniqueIndex("api_keys_key_hash_idx").on(t.keyHash),
     // One active key per name, so the actor in history names one key.
-    uniqueIndex("api_keys_active_name_idx")
-      .on(sql`lower(${t.name})`)
-      .where(sql`${t.revokedAt} is null`),
+    uniqueIndex("api_keys_active_name_idx").on(sql`lower(${t.name})`).where(sql`${t.revokedAt} is null`),
     check("api_keys_role_check", sql`${t.role} in ('viewer', 'editor', 'admin')`),
   ],
 );
