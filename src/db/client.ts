@@ -80,13 +80,20 @@ async function copyIntoPostgres(
     writable.on("error", reject);
   });
   let chunk = "";
-  for await (const row of source) {
-    chunk += row.map(copyText).join("\t") + "\n";
-    count++;
-    if (chunk.length > 1 << 16) {
-      if (!writable.write(chunk)) await new Promise((r) => writable.once("drain", r));
-      chunk = "";
+  try {
+    for await (const row of source) {
+      chunk += row.map(copyText).join("\t") + "\n";
+      count++;
+      if (chunk.length > 1 << 16) {
+        if (!writable.write(chunk)) await new Promise((r) => writable.once("drain", r));
+        chunk = "";
+      }
     }
+  } catch (err) {
+    // Abort the COPY (CopyFail), or the connection stays inside it and every later copy hangs.
+    writable.destroy(err instanceof Error ? err : new Error(String(err)));
+    await done.catch(() => {});
+    throw err;
   }
   if (chunk) writable.write(chunk);
   writable.end();
