@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type Database, rows } from "../db/client.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import { FieldReader } from "./import-fields.ts";
 import { MAX_LISTED_PROBLEMS, ProblemLog, refusal } from "./import-problems.ts";
@@ -52,7 +53,7 @@ export async function runImport(
     await database.db.execute(sql`analyze ${staging}`);
     const stagedAt = performance.now();
 
-    return await database.db.transaction(async (tx) => {
+    return await inTransaction(database.db, async (tx) => {
       // The checks and the rollups hash every staged row; on a Postgres server a
       // bulk import may use the memory for that rather than spill to disk (this
       // transaction only). The embedded database's memory is this process's own.

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { DbOrTx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
 import { findTag } from "../db/queries/tags.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import {
   applyDiff,
@@ -71,7 +72,7 @@ export async function evaluatePartition(
   spec: PartitionSpec,
 ): Promise<{ evaluated: number; matched: number; added: number; removed: number }> {
   const def = loaded.definition;
-  return db.transaction(async (tx) => {
+  return inTransaction(db, async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock_shared(${lockKey(def.id)})`);
     await tx.execute(
       sql`delete from run_partition_changes where run_key = ${spec.runKey} and partition = ${spec.partition}`,
@@ -126,7 +127,7 @@ export async function applyPartitionedRun(
   let result: RunResult;
   let replayed = false;
   try {
-    result = await db.transaction(async (tx) => {
+    result = await inTransaction(db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${lockKey(def.id)})`);
       const recorded = await recordedRun(tx, loaded, opts.runKey);
       if (recorded) {

@@ -3,6 +3,7 @@ import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
 import { countEntities, loadEntityBatch } from "../db/queries/facts.ts";
 import { ensureTag, findTag } from "../db/queries/tags.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { compileRule } from "../rules/compile.ts";
 import { type Evaluation, RuleEvaluator, shouldHaveTag } from "../rules/evaluate.ts";
 import { computeFacts } from "../rules/facts.ts";
@@ -124,7 +125,7 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
   let result: RunResult;
   let replayed = false;
   try {
-    result = await db.transaction(async (tx) => {
+    result = await inTransaction(db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${lockKey(def.id)})`);
       const recorded = opts.runKey === undefined ? undefined : await recordedRun(tx, loaded, opts.runKey);
       if (recorded) {
