@@ -7,6 +7,7 @@ import type { LoadedRule } from "../rules/types.ts";
 import {
   applyDiff,
   DEFAULT_GUARD_MIN_CLAIMS,
+  emptyResult,
   evaluateScope,
   isRetriableDatabaseError,
   lockKey,
@@ -110,20 +111,7 @@ export async function applyPartitionedRun(
   const def = loaded.definition;
   const source = `rule:${def.id}`;
   const type = def.target;
-  const base: RunResult = {
-    rule: def.id,
-    tag: def.tag,
-    target: def.target,
-    version: loaded.version,
-    status: "applied",
-    evaluated: 0,
-    matched: 0,
-    added: 0,
-    removed: 0,
-    claimsBefore: 0,
-    durationMs: 0,
-    partitions,
-  };
+  const base: RunResult = { ...emptyResult(loaded), partitions };
   let result: RunResult;
   let replayed = false;
   try {

@@ -100,16 +100,10 @@ export function lockKey(ruleId: string): SQL {
   return sql`hashtextextended(${`signaltag:rule:${ruleId}`}, 0)`;
 }
 
-/**
- * Runs one rule as of an instant and reconciles its claims (DESIGN section 1):
- * level-based, idempotent, atomic (one transaction), serialized per rule by an
- * advisory lock, and guarded against mass removal. Only this rule's own claims
- * are ever added or removed.
- */
-export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions): Promise<RunResult> {
-  const started = Date.now();
+/** A run result with every count at zero, before anything is evaluated. */
+export function emptyResult(loaded: LoadedRule): RunResult {
   const def = loaded.definition;
-  const base: RunResult = {
+  return {
     rule: def.id,
     tag: def.tag,
     target: def.target,
@@ -122,6 +116,18 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
     claimsBefore: 0,
     durationMs: 0,
   };
+}
+
+/**
+ * Runs one rule as of an instant and reconciles its claims (DESIGN section 1):
+ * level-based, idempotent, atomic (one transaction), serialized per rule by an
+ * advisory lock, and guarded against mass removal. Only this rule's own claims
+ * are ever added or removed.
+ */
+export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const def = loaded.definition;
+  const base = emptyResult(loaded);
   let result: RunResult;
   let replayed = false;
   try {
