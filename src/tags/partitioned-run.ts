@@ -9,6 +9,7 @@ import {
   DEFAULT_GUARD_MIN_CLAIMS,
   emptyResult,
   evaluateScope,
+  failedResult,
   isRetriableDatabaseError,
   lockKey,
   partitionTarget,
@@ -190,15 +191,7 @@ export async function applyPartitionedRun(
       return r;
     });
   } catch (err) {
-    if (err instanceof Rollback) result = err.result;
-    else {
-      result = {
-        ...base,
-        status: "failed",
-        error: err instanceof Error ? err.message : String(err),
-        retriable: isRetriableDatabaseError(err),
-      };
-    }
+    result = err instanceof Rollback ? err.result : failedResult(base, err);
   }
   if (replayed) return result;
   result.durationMs = Date.now() - started;

@@ -143,16 +143,7 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
       return outcome;
     });
   } catch (err) {
-    if (err instanceof Rollback) {
-      result = err.result;
-    } else {
-      result = {
-        ...base,
-        status: "failed",
-        error: err instanceof Error ? err.message : String(err),
-        retriable: isRetriableDatabaseError(err),
-      };
-    }
+    result = err instanceof Rollback ? err.result : failedResult(base, err);
   }
   if (replayed) return result;
   result.durationMs = Date.now() - started;
@@ -160,6 +151,16 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
     result.runId = await recordRun(db, loaded, opts, result);
   }
   return result;
+}
+
+/** A run that failed with this error: nothing it did was kept. */
+export function failedResult(base: RunResult, err: unknown): RunResult {
+  return {
+    ...base,
+    status: "failed",
+    error: err instanceof Error ? err.message : String(err),
+    retriable: isRetriableDatabaseError(err),
+  };
 }
 
 /**
