@@ -10,7 +10,6 @@ import {
   emptyResult,
   evaluateScope,
   failedResult,
-  isRetriableDatabaseError,
   lockKey,
   partitionTarget,
   Rollback,
