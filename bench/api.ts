@@ -24,11 +24,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { sql } from "drizzle-orm";
-import postgres from "postgres";
 import { createApiKey } from "../src/api/keys.ts";
 import { openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { parseArgs } from "./scratch.ts";
+import { freshDatabase, parseArgs } from "./scratch.ts";
 
 const args = parseArgs(process.argv.slice(2));
 const connections = Number(args.connections ?? 200);
@@ -47,32 +46,6 @@ for (const [name, value] of Object.entries({ connections, duration, users, tags:
   if (!Number.isInteger(value) || value < 1) {
     log(`--${name} must be a whole number of at least 1`);
     process.exit(2);
-  }
-}
-
-async function scratchDatabase(name: string): Promise<string> {
-  const adminUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function dropDatabase(name: string): Promise<void> {
-  const admin = postgres(process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres", {
-    max: 1,
-    onnotice: () => {},
-  });
-  try {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-  } finally {
-    await admin.end({ timeout: 5 });
   }
 }
 
@@ -124,7 +97,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const dbName = "signaltag_bench_api";
-const databaseUrl = await scratchDatabase(dbName);
+const scratch = await freshDatabase(dbName);
+const databaseUrl = scratch.url;
 const database = await openPostgres(databaseUrl, { max: 2 });
 let server: ChildProcess | undefined;
 try {
@@ -311,5 +285,5 @@ try {
     await exited;
   }
   await database.close();
-  if (!keep) await dropDatabase(dbName);
+  if (!keep) await scratch.drop();
 }

@@ -26,7 +26,7 @@ import { openSource } from "../src/activity/import-source.ts";
 import { importAccounts, importEvents, importUsers } from "../src/activity/imports.ts";
 import { openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { parseArgs, peakRssMb } from "./scratch.ts";
+import { freshDatabase, parseArgs, peakRssMb } from "./scratch.ts";
 
 const args = parseArgs(process.argv.slice(2));
 const events = Number(args.events ?? 2_000_000);
@@ -136,28 +136,7 @@ async function generate(dir: string): Promise<{ accounts: string; users: string;
 
 async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, drop: async () => {} };
-  const adminUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-  const name = "signaltag_bench_ingest";
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const again = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      try {
-        await again.unsafe(`drop database if exists ${name} with (force)`);
-      } finally {
-        await again.end({ timeout: 5 });
-      }
-    },
-  };
+  return freshDatabase("signaltag_bench_ingest");
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {

@@ -36,3 +36,23 @@ export function parseArgs(argv: string[]): Record<string, string | boolean> {
 export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
+
+const adminUrl = () => process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+async function onAdmin(statement: string): Promise<void> {
+  const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(statement);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+/** An empty database of this name on the local server (recreated if it exists), and how to drop it. */
+export async function freshDatabase(name: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  await onAdmin(`drop database if exists ${name} with (force)`);
+  await onAdmin(`create database ${name}`);
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => onAdmin(`drop database if exists ${name} with (force)`) };
+}
