@@ -7,7 +7,8 @@ import type { Condition, FactCondition, RuleDefinition, TopLevelCondition } from
 /**
  * Rules compiled to SQL (DESIGN section 4, the fast path): a rule's
  * conditions over the fact catalog become one parameterized statement that
- * evaluates every entity from the rollups at once. Every value, tag name and
+ * evaluates every entity at once, from the activity summary (active days) and
+ * the rollups (event counts, modules). Every value, tag name and
  * attribute path is a bound parameter; only identifiers this module chooses
  * itself are ever part of the SQL text. A rule that cannot compile says why
  * and runs on the json-rules-engine path instead.
@@ -50,7 +51,8 @@ type Builder = {
   /** Aggregates over the rollups by window length, each a CTE joined to the entity. */
   windows: Map<number, { alias: string; parts: Map<string, SQL> }>;
   activeUserWindows: Set<number>;
-  lastActive: boolean;
+  /** Whether the entity's activity summary (active-day bitmap) is joined as `sm`. */
+  summary: boolean;
   userCount: boolean;
   tags: boolean;
   account: boolean;
@@ -84,6 +86,23 @@ function windowDays(leaf: FactCondition): number {
   return days;
 }
 
+/**
+ * Active days of a summary row in the window of `days` days ending on `today`
+ * (a date expression):
+ * the set bits of that slice of the bitmap (bit i is first_day + i). Null
+ * without a summary row.
+ */
+export function activeDaysIn(summary: SQL, today: SQL, days: number | SQL): SQL {
+  return sql`bit_count(substring(${summary}.days from (${today} - ${summary}.first_day) - ${days}::int + 2 for ${days}::int))::int`;
+}
+
+/** The last active day on or before `today` (a date expression), from a summary row; null when there is none. */
+export function lastActiveDay(summary: SQL, today: SQL): SQL {
+  return sql`(case when ${summary}.last_day <= ${today} then ${summary}.last_day
+    else ${summary}.first_day - 1 + nullif(length(rtrim(substring(${summary}.days from 1
+      for greatest(${today} - ${summary}.first_day + 1, 0))::text, '0')), 0) end)`;
+}
+
 /** The SQL expression of a fact (before any path), typed as the catalog says. */
 function factColumn(b: Builder, leaf: FactCondition): FactColumn {
   const spec = factCatalog[leaf.fact];
@@ -99,8 +118,8 @@ function factColumn(b: Builder, leaf: FactCondition): FactColumn {
       case "daysSinceProvisioned":
         return sql`(${today}::date - (${createdCol} at time zone ${timezone})::date)`;
       case "activeDays": {
-        const days = windowDays(leaf);
-        return sql`coalesce(${windowPart(b, days, "active_days", sql`count(distinct d.day)::int`)}, 0)`;
+        b.summary = true;
+        return sql`coalesce(${activeDaysIn(sql`sm`, sql`${today}::date`, windowDays(leaf))}, 0)`;
       }
       case "eventCount": {
         const days = windowDays(leaf);
@@ -124,8 +143,8 @@ function factColumn(b: Builder, leaf: FactCondition): FactColumn {
         return sql`coalesce(${windowPart(b, days, "modules", agg)}, '{}'::text[])`;
       }
       case "daysSinceLastActive":
-        b.lastActive = true;
-        return sql`(${today}::date - la.last_day)`;
+        b.summary = true;
+        return sql`(${today}::date - ${lastActiveDay(sql`sm`, sql`${today}::date`)})`;
       case "activeUsers": {
         const days = windowDays(leaf);
         b.activeUserWindows.add(days);
@@ -357,7 +376,7 @@ function build(
     columns: new Map(),
     windows: new Map(),
     activeUserWindows: new Set(),
-    lastActive: false,
+    summary: false,
     userCount: false,
     tags: false,
     account: false,
@@ -382,19 +401,18 @@ function build(
       group by d.entity_id)`);
     joins.push(sql`left join ${ident(w.alias)} on ${ident(w.alias)}.entity_id = e.id`);
   }
-  if (b.lastActive) {
-    ctes.push(sql`la as (
-      select d.entity_id, max(d.day) as last_day from activity_daily d
-      where d.entity_type = ${type} and d.day <= ${today}::date group by d.entity_id)`);
-    joins.push(sql`left join la on la.entity_id = e.id`);
+  if (b.summary) {
+    joins.push(sql`left join activity_summary sm on sm.entity_type = ${type} and sm.entity_id = e.id`);
   }
   for (const days of b.activeUserWindows) {
     const alias = ident(`au${days}`);
+    // A user active in the window has a summary whose span reaches into it and a set bit there.
     ctes.push(sql`${alias} as (
-      select u.account_id, count(distinct u.id)::int as n
-      from activity_daily d join users u on u.id = d.entity_id
-      where d.entity_type = 'user' and d.day > ${today}::date - ${days}::int and d.day <= ${today}::date
-        and u.created_at <= ${t}::timestamptz
+      select u.account_id, count(*)::int as n
+      from activity_summary sm join users u on u.id = sm.entity_id
+      where sm.entity_type = 'user' and sm.last_day > ${today}::date - ${days}::int
+        and sm.first_day <= ${today}::date and u.created_at <= ${t}::timestamptz
+        and ${activeDaysIn(sql`sm`, sql`${today}::date`, days)} > 0
       group by u.account_id)`);
     joins.push(sql`left join ${alias} on ${alias}.account_id = e.id`);
   }

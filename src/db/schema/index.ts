@@ -1,6 +1,7 @@
 export * from "./accounts.ts";
 export * from "./activity-daily.ts";
 export * from "./activity-events.ts";
+export * from "./activity-summary.ts";
 export * from "./api-keys.ts";
 export * from "./claims.ts";
 export * from "./rule-runs.ts";
