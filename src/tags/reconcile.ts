@@ -246,19 +246,8 @@ async function reconcile(
     ? { ids: [...new Set(opts.entityIds ?? [])].sort() }
     : { after: null, through: null };
 
-  const tag = await findTag(tx, def.tag);
-  if (tag) {
-    // A scoped run counts the claims it could touch: counting them all would cost a scan per re-evaluation.
-    const [row] = await rows<{ n: number }>(
-      tx,
-      sql`select count(*)::int as n from claims
-          where source = ${source} and tag_id = ${tag.id} and entity_type = ${type}
-            and ${"ids" in scope ? sql`entity_id in ${scope.ids.length ? scope.ids : [""]}` : sql`true`}`,
-    );
-    result.claimsBefore = row?.n ?? 0;
-  }
-
   const evaluation = await evaluateScope(tx, loaded, opts, scope, TEMP_DIFF);
+  result.claimsBefore = evaluation.claimsBefore ?? (await countClaims(tx, loaded, scope));
   result.evaluated = evaluation.evaluated;
   result.matched = evaluation.matched;
   result.added = evaluation.added;
@@ -290,6 +279,21 @@ async function reconcile(
   return result;
 }
 
+/** The rule's claims within a scope, before the run changes any. */
+async function countClaims(tx: Tx, loaded: LoadedRule, scope: Scope): Promise<number> {
+  const def = loaded.definition;
+  const tag = await findTag(tx, def.tag);
+  if (!tag) return 0;
+  // A scoped run counts the claims it could touch: counting them all would cost a scan per re-evaluation.
+  const [row] = await rows<{ n: number }>(
+    tx,
+    sql`select count(*)::int as n from claims
+        where source = ${`rule:${def.id}`} and tag_id = ${tag.id} and entity_type = ${def.target}
+          and ${"ids" in scope ? sql`entity_id in ${scope.ids.length ? scope.ids : [""]}` : sql`true`}`,
+  );
+  return row?.n ?? 0;
+}
+
 /** Which entities an evaluation covers: given ids, or the key range after `after` through `through` (null: open). */
 export type Scope = { ids: string[] } | { after: string | null; through: string | null };
 
@@ -306,7 +310,7 @@ export function partitionTarget(runKey: string, partition: number): DiffTarget {
   return {
     table: sql`run_partition_changes`,
     columns: sql`run_key, partition, `,
-    values: sql`${runKey}, ${partition}, `,
+    values: sql`${runKey}::text, ${partition}::int, `,
   };
 }
 
@@ -315,6 +319,8 @@ export interface ScopeEvaluation {
   matched: number;
   added: number;
   removed: number;
+  /** The rule's claims in the scope before the run, when the evaluation counted them on the way. */
+  claimsBefore?: number;
   samples: { added: SampleChange[]; removed: SampleChange[] };
 }
 
@@ -363,30 +369,54 @@ export async function evaluateScope(
   if (!scopeIds && opts.evaluation !== "reference") {
     const compiled = compileRule(def);
     if (compiled.ok) {
-      const counts = await rows<{ evaluated: number; matched: number; added: number; removed: number }>(
+      const range = { after: "after" in scope ? scope.after : null, through };
+      const absent: Explanation = {
+        rule: def.id,
+        version: loaded.version,
+        asOf,
+        reason: "created after the as-of instant",
+      };
+      const counts = await rows<{
+        evaluated: number;
+        matched: number;
+        added: number;
+        removed: number;
+        claimsBefore: number;
+      }>(
         tx,
+        // One pass: every entity that existed at the as-of instant is decided, and the rule's claims on
+        // entities that did not (created later, or gone) are removed.
         sql`with ev as materialized (
               ${compiled.rule.evaluation(
-                {
-                  type,
-                  asOf: opts.asOf,
-                  today,
-                  timezone: opts.timezone,
-                  range: { after: "after" in scope ? scope.after : null, through },
-                },
+                { type, asOf: opts.asOf, today, timezone: opts.timezone, range },
                 { source, tagId: tag?.id ?? null, ruleId: def.id },
               )}
+            ), held as (
+              select c.entity_id from claims c
+              where c.source = ${source} and c.tag_id = ${tag?.id ?? -1} and c.entity_type = ${type}
+                ${range.after !== null ? sql`and c.entity_id > ${range.after}` : sql``}
+                ${range.through !== null ? sql`and c.entity_id <= ${range.through}` : sql``}
+            ), gone as (
+              -- Only when some claims are on entities the evaluation did not see, find them by key.
+              select h.entity_id from held h
+              where (select count(*) from ev where ev.has) < (select count(*) from held)
+                and not exists (select 1 from ${type === "user" ? sql`users` : sql`accounts`} e
+                                where e.id = h.entity_id
+                                  and ${type === "user" ? sql`e.created_at` : sql`e.provisioned_at`} <= ${asOf}::timestamptz)
             ), ins as (
               insert into ${target.table} (${target.columns}entity_id, action, explanation)
               select ${target.values}ev.id, case when ev.want then 'add' else 'remove' end,
                 ${JSON.stringify({ rule: def.id, version: loaded.version, asOf })}::jsonb || ev.explanation
               from ev where ev.want <> ev.has
+              union all
+              select ${target.values}gone.entity_id, 'remove', ${JSON.stringify(absent)}::jsonb from gone
               returning action
             )
             select (select count(*) from ev)::int as evaluated,
                    (select count(*) from ev where ev.want)::int as matched,
                    (select count(*) from ins where action = 'add')::int as added,
-                   (select count(*) from ins where action = 'remove')::int as removed`,
+                   (select count(*) from ins where action = 'remove')::int as removed,
+                   (select count(*) from held)::int as "claimsBefore"`,
       );
       const c = counts[0]!;
       Object.assign(out, c);
@@ -405,7 +435,6 @@ export async function evaluateScope(
         }
       }
       opts.onProgress?.(out.evaluated, out.evaluated);
-      await removeClaimsOfAbsentEntities(tx, loaded, opts, scope, target, out, sampleLimit);
       return out;
     }
     (opts.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(
@@ -538,35 +567,36 @@ async function removeClaimsOfAbsentEntities(
   }
 }
 
-/** Writes the computed diff: claims and one tag event per effective change, set-based. */
+/**
+ * Writes the computed diff: claims and one tag event per effective change,
+ * set-based and in key order. The diff only adds claims the rule does not hold
+ * and removes claims it holds, under the rule's lock, so no write can conflict.
+ */
 export async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, runId: number): Promise<void> {
   const def = loaded.definition;
   const source = `rule:${def.id}`;
   const type = def.target;
   const asOf = opts.asOf.toISOString();
   const tag = await ensureTag(tx, def.tag);
-  await tx.execute(sql`analyze rule_diff`);
-  const otherClaim = sql`exists (select 1 from claims o where o.tag_id = ${tag.id} and o.entity_type = ${type}
-                                  and o.entity_id = d.entity_id and o.source <> ${source})`;
+  // Membership changes where no other source holds the tag on the entity: those few entities, hashed once.
+  const others = sql`(select distinct o.entity_id from claims o
+                      where o.tag_id = ${tag.id} and o.entity_type = ${type} and o.source <> ${source})`;
   const eventColumns = sql`(entity_type, entity_id, tag_id, action, source, membership_changed, rule_id, rule_version, run_id, as_of, explanation)`;
-  await tx.execute(sql`
+  const events = (action: "add" | "remove") => sql`
     insert into tag_events ${eventColumns}
-    select ${type}, d.entity_id, ${tag.id}, 'added', ${source}, not ${otherClaim}, ${def.id}, ${loaded.version},
-           ${runId}, ${asOf}::timestamptz, d.explanation
-    from rule_diff d where d.action = 'add' order by d.entity_id`);
+    select ${type}, d.entity_id, ${tag.id}, ${action === "add" ? "added" : "removed"}, ${source},
+           o.entity_id is null, ${def.id}, ${loaded.version}, ${runId}, ${asOf}::timestamptz, d.explanation
+    from rule_diff d left join ${others} o on o.entity_id = d.entity_id
+    where d.action = ${action} order by d.entity_id`;
+  await tx.execute(events("add"));
   await tx.execute(sql`
     insert into claims (source, tag_id, entity_type, entity_id)
-    select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add'
-    on conflict do nothing`);
+    select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add' order by d.entity_id`);
   await tx.execute(sql`
     delete from claims c using rule_diff d
     where d.action = 'remove' and c.source = ${source} and c.tag_id = ${tag.id}
       and c.entity_type = ${type} and c.entity_id = d.entity_id`);
-  await tx.execute(sql`
-    insert into tag_events ${eventColumns}
-    select ${type}, d.entity_id, ${tag.id}, 'removed', ${source}, not ${otherClaim}, ${def.id}, ${loaded.version},
-           ${runId}, ${asOf}::timestamptz, d.explanation
-    from rule_diff d where d.action = 'remove' order by d.entity_id`);
+  await tx.execute(events("remove"));
 }
 
 /** What a rule run records besides its counts: how scoped it was and the key that makes it idempotent. */
