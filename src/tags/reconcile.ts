@@ -233,8 +233,6 @@ async function reconcile(
   started: number,
 ): Promise<RunResult> {
   const def = loaded.definition;
-  const source = `rule:${def.id}`;
-  const type = def.target;
   const result: RunResult = { ...base };
 
   await tx.execute(
