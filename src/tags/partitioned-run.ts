@@ -6,6 +6,7 @@ import { inTransaction } from "../db/queries/transaction.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import {
   applyDiff,
+  createDiffTable,
   DEFAULT_GUARD_MIN_CLAIMS,
   emptyResult,
   evaluateScope,
@@ -136,9 +137,7 @@ export async function applyPartitionedRun(
         throw new Error(`rule ${def.id} changed while the run was in progress; run it again`);
       }
       const r: RunResult = { ...base, evaluated: parts!.evaluated, matched: parts!.matched };
-      await tx.execute(
-        sql`create temp table rule_diff (entity_id text primary key, action text not null, explanation jsonb) on commit drop`,
-      );
+      await createDiffTable(tx);
       const tag = await findTag(tx, def.tag);
       if (tag) {
         const [row] = await rows<{ n: number }>(
@@ -182,7 +181,7 @@ export async function applyPartitionedRun(
         });
       }
       r.runId = await recordRun(tx, loaded, opts, r);
-      if (r.added + r.removed > 0) await applyDiff(tx, loaded, opts, r.runId);
+      if (r.added + r.removed > 0) await applyDiff(tx, loaded, opts, r.runId, r);
       await tx.execute(
         sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${r.runId}`,
       );

@@ -235,9 +235,7 @@ async function reconcile(
   const def = loaded.definition;
   const result: RunResult = { ...base };
 
-  await tx.execute(
-    sql`create temp table rule_diff (entity_id text primary key, action text not null, explanation jsonb) on commit drop`,
-  );
+  await createDiffTable(tx);
 
   const scoped = opts.entityIds !== undefined;
   const scope: Scope = scoped
@@ -270,11 +268,21 @@ async function reconcile(
   }
 
   result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" });
-  if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId);
+  if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId, result);
   await tx.execute(
     sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${result.runId}`,
   );
   return result;
+}
+
+/**
+ * The run's diff, dropped at commit: one row per entity whose claim changes.
+ * No index: it is only ever read whole, and its rows are unique by construction.
+ */
+export async function createDiffTable(tx: Tx): Promise<void> {
+  await tx.execute(
+    sql`create temp table rule_diff (entity_id text not null, action text not null, explanation jsonb) on commit drop`,
+  );
 }
 
 /** The rule's claims within a scope, before the run changes any. */
@@ -570,7 +578,13 @@ async function removeClaimsOfAbsentEntities(
  * set-based and in key order. The diff only adds claims the rule does not hold
  * and removes claims it holds, under the rule's lock, so no write can conflict.
  */
-export async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, runId: number): Promise<void> {
+export async function applyDiff(
+  tx: Tx,
+  loaded: LoadedRule,
+  opts: RunOptions,
+  runId: number,
+  counts: { added: number; removed: number },
+): Promise<void> {
   const def = loaded.definition;
   const source = `rule:${def.id}`;
   const type = def.target;
@@ -586,15 +600,19 @@ export async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, ru
            o.entity_id is null, ${def.id}, ${loaded.version}, ${runId}, ${asOf}::timestamptz, d.explanation
     from rule_diff d left join ${others} o on o.entity_id = d.entity_id
     where d.action = ${action} order by d.entity_id`;
-  await tx.execute(events("add"));
-  await tx.execute(sql`
-    insert into claims (source, tag_id, entity_type, entity_id)
-    select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add' order by d.entity_id`);
-  await tx.execute(sql`
-    delete from claims c using rule_diff d
-    where d.action = 'remove' and c.source = ${source} and c.tag_id = ${tag.id}
-      and c.entity_type = ${type} and c.entity_id = d.entity_id`);
-  await tx.execute(events("remove"));
+  if (counts.added > 0) {
+    await tx.execute(events("add"));
+    await tx.execute(sql`
+      insert into claims (source, tag_id, entity_type, entity_id)
+      select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add' order by d.entity_id`);
+  }
+  if (counts.removed > 0) {
+    await tx.execute(sql`
+      delete from claims c using rule_diff d
+      where d.action = 'remove' and c.source = ${source} and c.tag_id = ${tag.id}
+        and c.entity_type = ${type} and c.entity_id = d.entity_id`);
+    await tx.execute(events("remove"));
+  }
 }
 
 /** What a rule run records besides its counts: how scoped it was and the key that makes it idempotent. */
