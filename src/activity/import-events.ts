@@ -1,11 +1,12 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type Database, rows } from "../db/client.ts";
+import { importEventsDirect } from "./import-events-direct.ts";
 import { runImport } from "./import-run.ts";
 import type { ImportSource } from "./import-source.ts";
 import { collectTouched, duplicateIds, quoted, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
 import { CellError, optional, positiveCount, required, text, timestamp } from "./import-values.ts";
-import { rollupInsert } from "./rollups.ts";
+import { lockRollups, rollupMerge } from "./rollups.ts";
 
 export interface ImportEventsOptions extends ImportOptions {
   /** The workspace time zone: rollups count each event on its calendar day there. */
@@ -86,6 +87,7 @@ function eventsSpec(timezone: string): ImportSpec {
         (select 'user', user_id, null, null
          from (select distinct user_id from ${events} where user_id is not null) t limit ${touchedLimit + 1})`;
       let result: TouchedRow[];
+      await lockRollups(tx);
       if (present.has("event_id")) {
         // Events whose event_id is already stored are not inserted, so they never
         // reach the rollups either: the rollups read the rows actually inserted.
@@ -95,9 +97,7 @@ function eventsSpec(timezone: string): ImportSpec {
             insert into activity_events (${columns}) select ${columns} from ${staging}
             on conflict (event_id) where event_id is not null do nothing
             returning user_id, account_id, activity, module, occurred_at, count
-          ), roll as (
-            ${rollupInsert(sql`ins`, timezone, { sorted: true })}
-          )
+          ), ${rollupMerge(sql`ins`, timezone)}
           select 'count' as kind, null::text as id, (select count(*) from ins)::int as a,
                  (select count(*) from ${staging})::int as b
           union all ${touchedIn(sql`ins`)}`,
@@ -106,7 +106,7 @@ function eventsSpec(timezone: string): ImportSpec {
         // Every staged event is inserted: a plain insert (no speculative
         // insertion), and the rollups read the staged rows.
         await tx.execute(sql`insert into activity_events (${columns}) select ${columns} from ${staging}`);
-        await tx.execute(rollupInsert(staging, timezone, { sorted: true }));
+        await tx.execute(sql`with ${rollupMerge(staging, timezone)} select 1`);
         result = await rows<TouchedRow>(
           tx,
           sql`select 'count' as kind, null::text as id, count(*)::int as a, count(*)::int as b from ${staging}
@@ -129,10 +129,11 @@ function eventsSpec(timezone: string): ImportSpec {
  * without it, importing a file twice adds its events twice. A file with an
  * invalid row is refused whole with an InputError, unless opts.skipInvalid.
  */
-export function importEvents(
+export async function importEvents(
   database: Database,
   source: ImportSource,
   opts: ImportEventsOptions,
 ): Promise<ImportResult> {
-  return runImport(database, source, eventsSpec(opts.timezone), opts);
+  const spec = eventsSpec(opts.timezone);
+  return (await importEventsDirect(database, source, spec, opts)) ?? runImport(database, source, spec, opts);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
-import { type Database, rows } from "../db/client.ts";
+import { type Database, type DbOrTx, rows } from "../db/client.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import { FieldReader } from "./import-fields.ts";
@@ -13,8 +13,8 @@ import { CellError } from "./import-values.ts";
  * The import pipeline shared by accounts, users and events: stream-parse and
  * check each row, bulk-load the good ones into a staging table of its own,
  * run the reference and duplicate checks as set-based SQL there, then merge in
- * one transaction. Nothing touches the real tables unless the whole file is
- * good (or skipInvalid is set); the staging table is dropped in every case.
+ * the same transaction. Nothing touches the real tables unless the whole file
+ * is good (or skipInvalid is set); the staging table is temporary.
  * Memory stays flat: rows stream through, and only bounded summaries are kept.
  */
 export async function runImport(
@@ -25,9 +25,6 @@ export async function runImport(
 ): Promise<ImportResult> {
   const opened = await openSource(source);
   const name = opened.name;
-  const stagingName = `signaltag_import_${randomBytes(8).toString("hex")}`;
-  const staging = sql.raw(`"${stagingName}"`);
-  let created = false;
   try {
     if (opened.format === "csv" && opened.columns === undefined) {
       throw new InputError(
@@ -35,25 +32,28 @@ export async function runImport(
       );
     }
     const reader = new FieldReader(spec, name, opened.columns);
-    await database.db.execute(
-      sql`create unlogged table ${staging} (line integer not null, ${sql.raw(
-        spec.staging.map((c) => `"${c.name}" ${c.type}`).join(", "),
-      )})`,
-    );
-    created = true;
-
-    const problems = new ProblemLog();
-    const flags = new Set<string>();
-    const stage = stager(opened, spec, reader, problems, flags, opts.onProgress);
-    const started = performance.now();
-    await database.copyRows(stagingName, ["line", ...spec.staging.map((c) => c.name)], stage.rows);
-    if (stage.failure() !== undefined) throw stage.failure();
-    stage.progress("merging");
-    // Fresh statistics, or the planner guesses the size of the staged rows.
-    await database.db.execute(sql`analyze ${staging}`);
-    const stagedAt = performance.now();
-
+    await sweepStaging(database.db);
     return await inTransaction(database.db, async (tx) => {
+      // A temporary table of this transaction: whatever ends the import (an
+      // error, a refusal, a killed process) leaves no staging table behind.
+      const stagingName = `signaltag_import_${randomBytes(8).toString("hex")}`;
+      const staging = sql.raw(`"${stagingName}"`);
+      await tx.execute(
+        sql`create temporary table ${staging} (line integer not null, ${sql.raw(
+          spec.staging.map((c) => `"${c.name}" ${c.type}`).join(", "),
+        )}) on commit drop`,
+      );
+      const problems = new ProblemLog();
+      const flags = new Set<string>();
+      const stage = stager(opened, spec, reader, problems, flags, opts.onProgress);
+      const started = performance.now();
+      await database.copyRows(stagingName, ["line", ...spec.staging.map((c) => c.name)], stage.rows, tx);
+      if (stage.failure() !== undefined) throw stage.failure();
+      stage.progress("merging");
+      // Fresh statistics, or the planner guesses the size of the staged rows.
+      await tx.execute(sql`analyze ${staging}`);
+      const stagedAt = performance.now();
+
       // The checks and the rollups hash every staged row; on a Postgres server a
       // bulk import may use the memory for that rather than spill to disk (this
       // transaction only). The embedded database's memory is this process's own.
@@ -106,8 +106,25 @@ export async function runImport(
     });
   } finally {
     opened.close();
-    if (created) await database.db.execute(sql`drop table if exists ${staging}`);
   }
+}
+
+/**
+ * Drops staging tables that earlier versions created as ordinary tables and a
+ * killed import left behind. Imports now stage into temporary tables, which
+ * never outlive their transaction, so no ordinary table of that name is in use.
+ */
+export async function sweepStaging(db: DbOrTx): Promise<number> {
+  const stale = await rows<{ name: string }>(
+    db,
+    sql`select c.relname as name from pg_class c
+        where c.relkind = 'r' and c.relpersistence <> 't' and c.relname like ${"signaltag\\_import\\_%"}
+          and c.relnamespace = current_schema()::regnamespace`,
+  );
+  for (const { name } of stale) {
+    await db.execute(sql`drop table if exists ${sql.identifier(name)}`);
+  }
+  return stale.length;
 }
 
 /**

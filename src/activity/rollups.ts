@@ -24,21 +24,40 @@ function rollupRows(events: SQL, timezone: string): SQL {
     group by entity_type, entity_id, day, activity, module`;
 }
 
+const sameKey = sql`d.entity_type = n.entity_type and d.entity_id = n.entity_id and d.day = n.day
+  and d.activity = n.activity and d.module = n.module`;
+
 /**
- * Adds the rollups of newly stored events to the existing ones. With
- * `sorted`, rows reach the upsert in primary-key order, so neighbouring keys
- * are inserted or updated together instead of at random places in the index.
- * For 2M events (1.36M rollup rows) the hash-grouped rows sorted this way took
- * 17 s instead of 25 s when the keys were new, 30 s instead of 61 s when they
- * all existed (grouping by sort instead of hashing did no better).
+ * Common table expressions (for a WITH, after the one `events` names) that add
+ * the rollups of newly stored events to the existing ones: the keys that exist
+ * are updated, the others inserted by a plain INSERT. Callers hold
+ * lockRollups(), so no other transaction adds a key in between.
+ *
+ * Measured on 2M events (1.36M new rollup rows): an INSERT ... ON CONFLICT DO
+ * UPDATE writes half again as many WAL records (speculative insertion) and
+ * took 21-31 s against 13 s for the plain insert. New rows arrive grouped by
+ * entity (ordered by a hash of its id), so each entity's keys reach the same
+ * few index pages together; sorting by the full text key instead took 11 s
+ * of comparisons against under 2 s for the hash.
  */
-export function rollupInsert(events: SQL, timezone: string, opts: { sorted?: boolean } = {}): SQL {
-  return sql`
-    insert into activity_daily (entity_type, entity_id, day, activity, module, count)
-    ${rollupRows(events, timezone)}
-    ${opts.sorted ? sql`order by entity_type, entity_id, day, activity, module` : sql``}
-    on conflict (entity_type, entity_id, day, activity, module)
-    do update set count = activity_daily.count + excluded.count`;
+export function rollupMerge(events: SQL, timezone: string): SQL {
+  return sql`roll_new as (${rollupRows(events, timezone)}),
+    roll_updated as (
+      update activity_daily d set count = d.count + n.count from roll_new n where ${sameKey}),
+    roll_inserted as (
+      insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+      select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from roll_new n
+      where not exists (select 1 from activity_daily d where ${sameKey})
+      order by hashtext(n.entity_id))`;
+}
+
+/**
+ * Keeps other writers of the rollups out until this transaction ends (readers
+ * are not blocked): rollupMerge() inserts the keys it did not find, which is
+ * only safe while no one else can add them.
+ */
+export async function lockRollups(tx: DbOrTx): Promise<void> {
+  await tx.execute(sql`lock table activity_daily in share row exclusive mode`);
 }
 
 /**

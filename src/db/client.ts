@@ -2,11 +2,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PGlite } from "@electric-sql/pglite";
-import type { SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type postgres from "postgres";
 import type { Config } from "../config.ts";
 import { DatabaseBusyError } from "../errors/index.ts";
+import { transactionConnection } from "./queries/transaction.ts";
 import * as schema from "./schema/index.ts";
 
 export type Schema = typeof schema;
@@ -24,11 +25,16 @@ export const migrationsFolder = path.resolve(path.dirname(fileURLToPath(import.m
 export interface Database {
   readonly kind: "postgres" | "pglite";
   readonly db: Db;
-  /** Loads rows into an existing table as fast as the backend allows. Values are strings or null. */
+  /**
+   * Loads rows into an existing table as fast as the backend allows. Values are
+   * strings or null. With `tx` (a transaction from inTransaction) the rows are
+   * loaded inside that transaction, so they can go into a temporary table of it.
+   */
   copyRows(
     table: string,
     columns: readonly string[],
     rows: AsyncIterable<(string | null)[]>,
+    tx?: Tx,
   ): Promise<number>;
   close(): Promise<void>;
 }
@@ -56,9 +62,13 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
   return {
     kind: "postgres",
     db,
-    async copyRows(table, columns, source) {
-      copyClient ??= postgresJs(url, { ...common, max: 1 });
-      return copyIntoPostgres(copyClient, table, columns, source);
+    async copyRows(table, columns, source, tx) {
+      const cols = columns.map((c) => `"${c}"`).join(", ");
+      const statement = `COPY "${table}" (${cols}) FROM STDIN`;
+      const counted = { rows: 0 };
+      copyClient ??= tx ? undefined : postgresJs(url, { ...common, max: 1 });
+      await copyText(tx ? transactionCopy(tx) : copyClient!, statement, copyLines(source, counted));
+      return counted.rows;
     },
     async close() {
       await Promise.all([client.end({ timeout: 5 }), copyClient?.end({ timeout: 5 })]);
@@ -66,43 +76,63 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
   };
 }
 
-async function copyIntoPostgres(
-  sql: postgres.Sql,
-  table: string,
-  columns: readonly string[],
+/** The connection of a transaction from inTransaction, which COPY needs. */
+function transactionCopy(tx: Tx): postgres.Sql {
+  const connection = transactionConnection(tx);
+  if (!connection) throw new Error("copyRows in a transaction needs one opened by inTransaction");
+  return connection;
+}
+
+/** Rows as COPY text-format lines, several thousand to a string. */
+async function* copyLines(
   source: AsyncIterable<(string | null)[]>,
-): Promise<number> {
-  const cols = columns.map((c) => `"${c}"`).join(", ");
-  const writable = await sql.unsafe(`COPY "${table}" (${cols}) FROM STDIN`).writable();
-  let count = 0;
+  counted: { rows: number },
+): AsyncGenerator<string> {
+  let chunk = "";
+  for await (const row of source) {
+    counted.rows++;
+    chunk += row.map(copyValue).join("\t") + "\n";
+    if (chunk.length > 1 << 16) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/**
+ * Runs a COPY ... FROM STDIN statement with the given data. If the source fails, the COPY is aborted (CopyFail) before the
+ * error is rethrown, or the connection would stay inside it and every later
+ * statement on it would hang.
+ */
+export async function copyText(
+  connection: postgres.Sql,
+  statement: string,
+  source: AsyncIterable<string | Uint8Array>,
+): Promise<void> {
+  const query = connection.unsafe(statement);
+  const writable = await query.writable();
   const done = new Promise<void>((resolve, reject) => {
     writable.on("finish", resolve);
     writable.on("error", reject);
   });
-  let chunk = "";
   try {
-    for await (const row of source) {
-      chunk += row.map(copyText).join("\t") + "\n";
-      count++;
-      if (chunk.length > 1 << 16) {
-        if (!writable.write(chunk)) await new Promise((r) => writable.once("drain", r));
-        chunk = "";
-      }
+    for await (const chunk of source) {
+      if (!writable.write(chunk)) await Promise.race([new Promise((r) => writable.once("drain", r)), done]);
     }
   } catch (err) {
-    // Abort the COPY (CopyFail), or the connection stays inside it and every later copy hangs.
     writable.destroy(err instanceof Error ? err : new Error(String(err)));
     await done.catch(() => {});
+    await (query as Promise<unknown>).catch(() => {});
     throw err;
   }
-  if (chunk) writable.write(chunk);
   writable.end();
   await done;
-  return count;
+  await query;
 }
 
 /** COPY text format: \N for null, backslash escapes for the separators. */
-function copyText(value: string | null): string {
+function copyValue(value: string | null): string {
   if (value === null) return "\\N";
   return value.replace(/[\\\t\n\r]/g, (c) =>
     c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r",
@@ -130,21 +160,35 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
   return {
     kind: "pglite",
     db,
-    async copyRows(table, columns, source) {
+    async copyRows(table, columns, source, tx) {
       const cols = columns.map((c) => `"${c}"`).join(", ");
       let batch: (string | null)[][] = [];
       let count = 0;
       const flush = async () => {
         if (batch.length === 0) return;
-        const params: (string | null)[] = [];
-        const tuples = batch.map((row) => {
-          const slots = row.map((v) => {
-            params.push(v);
-            return `$${params.length}`;
+        if (tx) {
+          // In a transaction the statement must go through it: PGlite runs one at a time.
+          const tuples = batch.map(
+            (row) =>
+              sql`(${sql.join(
+                row.map((v) => sql`${v}`),
+                sql`, `,
+              )})`,
+          );
+          await tx.execute(
+            sql`INSERT INTO ${sql.raw(`"${table}" (${cols})`)} VALUES ${sql.join(tuples, sql`, `)}`,
+          );
+        } else {
+          const params: (string | null)[] = [];
+          const tuples = batch.map((row) => {
+            const slots = row.map((v) => {
+              params.push(v);
+              return `$${params.length}`;
+            });
+            return `(${slots.join(", ")})`;
           });
-          return `(${slots.join(", ")})`;
-        });
-        await pg.query(`INSERT INTO "${table}" (${cols}) VALUES ${tuples.join(", ")}`, params);
+          await pg.query(`INSERT INTO "${table}" (${cols}) VALUES ${tuples.join(", ")}`, params);
+        }
         count += batch.length;
         batch = [];
       };

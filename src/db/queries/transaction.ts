@@ -2,8 +2,17 @@ import { PostgresJsSession, PostgresJsTransaction } from "drizzle-orm/postgres-j
 import type postgres from "postgres";
 import type { DbOrTx, Tx } from "../client.ts";
 
-/** Transactions this module opened on a reserved connection; work nested in them joins them. */
-const reservedTransactions = new WeakSet<object>();
+/** Transactions this module opened on a reserved connection, and that connection; work nested in them joins them. */
+const reservedTransactions = new WeakMap<object, postgres.ReservedSql>();
+
+/**
+ * The Postgres connection a transaction from inTransaction runs on, for what
+ * drizzle cannot send (COPY FROM STDIN inside the transaction); undefined for
+ * other transactions and on PGlite.
+ */
+export function transactionConnection(tx: DbOrTx): postgres.ReservedSql | undefined {
+  return reservedTransactions.get(tx);
+}
 
 interface DrizzleInternals {
   dialect: ConstructorParameters<typeof PostgresJsSession>[1];
@@ -35,7 +44,7 @@ export async function inTransaction<T>(db: DbOrTx, fn: (tx: Tx) => Promise<T>): 
     const schema = internals._.session.schema;
     const session = new PostgresJsSession(reserved, internals.dialect, schema, {});
     const tx = new PostgresJsTransaction(internals.dialect, session as never, schema) as unknown as Tx;
-    reservedTransactions.add(tx);
+    reservedTransactions.set(tx, reserved);
     let result: T;
     try {
       const work = fn(tx);

@@ -1,0 +1,188 @@
+import fs from "node:fs";
+import { Readable } from "node:stream";
+import { sql } from "drizzle-orm";
+import { beforeEach, describe, expect, it } from "vitest";
+import { sweepStaging } from "../../src/activity/import-run.ts";
+import { importAccounts, importEvents, importUsers } from "../../src/activity/imports.ts";
+import { rows } from "../../src/db/client.ts";
+import { InputError } from "../../src/errors/index.ts";
+import { csv, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
+import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
+
+/*
+ * A plain events CSV file (no event_id, no quotes) is loaded on Postgres by
+ * the direct path (COPY into activity_events); a stream always takes the exact
+ * path. Both must store the same events and rollups, and a file the direct
+ * path cannot settle must come out exactly as the exact path has it.
+ */
+describe.skipIf(backendUnavailable())("import events from a plain CSV file", () => {
+  const t = useTestDatabase();
+  const files = useImportFiles();
+  async function freshEntities(): Promise<void> {
+    await t.reset();
+    await importAccounts(
+      t.database,
+      files.write("accounts.csv", csv(["id,provisioned_at", "a-1,2024-01-01", "a-2,2024-01-01"])),
+    );
+    await importUsers(
+      t.database,
+      files.write(
+        "users.csv",
+        csv(["id,account_id,created_at", "u-1,a-1,2024-01-01", "u-2,a-1,2024-01-01", "u-3,a-2,2024-01-01"]),
+      ),
+    );
+  }
+  beforeEach(freshEntities);
+
+  /** Events and rollups as text, without the generated id and ingestion time. */
+  async function stored(): Promise<{ events: string[]; daily: string[] }> {
+    const events = await rows<{ r: string }>(
+      t.database.db,
+      sql`select concat_ws('|', coalesce(user_id, '-'), account_id, activity, coalesce(module, '-'),
+                 to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), count) as r
+          from activity_events order by 1`,
+    );
+    const daily = await rows<{ r: string }>(
+      t.database.db,
+      sql`select concat_ws('|', entity_type, entity_id, day, activity, module, count) as r
+          from activity_daily order by 1`,
+    );
+    return { events: events.map((e) => e.r), daily: daily.map((d) => d.r) };
+  }
+
+  async function viaStream(text: string) {
+    return importEvents(
+      t.database,
+      { stream: Readable.from([Buffer.from(text)]), format: "csv", name: "events.csv" },
+      { timezone: "Europe/Paris" },
+    );
+  }
+
+  // Plain rows, rows the byte checks hand to the exact converter (padding,
+  // a bare date, a timestamp without offset, a non-ASCII value, "+2" and
+  // "007" counts), a blank line, an empty account taken from the user,
+  // columns in another order and case, CRLF line ends.
+  const mixed = csv(
+    [
+      "Activity,occurred_at,USER_ID,account_id,module,count",
+      "login,2024-03-30T23:30:00Z,u-1,a-1,,",
+      "export,2024-03-31T00:30:00+02:00,u-2,,reports,3",
+      "sync,2024-03-31T10:00:00.123456-05:00,,a-2,api,1",
+      "",
+      " view ,2024-03-31,u-3,a-2, dash ,+2",
+      "café,2024-03-31 08:15,u-1,a-1,modulé,007",
+      "login,2024-03-31T23:59:59Z,u-3,,,",
+    ],
+    "\r\n",
+  );
+
+  it("stores the same events and rollups as the exact path, for plain and unusual rows alike", async () => {
+    const direct = await importEvents(t.database, files.write("events.csv", mixed), {
+      timezone: "Europe/Paris",
+    });
+    const fromFile = await stored();
+    expect(direct).toMatchObject({ rows: 6, imported: 6, inserted: 6, problemCount: 0 });
+    expect(direct.touched).toEqual({
+      accounts: expect.arrayContaining(["a-1", "a-2"]),
+      users: expect.arrayContaining(["u-1", "u-2", "u-3"]),
+      complete: true,
+    });
+    expect(fromFile.events).toContain("u-2|a-1|export|reports|2024-03-30T22:30:00.000000|3");
+    expect(fromFile.events).toContain("u-3|a-2|view|dash|2024-03-31T00:00:00.000000|2");
+    expect(fromFile.events).toContain("u-1|a-1|café|modulé|2024-03-31T08:15:00.000000|7");
+
+    await freshEntities();
+    const exact = await viaStream(mixed);
+    expect(exact).toMatchObject({ rows: 6, imported: 6 });
+    expect(await stored()).toEqual(fromFile);
+  });
+
+  it("adds to existing rollups and keeps them equal to a recount after a second import", async () => {
+    const file = files.write(
+      "events.csv",
+      csv([
+        "user_id,account_id,activity,module,occurred_at,count",
+        "u-1,a-1,login,,2024-03-30T10:00:00Z,",
+        "u-2,a-1,login,,2024-03-30T11:00:00Z,2",
+      ]),
+    );
+    await importEvents(t.database, file, { timezone: "UTC" });
+    await importEvents(t.database, file, { timezone: "UTC" });
+    const { daily } = await stored();
+    expect(daily).toEqual([
+      "account|a-1|2024-03-30|login||6",
+      "user|u-1|2024-03-30|login||2",
+      "user|u-2|2024-03-30|login||4",
+    ]);
+  });
+
+  it("refuses a plain file with an unknown user, names its line and changes nothing", async () => {
+    const before = await snapshot(t.database.db);
+    const file = files.write(
+      "events.csv",
+      csv([
+        "user_id,account_id,activity,module,occurred_at,count",
+        "u-1,a-1,login,,2024-03-30T10:00:00Z,",
+        "u-9,,login,,2024-03-30T11:00:00Z,",
+        "u-2,a-2,login,,2024-03-30T12:00:00Z,",
+      ]),
+    );
+    const error = await importEvents(t.database, file, { timezone: "UTC" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toContain('line 3: unknown user "u-9"');
+    expect((error as InputError).message).toContain('line 4: user "u-2" belongs to account "a-1", not "a-2"');
+    expect(await snapshot(t.database.db)).toEqual(before);
+  });
+
+  it("refuses a plain file with a bad value late in it and changes nothing", async () => {
+    const before = await snapshot(t.database.db);
+    const lines = ["user_id,account_id,activity,module,occurred_at,count"];
+    for (let i = 0; i < 5000; i++) lines.push(`u-1,a-1,login,,2024-03-30T10:00:00Z,`);
+    lines.push("u-1,a-1,login,,2024-02-30T10:00:00Z,");
+    const file = files.write("events.csv", csv(lines));
+    await expect(importEvents(t.database, file, { timezone: "UTC" })).rejects.toThrow(
+      /line 5002: occurred_at is not a valid date and time/,
+    );
+    expect(await snapshot(t.database.db)).toEqual(before);
+  });
+
+  it("imports the valid rows of a plain file with skipInvalid", async () => {
+    const file = files.write(
+      "events.csv",
+      csv([
+        "user_id,account_id,activity,module,occurred_at,count",
+        "u-1,a-1,login,,2024-03-30T10:00:00Z,",
+        "u-9,a-1,login,,2024-03-30T11:00:00Z,",
+      ]),
+    );
+    const result = await importEvents(t.database, file, { timezone: "UTC", skipInvalid: true });
+    expect(result).toMatchObject({ imported: 1, skipped: 1, problems: [{ line: 3 }] });
+    expect((await stored()).daily).toEqual([
+      "account|a-1|2024-03-30|login||1",
+      "user|u-1|2024-03-30|login||1",
+    ]);
+  });
+
+  it("leaves no staging table behind and drops ones a killed import left", async () => {
+    await t.database.db.execute(sql`create table signaltag_import_0123456789abcdef (line integer)`);
+    const file = files.write(
+      "events.csv",
+      csv(["user_id,account_id,activity,occurred_at,event_id", "u-1,a-1,login,2024-03-30T10:00:00Z,e-1"]),
+    );
+    expect(fs.existsSync(file)).toBe(true);
+    await importEvents(t.database, file, { timezone: "UTC" });
+    await expect(
+      importEvents(
+        t.database,
+        files.write("bad.csv", csv(["user_id,activity,occurred_at", "u-9,login,2024-03-30T10:00:00Z"])),
+        { timezone: "UTC" },
+      ),
+    ).rejects.toThrow(/unknown user/);
+    const [left] = await rows<{ n: number }>(
+      t.database.db,
+      sql`select count(*)::int as n from pg_class where relname like 'signaltag\\_import\\_%'`,
+    );
+    expect(left?.n).toBe(0);
+    expect(await sweepStaging(t.database.db)).toBe(0);
+  });
+});
