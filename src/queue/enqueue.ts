@@ -169,7 +169,8 @@ export async function waitForEnqueued(
 /**
  * Polls a job's state until it is completed or failed. Polling starts fast and
  * slows down, so a quick job is seen within milliseconds and a long one costs
- * a few Redis calls a second.
+ * a few Redis calls a second. A poll is one call (the job's state); the job
+ * itself is read once, when it has finished.
  */
 export async function waitForJob(
   queue: Queue,
@@ -179,20 +180,16 @@ export async function waitForJob(
   let interval = 2;
   const maxInterval = opts.pollMs ?? 250;
   for (;;) {
-    const job = await Job.fromId(queue, jobId);
-    if (job) {
-      const state = await job.getState();
-      if (state === "completed" || state === "failed") {
-        // Read the job again: the copy fetched before it finished has no result yet.
-        const done = (await Job.fromId(queue, jobId)) ?? job;
-        return {
-          id: jobId,
-          state,
-          returnvalue: done.returnvalue,
-          ...(done.failedReason ? { failedReason: done.failedReason } : {}),
-          attemptsMade: done.attemptsMade,
-        };
-      }
+    const state = await queue.getJobState(jobId);
+    if (state === "completed" || state === "failed") {
+      const done = await Job.fromId(queue, jobId);
+      return {
+        id: jobId,
+        state,
+        returnvalue: done?.returnvalue,
+        ...(done?.failedReason ? { failedReason: done.failedReason } : {}),
+        attemptsMade: done?.attemptsMade ?? 0,
+      };
     }
     if (Date.now() > opts.deadline) throw new Error(`job ${jobId} did not finish in time`);
     await new Promise((r) => setTimeout(r, interval));
