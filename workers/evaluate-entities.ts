@@ -4,11 +4,13 @@ import { DEFAULT_JOB_OPTIONS } from "../src/queue/options.ts";
 import { evaluateEntitiesPayload, type RunJobResult } from "../src/queue/payloads.ts";
 import { loadRulesCached } from "../src/queue/rules-cache.ts";
 import { RetriableRunError } from "../src/queue/run-job.ts";
+import { readsTags } from "../src/rules/facts.ts";
 import { reconcileEntities } from "../src/rules/runner.ts";
 
 /**
  * Re-evaluates a few users or accounts against every enabled rule of their
- * type, as of now, with the semantics, locking and history of a full run.
+ * type (or, after their tags changed by hand, the rules that test tags), as
+ * of now, with the semantics, locking and history of a full run.
  */
 export const evaluateEntitiesJob = defineJobKind({
   name: JOB_NAMES.evaluateEntities,
@@ -16,7 +18,8 @@ export const evaluateEntitiesJob = defineJobKind({
   schema: evaluateEntitiesPayload,
   options: DEFAULT_JOB_OPTIONS,
   async handle(payload, _job, _token, { db, config }): Promise<RunJobResult> {
-    const rules = await loadRulesCached(config.rulesDir);
+    const all = await loadRulesCached(config.rulesDir);
+    const rules = payload.testingTags ? all.filter((r) => readsTags(r.definition)) : all;
     const asOf = new Date();
     const results = await reconcileEntities(db, rules, payload.type, payload.ids, {
       asOf,

@@ -1,6 +1,12 @@
 import type { Config } from "../config.ts";
-import { openQueues } from "./connection.ts";
+import type { EntityType } from "../rules/catalog.ts";
+import { enqueueTagDependents } from "./after-tag-change.ts";
+import { openQueues, type QueueSet } from "./connection.ts";
 import { enqueueTouched, type Touched } from "./enqueue.ts";
+
+type QueueConfig = Pick<Config, "redisUrl" | "queue">;
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 /**
  * Event-driven re-evaluation: with REDIS_URL set, an import queues debounced
@@ -11,22 +17,41 @@ import { enqueueTouched, type Touched } from "./enqueue.ts";
  * not thrown, since the next scheduled run catches up anyway.
  */
 export async function enqueueAfterImport(
-  config: Pick<Config, "redisUrl" | "queue">,
+  config: QueueConfig,
   touched: Touched | undefined,
 ): Promise<{ note: string; ok: boolean } | undefined> {
   if (!config.redisUrl || !touched) return undefined;
   if (touched.complete && touched.users.length === 0 && touched.accounts.length === 0) return undefined;
+  return withQueues(config, async (queues) => {
+    const jobs = await enqueueTouched(queues, touched, { debounceMs: config.queue.debounceMs });
+    const what = touched.complete
+      ? `${plural(touched.users.length, "user")} and ${plural(touched.accounts.length, "account")}`
+      : "every rule (the import touched too many entities to list)";
+    return `queued re-evaluation of ${what} (${plural(jobs.length, "job")})`;
+  });
+}
+
+/** The same after a tags file: the rules that test tags, for the entities that gained or lost a tag. */
+export async function enqueueAfterTagImport(
+  config: QueueConfig,
+  type: EntityType,
+  ids: readonly string[],
+): Promise<{ note: string; ok: boolean } | undefined> {
+  if (!config.redisUrl || ids.length === 0) return undefined;
+  return withQueues(config, async (queues) => {
+    const jobs = await enqueueTagDependents(queues, type, ids, { debounceMs: config.queue.debounceMs });
+    return `queued re-evaluation of the rules that test tags for ${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
+  });
+}
+
+async function withQueues(
+  config: QueueConfig,
+  enqueue: (queues: QueueSet) => Promise<string>,
+): Promise<{ note: string; ok: boolean }> {
   try {
     const queues = await openQueues(config, "re-evaluation after import");
     try {
-      const jobs = await enqueueTouched(queues, touched, { debounceMs: config.queue.debounceMs });
-      const what = touched.complete
-        ? `${touched.users.length} user${touched.users.length === 1 ? "" : "s"} and ${touched.accounts.length} account${touched.accounts.length === 1 ? "" : "s"}`
-        : "every rule (the import touched too many entities to list)";
-      return {
-        note: `queued re-evaluation of ${what} (${jobs.length} job${jobs.length === 1 ? "" : "s"})`,
-        ok: true,
-      };
+      return { note: await enqueue(queues), ok: true };
     } finally {
       await queues.close();
     }

@@ -68,23 +68,31 @@ export async function enqueueRun(
  * Queues re-evaluations of entities of one type, at most MAX_ENTITY_BATCH
  * per job. Debounced: a job for the same entities still waiting out its delay
  * is replaced and its delay starts again; one already running gets one
- * successor. With `delayMs` 0 the job runs at once (on-demand).
+ * successor. With `delayMs` 0 the job runs at once (on-demand). With
+ * `testingTags` only the rules that read the `tags` fact run; such a job
+ * never replaces one that runs them all.
  */
 export async function enqueueEntities(
   queues: QueueSet,
   type: EntityType,
   ids: readonly string[],
-  opts: { trigger: Trigger; delayMs: number },
+  opts: { trigger: Trigger; delayMs: number; testingTags?: boolean },
 ): Promise<Enqueued[]> {
   const sorted = [...new Set(ids)].sort();
   const out: Enqueued[] = [];
   for (let i = 0; i < sorted.length; i += MAX_ENTITY_BATCH) {
     const batch = sorted.slice(i, i + MAX_ENTITY_BATCH);
     const key =
-      batch.length === 1
+      (batch.length === 1
         ? `entity.${type}.${batch[0]}`
-        : `entities.${type}.${createHash("sha256").update(batch.join("\n")).digest("hex").slice(0, 24)}`;
-    const data: EvaluateEntitiesPayload = { type, ids: batch, trigger: opts.trigger };
+        : `entities.${type}.${createHash("sha256").update(batch.join("\n")).digest("hex").slice(0, 24)}`) +
+      (opts.testingTags ? ".tags" : "");
+    const data: EvaluateEntitiesPayload = {
+      type,
+      ids: batch,
+      trigger: opts.trigger,
+      ...(opts.testingTags ? { testingTags: true } : {}),
+    };
     out.push(
       await addDeduplicated(queues.entities, JOB_NAMES.evaluateEntities, data, {
         delay: opts.delayMs,
@@ -161,7 +169,8 @@ export async function waitForEnqueued(
 /**
  * Polls a job's state until it is completed or failed. Polling starts fast and
  * slows down, so a quick job is seen within milliseconds and a long one costs
- * a few Redis calls a second.
+ * a few Redis calls a second. A poll is one call (the job's state); the job
+ * itself is read once, when it has finished.
  */
 export async function waitForJob(
   queue: Queue,
@@ -171,20 +180,16 @@ export async function waitForJob(
   let interval = 2;
   const maxInterval = opts.pollMs ?? 250;
   for (;;) {
-    const job = await Job.fromId(queue, jobId);
-    if (job) {
-      const state = await job.getState();
-      if (state === "completed" || state === "failed") {
-        // Read the job again: the copy fetched before it finished has no result yet.
-        const done = (await Job.fromId(queue, jobId)) ?? job;
-        return {
-          id: jobId,
-          state,
-          returnvalue: done.returnvalue,
-          ...(done.failedReason ? { failedReason: done.failedReason } : {}),
-          attemptsMade: done.attemptsMade,
-        };
-      }
+    const state = await queue.getJobState(jobId);
+    if (state === "completed" || state === "failed") {
+      const done = await Job.fromId(queue, jobId);
+      return {
+        id: jobId,
+        state,
+        returnvalue: done?.returnvalue,
+        ...(done?.failedReason ? { failedReason: done.failedReason } : {}),
+        attemptsMade: done?.attemptsMade ?? 0,
+      };
     }
     if (Date.now() > opts.deadline) throw new Error(`job ${jobId} did not finish in time`);
     await new Promise((r) => setTimeout(r, interval));

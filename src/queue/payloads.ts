@@ -84,6 +84,8 @@ export const evaluateEntitiesPayload = z.object({
   type: z.enum(["user", "account"]),
   ids: z.array(entityId).min(1).max(MAX_ENTITY_BATCH),
   trigger: triggerSchema.default("event"),
+  /** Only the rules that read the `tags` fact: the entities' tags changed by hand, nothing else did. */
+  testingTags: z.boolean().optional(),
 });
 
 export type RunResultJson = z.infer<typeof runResultSchema>;

@@ -44,6 +44,11 @@ export function collectFactRequests(rule: RuleDefinition): FactRequest[] {
   return [...found.values()];
 }
 
+/** Whether the rule reads the `tags` fact anywhere, so a change to an entity's tags can change its outcome. */
+export function readsTags(rule: RuleDefinition): boolean {
+  return collectFactRequests(rule).some((r) => r.fact === "tags");
+}
+
 /** A daily rollup row of one entity (module "" for none). */
 export interface DailyActivity {
   day: string;

@@ -1,6 +1,7 @@
 import type { DbOrTx } from "../db/client.ts";
 import { InputError } from "../errors/index.ts";
 import { type RunOptions, type RunResult, runRule } from "../tags/reconcile.ts";
+import { reconcileEntitiesAtOnce } from "../tags/reconcile-entities.ts";
 import { formatProblems, loadRulesDir, orderByDependencies } from "./load.ts";
 import { suggest } from "./suggest.ts";
 import { syncRules } from "./sync.ts";
@@ -64,7 +65,8 @@ export async function runRules(
 
 /**
  * Re-evaluates a few entities of one type against every enabled rule of that
- * type, with the same semantics, locking and history as a full run.
+ * type, with the same semantics, locking and history as a full run: all rules
+ * in one transaction when that succeeds, otherwise one transaction per rule.
  */
 export async function reconcileEntities(
   db: DbOrTx,
@@ -76,6 +78,16 @@ export async function reconcileEntities(
   const selected = orderByDependencies(
     rules.filter((r) => r.definition.enabled && r.definition.target === type),
   );
+  if (!opts.dryRun && opts.runKey === undefined && selected.length > 0) {
+    try {
+      return await reconcileEntitiesAtOnce(db, selected, type, ids, opts);
+    } catch (err) {
+      // Rule by rule, a failing rule is recorded as failed and the others still apply.
+      (opts.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+        `re-evaluating ${type}s rule by rule after: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
   const results: RunResult[] = [];
   for (const rule of selected) results.push(await runRule(db, rule, { ...opts, entityIds: ids }));
   return results;

@@ -1,6 +1,6 @@
 import type { DbOrTx } from "../db/client.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
-import { type BulkAction, type BulkResult, bulkTag, MAX_BULK_IDS, tooManyIds } from "../tags/bulk.ts";
+import { type BulkRequest, type BulkResult, bulkTag, MAX_BULK_IDS, tooManyIds } from "../tags/bulk.ts";
 import { type EvaluationClock, resolveSegment, type SegmentQuery, segmentBatches } from "./query.ts";
 
 export interface SegmentBulkResult extends BulkResult {
@@ -15,7 +15,7 @@ export interface SegmentBulkResult extends BulkResult {
 export async function bulkTagSegment(
   db: DbOrTx,
   q: SegmentQuery,
-  p: EvaluationClock & { action: BulkAction; tag: string; actor: string },
+  p: EvaluationClock & Pick<BulkRequest, "action" | "tag" | "actor" | "onMembershipChanged">,
 ): Promise<SegmentBulkResult> {
   return inTransaction(db, async (tx) => {
     const segment = await resolveSegment(tx, q);
@@ -31,6 +31,7 @@ export async function bulkTagSegment(
       ids,
       actor: p.actor,
       reason: p.action === "add" ? "added to a segment in bulk" : "removed from a segment in bulk",
+      onMembershipChanged: p.onMembershipChanged,
     });
     return { ...result, unknownTags: segment.unknownTags };
   });

@@ -20,6 +20,8 @@ export interface BulkRequest {
   actor: string;
   /** What the change is recorded as in history (default: a bulk change by hand). */
   reason?: string;
+  /** Told, before the change commits, the ids of the entities that gained or lost the tag. */
+  onMembershipChanged?: (ids: string[]) => void;
 }
 
 export interface BulkResult {
@@ -86,6 +88,7 @@ export async function bulkTag(db: DbOrTx, req: BulkRequest): Promise<BulkResult>
         note: { reason: req.reason ?? "added in bulk" },
         pairs: idTablePairs("bulk_ids", tag.id),
       });
+      req.onMembershipChanged?.(counts.changedIds);
       return {
         ...base,
         tag: tag.name,
@@ -102,6 +105,7 @@ export async function bulkTag(db: DbOrTx, req: BulkRequest): Promise<BulkResult>
       note: { reason: req.reason ?? "removed in bulk" },
       pairs: idTablePairs("bulk_ids", tag.id),
     });
+    req.onMembershipChanged?.(counts.changedIds);
     return {
       ...base,
       tag: tag.name,

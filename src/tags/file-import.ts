@@ -19,6 +19,8 @@ export interface TagsFileOptions {
   dryRun?: boolean;
   /** Apply the good rows and report the others, instead of refusing the file. */
   skipInvalid?: boolean;
+  /** Told, before the import commits (never on a dry run), the ids of the entities that gained or lost a tag. */
+  onMembershipChanged?: (ids: string[]) => void;
 }
 
 export interface FileChange {
@@ -177,6 +179,8 @@ export async function importTagsFile(
         refused: !opts.skipInvalid && (parsed.problems.length > 0 || unknownList.length > 0),
       };
       if (dryRun) throw new Rollback(result);
+      const changed = [...added, ...removed].filter((c) => c.membership_changed).map((c) => c.entity_id);
+      opts.onMembershipChanged?.([...new Set(changed)].sort());
       return result;
     });
   } catch (err) {

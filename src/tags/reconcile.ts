@@ -359,15 +359,7 @@ export async function evaluateScope(
   const samples = out.samples;
   const tag = await findTag(tx, def.tag);
 
-  const explanation = (evaluation: Evaluation): Explanation => ({
-    rule: def.id,
-    version: loaded.version,
-    asOf,
-    matched: evaluation.matched,
-    ...(evaluation.exitMatched === undefined ? {} : { exitMatched: evaluation.exitMatched }),
-    conditions: evaluation.conditions,
-    ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
-  });
+  const explanation = (evaluation: Evaluation): Explanation => ruleExplanation(loaded, asOf, evaluation);
 
   const scopeIds = "ids" in scope ? scope.ids : undefined;
   const through = "ids" in scope ? null : scope.through;
@@ -525,6 +517,29 @@ export async function evaluateScope(
   return out;
 }
 
+/** Why a rule claims or drops a tag on one entity, from its evaluation there. */
+export function ruleExplanation(loaded: LoadedRule, asOf: string, evaluation: Evaluation): Explanation {
+  return {
+    rule: loaded.definition.id,
+    version: loaded.version,
+    asOf,
+    matched: evaluation.matched,
+    ...(evaluation.exitMatched === undefined ? {} : { exitMatched: evaluation.exitMatched }),
+    conditions: evaluation.conditions,
+    ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
+  };
+}
+
+/** Why a rule drops its claim on an entity that did not exist at the as-of instant. */
+export function absentExplanation(loaded: LoadedRule, asOf: string): Explanation {
+  return {
+    rule: loaded.definition.id,
+    version: loaded.version,
+    asOf,
+    reason: "created after the as-of instant",
+  };
+}
+
 /** Entities created after the as-of instant did not exist then: the rule leaves them untagged. */
 async function removeClaimsOfAbsentEntities(
   tx: Tx,
@@ -546,12 +561,7 @@ async function removeClaimsOfAbsentEntities(
   if (tag) {
     const entityTable = type === "user" ? sql`users` : sql`accounts`;
     const createdCol = type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
-    const reason: Explanation = {
-      rule: def.id,
-      version: loaded.version,
-      asOf,
-      reason: "created after the as-of instant",
-    };
+    const reason = absentExplanation(loaded, asOf);
     const inScope = scopeIds
       ? sql`c.entity_id in ${scopeIds.length ? scopeIds : [""]}`
       : sql`${"after" in scope && scope.after !== null ? sql`c.entity_id > ${scope.after}` : sql`true`}
@@ -616,7 +626,7 @@ export async function applyDiff(
 }
 
 /** What a rule run records besides its counts: how scoped it was and the key that makes it idempotent. */
-function runDetails(opts: RunOptions, r: RunResult): Record<string, unknown> {
+export function runDetails(opts: RunOptions, r: RunResult): Record<string, unknown> {
   return {
     claimsBefore: r.claimsBefore,
     ...(opts.entityIds === undefined ? {} : { scope: "entities", entities: opts.entityIds.length }),

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
 import { runCli } from "../helpers/cli.ts";
 import { useTestDatabase } from "../helpers/db.ts";
-import { queueUnavailable, useQueueTest } from "../helpers/queue.ts";
+import { queueUnavailable, useQueueTest, waitFor } from "../helpers/queue.ts";
 import { rulesDir } from "../helpers/workspace.ts";
 
 const asOf = "2026-03-31T12:00:00Z";
@@ -58,15 +58,41 @@ const summaries = (stdout: string) =>
       return rest;
     });
 
+/** The queued run ended where an inline run of the same rules on the same seed does, leaving no partition rows. */
+async function expectSameAsInline(queued: Database, inline: Database, queuedStdout: string, rules: string) {
+  const direct = await runCli(inline, ["run", "--as-of", asOf, "--json"], { SIGNALTAG_RULES_DIR: rules });
+  expect(summaries(queuedStdout)).toEqual(summaries(direct.stdout));
+  const a = await outcome(queued);
+  const b = await outcome(inline);
+  expect(a.claims.length).toBeGreaterThan(100);
+  expect(a.claims).toEqual(b.claims);
+  expect(a.events).toEqual(b.events);
+  expect(a.runs).toEqual(b.runs);
+  const leftovers = await rows(
+    queued.db,
+    sql`select 1 from run_partition_changes union all select 1 from run_partitions`,
+  );
+  expect(leftovers).toEqual([]);
+}
+
+/** Two workspaces seeded alike with the standard rules: one for the queue, one to run inline and compare. */
+async function seedBoth(queued: Database, inline: Database): Promise<string> {
+  const rules = standardRules();
+  await seed(queued, rules);
+  await seed(inline, rules);
+  return rules;
+}
+
+const enqueueRunAndWait = (database: Database, env: Record<string, string>) =>
+  runCli(database, ["enqueue", "run", "--as-of", asOf, "--wait", "--json"], env);
+
 describe.skipIf(queueUnavailable())("partitioned runs", () => {
   const queued = useTestDatabase();
   const inline = useTestDatabase();
   const q = useQueueTest();
 
   it("ends with exactly the claims and tag events of an inline run when three workers share it", async () => {
-    const rules = standardRules();
-    await seed(queued.database, rules);
-    await seed(inline.database, rules);
+    const rules = await seedBoth(queued.database, inline.database);
     const extra = {
       SIGNALTAG_RULES_DIR: rules,
       SIGNALTAG_PARTITION_SIZE: "50",
@@ -74,15 +100,9 @@ describe.skipIf(queueUnavailable())("partitioned runs", () => {
     };
     const workers = await Promise.all([1, 2, 3].map(() => q.spawnWorker(queued.url!, extra)));
 
-    const viaQueue = await runCli(queued.database, ["enqueue", "run", "--as-of", asOf, "--wait", "--json"], {
-      ...q.env(queued.url!),
-      ...extra,
-    });
+    const viaQueue = await enqueueRunAndWait(queued.database, { ...q.env(queued.url!), ...extra });
     expect(viaQueue.code, viaQueue.stderr).toBe(0);
-    const direct = await runCli(inline.database, ["run", "--as-of", asOf, "--json"], {
-      SIGNALTAG_RULES_DIR: rules,
-    });
-    expect(summaries(viaQueue.stdout)).toEqual(summaries(direct.stdout));
+    await expectSameAsInline(queued.database, inline.database, viaQueue.stdout, rules);
     // The user rules (700 users) were split into 14 partitions each; the account rules (30) were not.
     const parts = await rows<{ rule_id: string; partitions: number | null }>(
       queued.database.db,
@@ -90,18 +110,6 @@ describe.skipIf(queueUnavailable())("partitioned runs", () => {
     );
     expect(parts).toContainEqual({ rule_id: "power-users", partitions: 14 });
     expect(parts).toContainEqual({ rule_id: "new-account", partitions: null });
-
-    const a = await outcome(queued.database);
-    const b = await outcome(inline.database);
-    expect(a.claims.length).toBeGreaterThan(100);
-    expect(a.claims).toEqual(b.claims);
-    expect(a.events).toEqual(b.events);
-    expect(a.runs).toEqual(b.runs);
-    const leftovers = await rows(
-      queued.database.db,
-      sql`select 1 from run_partition_changes union all select 1 from run_partitions`,
-    );
-    expect(leftovers).toEqual([]);
 
     const busy = workers.filter((w) => /evaluate-partition \S+ completed/.test(w.output()));
     expect(busy.length).toBeGreaterThanOrEqual(2);
@@ -141,5 +149,50 @@ describe.skipIf(queueUnavailable())("partitioned runs", () => {
     );
     expect(after).toHaveLength(before.length);
     expect((await worker.stop()).code).toBe(0);
+  });
+});
+
+describe.skipIf(queueUnavailable())("a partitioned run whose worker process is killed", () => {
+  const queued = useTestDatabase();
+  const inline = useTestDatabase();
+  const q = useQueueTest();
+
+  it("is finished by a fresh worker with the state of a clean run, each rule recorded once, no tag event twice", async () => {
+    const rules = await seedBoth(queued.database, inline.database);
+    const extra = {
+      SIGNALTAG_RULES_DIR: rules,
+      SIGNALTAG_PARTITION_SIZE: "50",
+      SIGNALTAG_JOB_LOCK_MS: "2000",
+    };
+    const first = await q.spawnWorker(queued.url!, extra);
+    const waiting = enqueueRunAndWait(queued.database, { ...q.env(queued.url!), ...extra });
+    // Killed once the first partition's changes are stored: the run is fanned out and far from applied.
+    await waitFor(
+      "a partition's changes to be stored",
+      async () => (await rows(queued.database.db, sql`select 1 from run_partitions limit 1`)).length > 0,
+      { intervalMs: 5 },
+    );
+    first.process.kill("SIGKILL");
+    expect((await first.exited).signal).toBe("SIGKILL");
+    const recordedAtKill = await rows(queued.database.db, sql`select rule_id from rule_runs`);
+    expect(recordedAtKill.length).toBeLessThan(5);
+
+    const second = await q.spawnWorker(queued.url!, extra);
+    const viaQueue = await waiting;
+    expect(viaQueue.code, viaQueue.stderr).toBe(0);
+    await expectSameAsInline(queued.database, inline.database, viaQueue.stdout, rules);
+    // One applied run per rule, as inline: nothing was recorded twice or as failed.
+    const runs = await rows(queued.database.db, sql`select status from rule_runs`);
+    expect(runs).toEqual(Array(5).fill({ status: "applied" }));
+    const twice = await rows(
+      queued.database.db,
+      sql`select entity_type, entity_id, tag_id, action from tag_events
+          group by entity_type, entity_id, tag_id, action having count(*) > 1`,
+    );
+    expect(twice).toEqual([]);
+    // The killed worker's jobs came back through stalled-job recovery and were finished by the new one.
+    expect(second.output()).toMatch(/stalled; it is taken up again/);
+    expect(second.output()).toMatch(/evaluate-partition \S+ completed/);
+    expect((await second.stop()).code).toBe(0);
   });
 });

@@ -1,8 +1,10 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { entityExists } from "../../db/queries/entities.ts";
+import type { EntityType } from "../../rules/catalog.ts";
 import { historyOf } from "../../tags/history.ts";
 import { applyTag, entityNotFound, removeTag, type TagChangeResult } from "../../tags/manual.ts";
 import { profileOf, usersOfAccount } from "../../tags/profile.ts";
+import { queueTagDependents } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { collections, cursorQuery, entityId, entityTagSchema, errorResponses, tagName } from "../schemas.ts";
@@ -34,11 +36,20 @@ const idParams = {
   additionalProperties: false,
 } as const;
 
-function answer(deps: ApiDeps, direction: "added" | "removed", r: TagChangeResult) {
+async function answer(
+  deps: ApiDeps,
+  request: FastifyRequest<{ Params: { id: string } }>,
+  type: EntityType,
+  direction: "added" | "removed",
+  r: TagChangeResult,
+) {
   deps.metrics.countClaims(
     direction,
     r.claims.map((c) => c.source),
   );
+  if (r.claims.some((c) => c.membershipChanged)) {
+    await queueTagDependents(deps, request.log, type, [request.params.id]);
+  }
   return { changed: r.changed, tag: r.tag, claims: r.claims, tags: r.tags };
 }
 
@@ -84,6 +95,8 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
       async (request) =>
         answer(
           deps,
+          request,
+          type,
           "added",
           await applyTag(deps.database.db, {
             type,
@@ -114,6 +127,8 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
       async (request) =>
         answer(
           deps,
+          request,
+          type,
           "removed",
           await removeTag(deps.database.db, {
             type,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { parseInstant } from "../../rules/time.ts";
 import { liftSuppression, suppress, suppressionsOf } from "../../tags/suppress.ts";
+import { queueTagDependents } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { collections, entityId, errorResponses, tagName } from "../schemas.ts";
@@ -103,6 +104,9 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
           now: deps.clock(),
         });
         deps.metrics.countClaims("removed", result.removedClaims);
+        // The rule's claim went now; the entity may have lost the tag, which rules testing tags see.
+        if (result.removedClaims.length > 0)
+          await queueTagDependents(deps, request.log, type, [request.params.id]);
         return reply.status(201).send(result);
       },
     );

@@ -26,6 +26,8 @@ export interface ChangeCounts {
   claims: number;
   /** Entities that gained (or lost) the tag itself. */
   memberships: number;
+  /** Those entities' ids. */
+  changedIds: string[];
 }
 
 /** Which claims a removal takes, given the SQL of a claim's source column. */
@@ -101,6 +103,10 @@ function removeClaimsQuery(
       returning entity_id, tag_id, source, membership_changed)`;
 }
 
+const countedColumns = sql`count(*)::int as claims, count(*) filter (where membership_changed)::int as memberships,
+  coalesce(array_agg(entity_id order by entity_id) filter (where membership_changed), '{}') as "changedIds"
+  from ev`;
+
 export async function addClaims(
   tx: DbOrTx,
   p: { type: EntityType; source: string; actor: string; note: ChangeNote; pairs: Pairs; prepare?: boolean },
@@ -119,9 +125,9 @@ export async function addClaimsCounted(
   const [row] = await rows<ChangeCounts>(
     tx,
     sql`${addClaimsQuery(p.type, p.source, p.actor, p.note, p.pairs)}
-        select count(*)::int as claims, count(*) filter (where membership_changed)::int as memberships from ev`,
+        select ${countedColumns}`,
   );
-  return row ?? { claims: 0, memberships: 0 };
+  return row ?? { claims: 0, memberships: 0, changedIds: [] };
 }
 
 export async function removeClaims(
@@ -150,7 +156,7 @@ export async function removeClaimsCounted(
   const [row] = await rows<ChangeCounts>(
     tx,
     sql`${removeClaimsQuery(p.type, p.actor, p.note, p.pairs)}
-        select count(*)::int as claims, count(*) filter (where membership_changed)::int as memberships from ev`,
+        select ${countedColumns}`,
   );
-  return row ?? { claims: 0, memberships: 0 };
+  return row ?? { claims: 0, memberships: 0, changedIds: [] };
 }

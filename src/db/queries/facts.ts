@@ -4,6 +4,7 @@ import type { DailyActivity, EntityInput, FactRequest } from "../../rules/facts.
 import { widestWindow } from "../../rules/facts.ts";
 import { addDays } from "../../rules/time.ts";
 import { type DbOrTx, rows } from "../client.ts";
+import { preparedRows } from "./prepared.ts";
 
 /** Which entities a batch covers: the next page after a key, or given ids. */
 export type EntitySelection = { after: string | null; limit: number } | { ids: string[] };
@@ -24,6 +25,9 @@ function needs(requests: FactRequest[], ...facts: string[]): boolean {
  * Loads one batch of entities with everything their facts are computed from,
  * in a fixed number of set-based queries whatever the batch size. Entities
  * created after the as-of instant did not exist then and are not returned.
+ * Given ids (single-entity re-evaluation) are sent all at once as prepared
+ * statements with the ids in one parameter: one round trip on Postgres. A
+ * key range first finds its entities, then covers them with range scans.
  */
 export async function loadEntityBatch(
   db: DbOrTx,
@@ -33,9 +37,13 @@ export async function loadEntityBatch(
   const asOf = ctx.asOf.toISOString();
   const table = ctx.type === "user" ? sql`users` : sql`accounts`;
   const createdCol = ctx.type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
+  const given =
+    "ids" in selection
+      ? sql`array(select jsonb_array_elements_text(${JSON.stringify(selection.ids)}::jsonb))`
+      : undefined;
   const page =
     "ids" in selection
-      ? sql`e.id in ${selection.ids.length ? selection.ids : [""]} order by e.id`
+      ? sql`e.id = any(${given}) order by e.id`
       : selection.after === null
         ? sql`true order by e.id limit ${selection.limit}`
         : sql`e.id > ${selection.after} order by e.id limit ${selection.limit}`;
@@ -50,24 +58,33 @@ export async function loadEntityBatch(
     ctx.type === "account"
       ? sql`e.contract_status, e.health, e.health_score::float8 as health_score, e.renewal_date::text as renewal_date`
       : sql`null as contract_status, null as health, null::float8 as health_score, null::text as renewal_date`;
-  const base = await rows<{
-    id: string;
-    created_day: string;
-    attributes: Record<string, unknown> | null;
-    account: Record<string, unknown> | null;
-    contract_status: string | null;
-    health: string | null;
-    health_score: number | null;
-    renewal_date: string | null;
-  }>(
-    db,
-    sql`select e.id, to_char(${createdCol} at time zone ${ctx.timezone}, 'YYYY-MM-DD') as created_day,
+  const baseQuery = sql`select e.id, to_char(${createdCol} at time zone ${ctx.timezone}, 'YYYY-MM-DD') as created_day,
           e.attributes, ${accountJson} as account, ${accountFields}
         from ${table} e
-        where ${createdCol} <= ${asOf}::timestamptz and ${page}`,
-  );
-  if (base.length === 0) return [];
+        where ${createdCol} <= ${asOf}::timestamptz and ${page}`;
 
+  // Ids that name no entity (or one created later) have no base row; their detail rows are ignored.
+  let base: BaseRow[];
+  let details: { apply: Detail["apply"]; found: unknown[] }[];
+  if (given) {
+    const queries = detailQueries(ctx, (col) => sql`${col} = any(${given})`);
+    const [found, ...more] = await Promise.all([
+      preparedRows<BaseRow>(db, baseQuery),
+      ...queries.map((q) => preparedRows(db, q.query)),
+    ]);
+    base = found;
+    details = queries.map((q, i) => ({ apply: q.apply, found: more[i]! }));
+  } else {
+    base = await rows<BaseRow>(db, baseQuery);
+    if (base.length === 0) return [];
+    const first = base[0]!.id;
+    const last = base[base.length - 1]!.id;
+    // A key range covers the batch with one index range scan per query.
+    const queries = detailQueries(ctx, (col) => sql`${col} >= ${first} and ${col} <= ${last}`);
+    // Drivers queue queries on one connection, so these may overlap inside a transaction too.
+    const more = await Promise.all(queries.map((q) => rows(db, q.query)));
+    details = queries.map((q, i) => ({ apply: q.apply, found: more[i]! }));
+  }
   const entities = new Map<string, EntityInput>();
   for (const r of base) {
     entities.set(r.id, {
@@ -87,99 +104,112 @@ export async function loadEntityBatch(
       activeUserDays: [],
     });
   }
-  const ids = base.map((r) => r.id);
-  const first = ids[0] as string;
-  const last = ids[ids.length - 1] as string;
-  // A key range covers the batch with one index range scan; explicit ids otherwise.
-  const inBatch = (col: SQL) =>
-    "ids" in selection ? sql`${col} in ${ids}` : sql`${col} >= ${first} and ${col} <= ${last}`;
+  for (const d of details) d.apply(entities, d.found);
+  return [...entities.values()];
+}
+
+interface BaseRow {
+  id: string;
+  created_day: string;
+  attributes: Record<string, unknown> | null;
+  account: Record<string, unknown> | null;
+  contract_status: string | null;
+  health: string | null;
+  health_score: number | null;
+  renewal_date: string | null;
+}
+
+interface Detail {
+  query: SQL;
+  /** Puts the query's rows into the entities (rows of other ids are ignored). */
+  apply: (entities: Map<string, EntityInput>, found: unknown[]) => void;
+}
+
+function detail<T>(query: SQL, each: (entities: Map<string, EntityInput>, r: T) => void): Detail {
+  return {
+    query,
+    apply: (entities, found) => {
+      for (const r of found) each(entities, r as T);
+    },
+  };
+}
+
+/** The queries a batch's facts need besides the entities' own rows, over the entities `inBatch` selects. */
+function detailQueries(ctx: FactContext, inBatch: (col: SQL) => SQL): Detail[] {
+  const asOf = ctx.asOf.toISOString();
   const type = ctx.type;
   const widest = widestWindow(ctx.requests);
   const windowStart = addDays(ctx.today, -widest);
-
-  const work: Promise<void>[] = [];
+  const out: Detail[] = [];
   if (widest > 0 && needs(ctx.requests, "activeDays", "eventCount", "modulesUsed")) {
-    work.push(
-      rows<{ entity_id: string } & DailyActivity>(
-        db,
+    out.push(
+      detail<{ entity_id: string } & DailyActivity>(
         sql`select entity_id, day::text as day, activity, module, count::float8 as count
             from activity_daily
             where entity_type = ${type} and ${inBatch(sql`entity_id`)}
               and day > ${windowStart}::date and day <= ${ctx.today}::date`,
-      ).then((found) => {
-        for (const r of found) {
+        (entities, r) =>
           entities
             .get(r.entity_id)
-            ?.activity.push({ day: r.day, activity: r.activity, module: r.module, count: r.count });
-        }
-      }),
+            ?.activity.push({ day: r.day, activity: r.activity, module: r.module, count: r.count }),
+      ),
     );
   }
   if (needs(ctx.requests, "daysSinceLastActive")) {
-    work.push(
-      rows<{ entity_id: string; last_day: string }>(
-        db,
+    out.push(
+      detail<{ entity_id: string; last_day: string }>(
         sql`select entity_id, max(day)::text as last_day
             from activity_daily
             where entity_type = ${type} and ${inBatch(sql`entity_id`)} and day <= ${ctx.today}::date
             group by entity_id`,
-      ).then((found) => {
-        for (const r of found) {
+        (entities, r) => {
           const e = entities.get(r.entity_id);
           if (e) e.lastActiveDay = r.last_day;
-        }
-      }),
+        },
+      ),
     );
   }
   if (type === "account" && needs(ctx.requests, "activeUsers") && widest > 0) {
-    work.push(
-      rows<{ account_id: string; last_day: string }>(
-        db,
+    out.push(
+      detail<{ account_id: string; last_day: string }>(
         sql`select u.account_id, max(d.day)::text as last_day
             from users u
             join activity_daily d on d.entity_type = 'user' and d.entity_id = u.id
               and d.day > ${windowStart}::date and d.day <= ${ctx.today}::date
             where ${inBatch(sql`u.account_id`)} and u.created_at <= ${asOf}::timestamptz
             group by u.account_id, u.id`,
-      ).then((found) => {
-        for (const r of found) entities.get(r.account_id)?.activeUserDays?.push(r.last_day);
-      }),
+        (entities, r) => entities.get(r.account_id)?.activeUserDays?.push(r.last_day),
+      ),
     );
   }
   if (type === "account" && needs(ctx.requests, "userCount")) {
-    work.push(
-      rows<{ account_id: string; n: number }>(
-        db,
+    out.push(
+      detail<{ account_id: string; n: number }>(
         sql`select account_id, count(*)::int as n from users u
             where ${inBatch(sql`u.account_id`)} and u.created_at <= ${asOf}::timestamptz
             group by account_id`,
-      ).then((found) => {
-        for (const r of found) {
+        (entities, r) => {
           const e = entities.get(r.account_id);
           if (e) e.userCount = r.n;
-        }
-      }),
+        },
+      ),
     );
   }
   if (needs(ctx.requests, "tags")) {
-    work.push(
-      rows<{ entity_id: string; names: string[] }>(
-        db,
+    out.push(
+      detail<{ entity_id: string; names: string[] }>(
         sql`select c.entity_id, array_agg(distinct t.name) as names
             from claims c join tags t on t.id = c.tag_id
             where c.entity_type = ${type} and ${inBatch(sql`c.entity_id`)}
             group by c.entity_id`,
-      ).then((found) => {
-        for (const r of found) {
+        (entities, r) => {
           const e = entities.get(r.entity_id);
           if (e) e.tags = r.names;
-        }
-      }),
+        },
+      ),
     );
   }
-  // Drivers queue queries on one connection, so these may overlap inside a transaction too.
-  for (const w of work) await w;
-  return [...entities.values()];
+  return out;
 }
 
 /** How many entities of a type existed at the as-of instant (for progress). */
