@@ -7,42 +7,37 @@ CREATE FUNCTION signaltag_zero_bits(n integer) RETURNS bit varying
 --> statement-breakpoint
 -- Recomputes the summaries of the given entities from their rollups (after deletes and key changes).
 CREATE FUNCTION signaltag_summary_refresh(types text[], ids text[]) RETURNS void
-  LANGUAGE plpgsql
+  LANGUAGE plpgsql SET work_mem = '64MB'
   AS $$
 BEGIN
   DELETE FROM activity_summary s
   USING unnest(types, ids) AS a(entity_type, entity_id)
   WHERE s.entity_type = a.entity_type AND s.entity_id = a.entity_id;
   INSERT INTO activity_summary (entity_type, entity_id, first_day, last_day, days)
-  SELECT entity_type, entity_id, min(day), max(day),
-         string_agg(repeat('0', gap) || '1', '' ORDER BY day)::bit varying
-  FROM (
-    SELECT entity_type, entity_id, day,
-           coalesce(day - lag(day) OVER (PARTITION BY entity_type, entity_id ORDER BY day) - 1, 0) AS gap
-    FROM (
-      SELECT DISTINCT d.entity_type, d.entity_id, d.day
-      FROM activity_daily d
-      JOIN (SELECT DISTINCT * FROM unnest(types, ids) AS u(entity_type, entity_id)) a
-        ON d.entity_type = a.entity_type AND d.entity_id = a.entity_id
-    ) days
-  ) gaps
-  GROUP BY entity_type, entity_id;
+  WITH a AS (SELECT DISTINCT * FROM unnest(types, ids) AS u(entity_type, entity_id)),
+  r AS (
+    SELECT d.entity_type, d.entity_id, d.day FROM activity_daily d
+    JOIN a ON d.entity_type = a.entity_type AND d.entity_id = a.entity_id
+  ),
+  span AS (SELECT entity_type, entity_id, min(day) AS lo, max(day) AS hi FROM r GROUP BY 1, 2)
+  SELECT s.entity_type, s.entity_id, s.lo, s.hi,
+         bit_or(set_bit(signaltag_zero_bits(s.hi - s.lo + 1), r.day - s.lo, 1))
+  FROM r JOIN span s ON s.entity_type = r.entity_type AND s.entity_id = r.entity_id
+  GROUP BY 1, 2, 3, 4;
 END $$;
 --> statement-breakpoint
 -- New rollup rows only ever add active days: their bits are ORed into the summary, no rollup is re-read.
+-- Bitmaps are built with hash aggregates (span per entity, then an OR of one set bit per row): no sorts.
 CREATE FUNCTION signaltag_summary_after_insert() RETURNS trigger
-  LANGUAGE plpgsql
+  LANGUAGE plpgsql SET work_mem = '64MB'
   AS $$
 BEGIN
   INSERT INTO activity_summary AS s (entity_type, entity_id, first_day, last_day, days)
-  SELECT entity_type, entity_id, min(day), max(day),
-         string_agg(repeat('0', gap) || '1', '' ORDER BY day)::bit varying
-  FROM (
-    SELECT entity_type, entity_id, day,
-           coalesce(day - lag(day) OVER (PARTITION BY entity_type, entity_id ORDER BY day) - 1, 0) AS gap
-    FROM (SELECT DISTINCT entity_type, entity_id, day FROM new_rows) days
-  ) gaps
-  GROUP BY entity_type, entity_id
+  WITH span AS (SELECT entity_type, entity_id, min(day) AS lo, max(day) AS hi FROM new_rows GROUP BY 1, 2)
+  SELECT p.entity_type, p.entity_id, p.lo, p.hi,
+         bit_or(set_bit(signaltag_zero_bits(p.hi - p.lo + 1), n.day - p.lo, 1))
+  FROM new_rows n JOIN span p ON p.entity_type = n.entity_type AND p.entity_id = n.entity_id
+  GROUP BY 1, 2, 3, 4
   ON CONFLICT (entity_type, entity_id) DO UPDATE SET
     first_day = least(s.first_day, excluded.first_day),
     last_day = greatest(s.last_day, excluded.last_day),
