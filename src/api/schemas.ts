@@ -21,6 +21,14 @@ export const tagName = {
 
 export const entityId = { type: "string", minLength: 1, maxLength: 1000 } as const;
 
+/** Path params of a route on one entity: its id alone. */
+export const idParams = {
+  type: "object",
+  properties: { id: entityId },
+  required: ["id"],
+  additionalProperties: false,
+} as const;
+
 export const claimSchema = {
   type: "object",
   properties: {

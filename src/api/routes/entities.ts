@@ -7,7 +7,15 @@ import { profileOf, usersOfAccount } from "../../tags/profile.ts";
 import { queueTagDependents } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { collections, cursorQuery, entityId, entityTagSchema, errorResponses, tagName } from "../schemas.ts";
+import {
+  collections,
+  cursorQuery,
+  entityId,
+  entityTagSchema,
+  errorResponses,
+  idParams,
+  tagName,
+} from "../schemas.ts";
 
 const tagChangeSchema = {
   type: "object",
@@ -27,13 +35,6 @@ const tagChangeSchema = {
     },
     tags: { type: "array", items: entityTagSchema, description: "the entity's tags after the change" },
   },
-} as const;
-
-const idParams = {
-  type: "object",
-  properties: { id: entityId },
-  required: ["id"],
-  additionalProperties: false,
 } as const;
 
 async function answer(

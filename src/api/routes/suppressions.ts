@@ -5,7 +5,7 @@ import { liftSuppression, suppress, suppressionsOf } from "../../tags/suppress.t
 import { queueTagDependents } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { collections, entityId, errorResponses, tagName } from "../schemas.ts";
+import { collections, errorResponses, idParams, tagName } from "../schemas.ts";
 
 const suppressionSchema = {
   type: "object",
@@ -42,12 +42,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
           summary: `Suppress a rule's tag on one ${type}: the rule's claim goes now and is not made again until the suppression ends or is lifted`,
           tags: ["suppressions"],
           security: [{ bearer: [] }],
-          params: {
-            type: "object",
-            properties: { id: entityId },
-            required: ["id"],
-            additionalProperties: false,
-          },
+          params: idParams,
           body: {
             type: "object",
             properties: {
@@ -119,12 +114,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
           summary: `A ${type}'s suppressions in force (all=true: also lifted and expired ones)`,
           tags: ["suppressions"],
           security: [{ bearer: [] }],
-          params: {
-            type: "object",
-            properties: { id: entityId },
-            required: ["id"],
-            additionalProperties: false,
-          },
+          params: idParams,
           querystring: {
             type: "object",
             properties: { all: { type: "boolean", default: false } },
