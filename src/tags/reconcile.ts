@@ -368,12 +368,7 @@ export async function evaluateScope(
     const compiled = compileRule(def);
     if (compiled.ok) {
       const range = { after: "after" in scope ? scope.after : null, through };
-      const absent: Explanation = {
-        rule: def.id,
-        version: loaded.version,
-        asOf,
-        reason: "created after the as-of instant",
-      };
+      const absent = absentExplanation(loaded, asOf);
       const counts = await rows<{
         evaluated: number;
         matched: number;
@@ -398,9 +393,7 @@ export async function evaluateScope(
               -- Only when some claims are on entities the evaluation did not see, find them by key.
               select h.entity_id from held h
               where (select count(*) from ev where ev.has) < (select count(*) from held)
-                and not exists (select 1 from ${type === "user" ? sql`users` : sql`accounts`} e
-                                where e.id = h.entity_id
-                                  and ${type === "user" ? sql`e.created_at` : sql`e.provisioned_at`} <= ${asOf}::timestamptz)
+                and ${absentAt(type, sql`h.entity_id`, asOf)}
             ), ins as (
               insert into ${target.table} (${target.columns}entity_id, action, explanation)
               select ${target.values}ev.id, case when ev.want then 'add' else 'remove' end,
@@ -540,6 +533,13 @@ export function absentExplanation(loaded: LoadedRule, asOf: string): Explanation
   };
 }
 
+/** True where the entity with this id did not exist at the as-of instant (created later, or gone). */
+function absentAt(type: "user" | "account", id: SQL, asOf: string): SQL {
+  const table = type === "user" ? sql`users` : sql`accounts`;
+  const created = type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
+  return sql`not exists (select 1 from ${table} e where e.id = ${id} and ${created} <= ${asOf}::timestamptz)`;
+}
+
 /** Entities created after the as-of instant did not exist then: the rule leaves them untagged. */
 async function removeClaimsOfAbsentEntities(
   tx: Tx,
@@ -559,8 +559,6 @@ async function removeClaimsOfAbsentEntities(
   const samples = out.samples;
   const tag = await findTag(tx, def.tag);
   if (tag) {
-    const entityTable = type === "user" ? sql`users` : sql`accounts`;
-    const createdCol = type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
     const reason = absentExplanation(loaded, asOf);
     const inScope = scopeIds
       ? sql`c.entity_id in ${scopeIds.length ? scopeIds : [""]}`
@@ -572,7 +570,7 @@ async function removeClaimsOfAbsentEntities(
           select ${target.values}c.entity_id, 'remove', ${JSON.stringify(reason)}::jsonb
           from claims c
           where c.source = ${source} and c.tag_id = ${tag.id} and c.entity_type = ${type} and ${inScope}
-            and not exists (select 1 from ${entityTable} e where e.id = c.entity_id and ${createdCol} <= ${asOf}::timestamptz)
+            and ${absentAt(type, sql`c.entity_id`, asOf)}
           on conflict do nothing
           returning entity_id`,
     );
