@@ -28,9 +28,20 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option("--as-of <instant>", "evaluate as of this ISO-8601 instant instead of now")
     .option("--dry-run", "show what would change, with sample explanations, and write nothing")
     .option("--force", "apply a run even when it would remove more claims than the guard allows")
+    .option(
+      "--full",
+      "evaluate every entity, even where the rule's last run today allows evaluating only what changed since",
+    )
     .option("--json", "print one JSON object per rule")
     .action(
-      async (opts: { rule: string[]; asOf?: string; dryRun?: boolean; force?: boolean; json?: boolean }) => {
+      async (opts: {
+        rule: string[];
+        asOf?: string;
+        dryRun?: boolean;
+        force?: boolean;
+        full?: boolean;
+        json?: boolean;
+      }) => {
         const asOf = parseAsOf(opts.asOf) ?? new Date();
         const all = await loadValidRules(ctx.config.rulesDir);
         const selected = selectRules(all, opts.rule);
@@ -43,6 +54,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           trigger: "manual",
           dryRun: opts.dryRun,
           force: opts.force,
+          incremental: !opts.full,
           removalGuard: ctx.config.removalGuard,
           onRuleStart: (rule) => {
             bar.stop();
@@ -77,6 +89,7 @@ export function toJson(r: RunResult) {
     added: r.added,
     removed: r.removed,
     claimsBefore: r.claimsBefore,
+    ...(r.incrementalSince === undefined ? {} : { incrementalSince: r.incrementalSince }),
     durationMs: r.durationMs,
     ...(r.runId === undefined ? {} : { runId: r.runId }),
     ...(r.error ? { error: r.error } : {}),
@@ -93,7 +106,8 @@ export function printRunTable(ctx: CliContext, results: RunResult[], asOf: Date)
         r.rule,
         r.tag,
         r.status,
-        r.evaluated,
+        // An incremental run evaluated only the entities that changed since its last run.
+        r.incrementalSince === undefined ? r.evaluated : `${r.evaluated} changed`,
         r.matched,
         `+${r.added}`,
         `-${r.removed}`,

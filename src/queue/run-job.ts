@@ -6,6 +6,7 @@ import { countEntities } from "../db/queries/facts.ts";
 import { SignaltagError } from "../errors/index.ts";
 import { runRules, selectRules } from "../rules/runner.ts";
 import type { LoadedRule } from "../rules/types.ts";
+import { canRunIncrementally } from "../tags/incremental.ts";
 import { applyPartitionedRun, partitionBounds } from "../tags/partitioned-run.ts";
 import { type RunOptions, type RunResult, runRule } from "../tags/reconcile.ts";
 import type { QueueSet } from "./connection.ts";
@@ -94,7 +95,9 @@ export async function processRunJob(
     }
     const size = config.queue.partitionSize;
     const count = await countEntities(db, rule.definition.target, asOf);
-    if (count <= size) return finish(await runRule(db, rule, { ...opts, runKey }));
+    // A rule whose last run today allows an incremental run evaluates only what changed: no partitions.
+    if (count <= size || (await canRunIncrementally(db, rule, asOf, opts.timezone)))
+      return finish(await runRule(db, rule, { ...opts, runKey }));
 
     const { bounds } = await partitionBounds(db, rule.definition.target, asOf, size);
     await save({ ...progress, pending: { ruleId: id, runKey, partitions: bounds.length } });

@@ -21,6 +21,12 @@ export interface CompileContext {
   timezone: string;
   /** Only entities with after < id <= through (null: open end), for partitions of a run. */
   range?: { after: string | null; through: string | null };
+  /**
+   * Only the entities this subquery returns (one column of ids), for a run that
+   * re-evaluates what changed since the rule's last run: every part of the
+   * statement, rollup windows included, reads only their rows.
+   */
+  only?: SQL;
 }
 
 /** Rows of the evaluation: the entity, whether it should have the tag, whether it has the rule's claim. */
@@ -389,6 +395,7 @@ function build(
   const table = type === "user" ? sql`users` : sql`accounts`;
   const createdCol = type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
   const tagId = claims.tagId ?? -1;
+  const only = (id: SQL) => (ctx.only ? sql`and ${id} in ${ctx.only}` : sql``);
 
   const ctes: SQL[] = [];
   const joins: SQL[] = [];
@@ -398,6 +405,7 @@ function build(
       select d.entity_id, ${sql.join(parts, sql`, `)}
       from activity_daily d
       where d.entity_type = ${type} and d.day > ${today}::date - ${days}::int and d.day <= ${today}::date
+        ${only(sql`d.entity_id`)}
       group by d.entity_id)`);
     joins.push(sql`left join ${ident(w.alias)} on ${ident(w.alias)}.entity_id = e.id`);
   }
@@ -412,20 +420,22 @@ function build(
       from activity_summary sm join users u on u.id = sm.entity_id
       where sm.entity_type = 'user' and sm.last_day > ${today}::date - ${days}::int
         and sm.first_day <= ${today}::date and u.created_at <= ${t}::timestamptz
-        and ${activeDaysIn(sql`sm`, sql`${today}::date`, days)} > 0
+        and ${activeDaysIn(sql`sm`, sql`${today}::date`, days)} > 0 ${only(sql`u.account_id`)}
       group by u.account_id)`);
     joins.push(sql`left join ${alias} on ${alias}.account_id = e.id`);
   }
   if (b.userCount) {
     ctes.push(
-      sql`uc as (select account_id, count(*)::int as n from users where created_at <= ${t}::timestamptz group by account_id)`,
+      sql`uc as (select account_id, count(*)::int as n from users where created_at <= ${t}::timestamptz
+        ${only(sql`account_id`)} group by account_id)`,
     );
     joins.push(sql`left join uc on uc.account_id = e.id`);
   }
   if (b.tags) {
     ctes.push(sql`tg as (
       select c.entity_id, array_agg(distinct lower(tt.name)) as names
-      from claims c join tags tt on tt.id = c.tag_id where c.entity_type = ${type} group by c.entity_id)`);
+      from claims c join tags tt on tt.id = c.tag_id where c.entity_type = ${type} ${only(sql`c.entity_id`)}
+      group by c.entity_id)`);
     joins.push(sql`left join tg on tg.entity_id = e.id`);
   }
   if (b.account) {
@@ -436,11 +446,12 @@ function build(
       from accounts a where a.id = e.account_id) acct on true`);
   }
   ctes.push(sql`cl as (select entity_id from claims
-      where source = ${claims.source} and tag_id = ${tagId} and entity_type = ${type})`);
+      where source = ${claims.source} and tag_id = ${tagId} and entity_type = ${type} ${only(sql`entity_id`)})`);
   joins.push(sql`left join cl on cl.entity_id = e.id`);
   ctes.push(sql`sup as (select distinct entity_id from suppressions
       where tag_id = ${tagId} and entity_type = ${type} and lifted_at is null
-        and (rule_id is null or rule_id = ${claims.ruleId}) and (until is null or until > ${t}::timestamptz))`);
+        and (rule_id is null or rule_id = ${claims.ruleId}) and (until is null or until > ${t}::timestamptz)
+        ${only(sql`entity_id`)})`);
   joins.push(sql`left join sup on sup.entity_id = e.id`);
 
   const factCols = [...b.columns.values()].map((c) => sql`${c.expr} as ${ident(c.alias)}`);
@@ -463,6 +474,7 @@ function build(
         where ${createdCol} <= ${t}::timestamptz
           ${ctx.range?.after != null ? sql`and e.id > ${ctx.range.after}` : sql``}
           ${ctx.range?.through != null ? sql`and e.id <= ${ctx.range.through}` : sql``}
+          ${only(sql`e.id`)}
       ) x
     ) y`;
 }

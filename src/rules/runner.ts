@@ -1,5 +1,6 @@
 import type { DbOrTx } from "../db/client.ts";
 import { InputError } from "../errors/index.ts";
+import { pruneChanges } from "../tags/incremental.ts";
 import { type RunOptions, type RunResult, runRule } from "../tags/reconcile.ts";
 import { reconcileEntitiesAtOnce } from "../tags/reconcile-entities.ts";
 import { formatProblems, loadRulesDir, orderByDependencies } from "./load.ts";
@@ -60,6 +61,8 @@ export async function runRules(
     opts.onRuleStart?.(rule);
     results.push(await (opts.runOne ? opts.runOne(rule) : runRule(db, rule, opts)));
   }
+  // The change log behind incremental runs keeps only what a rule's next run can still need.
+  if (!opts.dryRun) await pruneChanges(db);
   return results;
 }
 

@@ -9,6 +9,14 @@ import { type Evaluation, RuleEvaluator, shouldHaveTag } from "../rules/evaluate
 import { computeFacts } from "../rules/facts.ts";
 import { calendarDate } from "../rules/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
+import {
+  type Baseline,
+  changedEntities,
+  findBaseline,
+  PRUNE_LOCK,
+  type RunSnapshot,
+  takeSnapshot,
+} from "./incremental.ts";
 
 export type RunTrigger = "manual" | "schedule" | "api" | "event";
 export type RunStatus = "applied" | "held" | "dry-run" | "failed";
@@ -44,6 +52,13 @@ export interface RunOptions {
    * "reference" always uses json-rules-engine per entity.
    */
   evaluation?: "compiled" | "reference";
+  /**
+   * Whether a run of every entity may re-evaluate only the entities that
+   * changed since the rule's last run, when that run allows it (same rule
+   * version, same calendar day, not a later instant; src/tags/incremental.ts).
+   * Default true; false evaluates every entity.
+   */
+  incremental?: boolean;
   /** Where a line saying why a rule fell back to the reference path goes (default stderr). */
   log?: (line: string) => void;
 }
@@ -68,6 +83,8 @@ export interface RunResult {
   runId?: number;
   durationMs: number;
   error?: string;
+  /** An incremental run: the run it started from (only what changed since was evaluated). */
+  incrementalSince?: number;
   /** How many partition jobs shared the run (partitioned runs only). */
   partitions?: number;
   /** On a failed run: whether running it again may succeed (the database was unreachable...). */
@@ -238,9 +255,22 @@ async function reconcile(
   await createDiffTable(tx);
 
   const scoped = opts.entityIds !== undefined;
-  const scope: Scope = scoped
+  let scope: Scope = scoped
     ? { ids: [...new Set(opts.entityIds ?? [])].sort() }
     : { after: null, through: null };
+  // A run over every entity records the snapshot it evaluates under, so the next run can start from it.
+  let snapshot: RunSnapshot | undefined;
+  if (!scoped) {
+    await tx.execute(sql`select pg_advisory_xact_lock_shared(${PRUNE_LOCK})`);
+    snapshot = await takeSnapshot(tx);
+    if (opts.incremental !== false && opts.evaluation !== "reference" && compileRule(def).ok) {
+      const found = await findBaseline(tx, loaded, opts.asOf, opts.timezone);
+      if (found.ok) {
+        scope = { changedSince: found.baseline };
+        result.incrementalSince = found.baseline.runId;
+      }
+    }
+  }
 
   const evaluation = await evaluateScope(tx, loaded, opts, scope, TEMP_DIFF);
   result.claimsBefore = evaluation.claimsBefore ?? (await countClaims(tx, loaded, scope));
@@ -267,7 +297,13 @@ async function reconcile(
     };
   }
 
-  result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" });
+  result.runId = await recordRun(
+    tx,
+    loaded,
+    opts,
+    { ...result, status: "applied" },
+    snapshot && { baseline: { ...snapshot, timezone: opts.timezone } },
+  );
   if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId, result);
   await tx.execute(
     sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${result.runId}`,
@@ -300,8 +336,14 @@ async function countClaims(tx: Tx, loaded: LoadedRule, scope: Scope): Promise<nu
   return row?.n ?? 0;
 }
 
-/** Which entities an evaluation covers: given ids, or the key range after `after` through `through` (null: open). */
-export type Scope = { ids: string[] } | { after: string | null; through: string | null };
+/**
+ * Which entities an evaluation covers: given ids, the key range after `after`
+ * through `through` (null: open), or those changed since a baseline run.
+ */
+export type Scope =
+  | { ids: string[] }
+  | { after: string | null; through: string | null }
+  | { changedSince: Baseline };
 
 /** Where computed changes go: the run's temporary diff, or a partition's rows of a partitioned run. */
 export interface DiffTarget {
@@ -362,12 +404,15 @@ export async function evaluateScope(
   const explanation = (evaluation: Evaluation): Explanation => ruleExplanation(loaded, asOf, evaluation);
 
   const scopeIds = "ids" in scope ? scope.ids : undefined;
-  const through = "ids" in scope ? null : scope.through;
+  const changedSince = "changedSince" in scope ? scope.changedSince : undefined;
+  const through = "through" in scope ? scope.through : null;
   // A whole key range evaluates as one statement; a few given entities are cheaper per entity.
   if (!scopeIds && opts.evaluation !== "reference") {
     const compiled = compileRule(def);
     if (compiled.ok) {
       const range = { after: "after" in scope ? scope.after : null, through };
+      // An incremental run decides only the entities that changed since its baseline (`cand`).
+      const only = changedSince ? sql`(select cand.id from cand)` : undefined;
       const absent = absentExplanation(loaded, asOf);
       const counts = await rows<{
         evaluated: number;
@@ -379,9 +424,13 @@ export async function evaluateScope(
         tx,
         // One pass: every entity that existed at the as-of instant is decided, and the rule's claims on
         // entities that did not (created later, or gone) are removed.
-        sql`with ev as materialized (
+        sql`with ${
+          changedSince
+            ? sql`cand as materialized (${changedEntities(loaded, changedSince, opts.asOf, tag?.id ?? null)}), `
+            : sql``
+        }ev as materialized (
               ${compiled.rule.evaluation(
-                { type, asOf: opts.asOf, today, timezone: opts.timezone, range },
+                { type, asOf: opts.asOf, today, timezone: opts.timezone, range, ...(only ? { only } : {}) },
                 { source, tagId: tag?.id ?? null, ruleId: def.id },
               )}
             ), held as (
@@ -389,6 +438,7 @@ export async function evaluateScope(
               where c.source = ${source} and c.tag_id = ${tag?.id ?? -1} and c.entity_type = ${type}
                 ${range.after !== null ? sql`and c.entity_id > ${range.after}` : sql``}
                 ${range.through !== null ? sql`and c.entity_id <= ${range.through}` : sql``}
+                ${only ? sql`and c.entity_id in ${only}` : sql``}
             ), gone as (
               -- Only when some claims are on entities the evaluation did not see, find them by key.
               select h.entity_id from held h
@@ -407,10 +457,17 @@ export async function evaluateScope(
                    (select count(*) from ev where ev.want)::int as matched,
                    (select count(*) from ins where action = 'add')::int as added,
                    (select count(*) from ins where action = 'remove')::int as removed,
-                   (select count(*) from held)::int as "claimsBefore"`,
+                   ${
+                     changedSince
+                       ? sql`(select count(*) from claims c
+                              where c.source = ${source} and c.tag_id = ${tag?.id ?? -1} and c.entity_type = ${type})::int`
+                       : sql`(select count(*) from held)::int`
+                   } as "claimsBefore"`,
       );
       const c = counts[0]!;
       Object.assign(out, c);
+      // Outside the changed entities the claims already are the match set.
+      if (changedSince) out.matched = c.claimsBefore + c.added - c.removed;
       if (sampleLimit > 0 && target === TEMP_DIFF) {
         const picked = await rows<{ entity_id: string; action: string; explanation: Explanation }>(
           tx,
@@ -434,7 +491,7 @@ export async function evaluateScope(
   }
   const total = scopeIds ? scopeIds.length : opts.onProgress ? await countEntities(tx, type, opts.asOf) : 0;
   const batchSize = opts.batchSize ?? 2000;
-  let after: string | null = "ids" in scope ? null : scope.after;
+  let after: string | null = "after" in scope ? scope.after : null;
   let offset = 0;
   const factCtx = { type, asOf: opts.asOf, today, timezone: opts.timezone, requests: evaluator.requests };
   for (;;) {
@@ -555,7 +612,7 @@ async function removeClaimsOfAbsentEntities(
   const type = def.target;
   const asOf = opts.asOf.toISOString();
   const scopeIds = "ids" in scope ? scope.ids : undefined;
-  const through = "ids" in scope ? null : scope.through;
+  const through = "through" in scope ? scope.through : null;
   const samples = out.samples;
   const tag = await findTag(tx, def.tag);
   if (tag) {
@@ -615,10 +672,12 @@ export async function applyDiff(
       select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add' order by d.entity_id`);
   }
   if (counts.removed > 0) {
+    // Probes the claims key for each removed id: a join here is planned from the claims statistics, which
+    // lag behind a first run's inserts, and a one-row estimate turned it into a nested loop over every claim.
     await tx.execute(sql`
-      delete from claims c using rule_diff d
-      where d.action = 'remove' and c.source = ${source} and c.tag_id = ${tag.id}
-        and c.entity_type = ${type} and c.entity_id = d.entity_id`);
+      delete from claims c
+      where c.source = ${source} and c.tag_id = ${tag.id} and c.entity_type = ${type}
+        and c.entity_id = any(array(select d.entity_id from rule_diff d where d.action = 'remove'))`);
     await tx.execute(events("remove"));
   }
 }
@@ -630,6 +689,7 @@ export function runDetails(opts: RunOptions, r: RunResult): Record<string, unkno
     ...(opts.entityIds === undefined ? {} : { scope: "entities", entities: opts.entityIds.length }),
     ...(opts.runKey === undefined ? {} : { runKey: opts.runKey }),
     ...(r.partitions === undefined ? {} : { partitions: r.partitions }),
+    ...(r.incrementalSince === undefined ? {} : { scope: "changed", since: r.incrementalSince }),
   };
 }
 
@@ -638,6 +698,8 @@ export async function recordRun(
   loaded: LoadedRule,
   opts: RunOptions,
   r: RunResult,
+  /** More details: an applied run over every entity records its snapshot as the next run's `baseline`. */
+  extra?: Record<string, unknown>,
 ): Promise<number> {
   const [row] = await rows<{ id: number }>(
     db,
@@ -645,7 +707,7 @@ export async function recordRun(
                                finished_at, duration_ms, error, details)
         values (${loaded.definition.id}, ${loaded.version}, ${opts.trigger}, ${opts.asOf.toISOString()}::timestamptz,
                 ${r.status}, ${opts.force ?? false}, ${r.evaluated}, ${r.matched}, ${r.added}, ${r.removed},
-                now(), ${r.durationMs}, ${r.error ?? null}, ${JSON.stringify(runDetails(opts, r))}::jsonb)
+                now(), ${r.durationMs}, ${r.error ?? null}, ${JSON.stringify({ ...runDetails(opts, r), ...extra })}::jsonb)
         returning id::int as id`,
   );
   return row!.id;

@@ -6,6 +6,7 @@ import { loadEntityBatch } from "../../src/db/queries/facts.ts";
 import { compileRule } from "../../src/rules/compile.ts";
 import { RuleEvaluator, shouldHaveTag } from "../../src/rules/evaluate.ts";
 import { computeFacts } from "../../src/rules/facts.ts";
+import { orderByDependencies } from "../../src/rules/load.ts";
 import { addDays, calendarDate } from "../../src/rules/time.ts";
 import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
 import { validateRuleObject } from "../../src/rules/validate.ts";
@@ -412,4 +413,55 @@ export async function bothPaths(
     reference[e.id] = shouldHaveTag(evaluation, claimed.has(e.id)) && !suppressed.has(e.id);
   }
   return { compiled: Object.fromEntries(fast.map((r) => [r.id, r.want])), reference };
+}
+
+/**
+ * Two generated rules and one that tests the first one's tag, so the order
+ * between them matters; "follows" sorts before "gen-a" by id, so only the
+ * dependency order runs it after.
+ */
+export function ruleSet(a: RuleDefinition, b: RuleDefinition, type: "user" | "account"): LoadedRule[] {
+  const defs: RuleDefinition[] = [
+    { ...a, id: "gen-a", name: "A", tag: "Gen A", target: type },
+    { ...b, id: "gen-b", name: "B", tag: "generated", target: type },
+    {
+      id: "follows",
+      name: "Follows A",
+      tag: "VIP",
+      target: type,
+      enabled: true,
+      conditions: { all: [{ fact: "tags", operator: "contains", value: "gen a" }] },
+    } as RuleDefinition,
+  ];
+  // A generated rule only validates for its own target: keep the ones generated for this type.
+  const kept = defs.filter((_d, i) => i === 2 || (i === 0 ? a : b).target === type);
+  return orderByDependencies(
+    kept.map((definition) => ({ definition, version: `v-${definition.id}`, file: "" })),
+  );
+}
+
+/** The claims and suppressions the rules start with, on entities picked by the workspace's indexes. */
+export async function seedRuleState(
+  database: Database,
+  w: Workspace,
+  type: "user" | "account",
+): Promise<string[]> {
+  const db = database.db;
+  await db.execute(sql`truncate rule_runs restart identity`);
+  await db.execute(sql`insert into tags (name) values ('Gen A') on conflict do nothing`);
+  const ids = type === "user" ? w.users.map((u) => u.id) : w.accounts.map((a) => a.id);
+  if (ids.length === 0) return ids;
+  const pick = (i: number) => ids[i % ids.length]!;
+  const sources = ["rule:gen-a", "rule:gen-b", "rule:follows"];
+  const tags = ["Gen A", "generated", "VIP"];
+  for (const [n, i] of w.ruleClaims.entries()) {
+    const k = (i + n) % 3;
+    await db.execute(sql`insert into claims (source, tag_id, entity_type, entity_id)
+      select ${sources[k]}, id, ${type}, ${pick(i)} from tags where name = ${tags[k]} on conflict do nothing`);
+  }
+  for (const [n, i] of w.suppressed.entries()) {
+    await db.execute(sql`insert into suppressions (tag_id, entity_type, entity_id, rule_id)
+      select id, ${type}, ${pick(i)}, ${n % 2 === 0 ? "gen-b" : null} from tags where name = 'generated'`);
+  }
+  return ids;
 }

@@ -2,61 +2,12 @@ import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
-import { orderByDependencies } from "../../src/rules/load.ts";
-import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
 import { type RunResult, runRule } from "../../src/tags/reconcile.ts";
 import { reconcileEntitiesAtOnce } from "../../src/tags/reconcile-entities.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
-import { loadWorkspace, ruleArb, type Workspace, workspaceArb } from "../helpers/equivalence.ts";
+import { loadWorkspace, ruleArb, ruleSet, seedRuleState, workspaceArb } from "../helpers/equivalence.ts";
 
 const cases = Number(process.env.SIGNALTAG_PROPERTY_CASES ?? (testBackend() === "postgres" ? 60 : 25));
-
-/**
- * Two generated rules and one that tests the first one's tag, so the order
- * between them matters; "follows" sorts before "gen-a" by id, so only the
- * dependency order runs it after.
- */
-function ruleSet(a: RuleDefinition, b: RuleDefinition, type: "user" | "account"): LoadedRule[] {
-  const defs: RuleDefinition[] = [
-    { ...a, id: "gen-a", name: "A", tag: "Gen A", target: type },
-    { ...b, id: "gen-b", name: "B", tag: "generated", target: type },
-    {
-      id: "follows",
-      name: "Follows A",
-      tag: "VIP",
-      target: type,
-      enabled: true,
-      conditions: { all: [{ fact: "tags", operator: "contains", value: "gen a" }] },
-    } as RuleDefinition,
-  ];
-  // A generated rule only validates for its own target: keep the ones generated for this type.
-  const kept = defs.filter((_d, i) => i === 2 || (i === 0 ? a : b).target === type);
-  return orderByDependencies(
-    kept.map((definition) => ({ definition, version: `v-${definition.id}`, file: "" })),
-  );
-}
-
-/** The claims and suppressions the rules start with, on entities picked by the workspace's indexes. */
-async function seedRuleState(database: Database, w: Workspace, type: "user" | "account"): Promise<string[]> {
-  const db = database.db;
-  await db.execute(sql`truncate rule_runs restart identity`);
-  await db.execute(sql`insert into tags (name) values ('Gen A') on conflict do nothing`);
-  const ids = type === "user" ? w.users.map((u) => u.id) : w.accounts.map((a) => a.id);
-  if (ids.length === 0) return ids;
-  const pick = (i: number) => ids[i % ids.length]!;
-  const sources = ["rule:gen-a", "rule:gen-b", "rule:follows"];
-  const tags = ["Gen A", "generated", "VIP"];
-  for (const [n, i] of w.ruleClaims.entries()) {
-    const k = (i + n) % 3;
-    await db.execute(sql`insert into claims (source, tag_id, entity_type, entity_id)
-      select ${sources[k]}, id, ${type}, ${pick(i)} from tags where name = ${tags[k]} on conflict do nothing`);
-  }
-  for (const [n, i] of w.suppressed.entries()) {
-    await db.execute(sql`insert into suppressions (tag_id, entity_type, entity_id, rule_id)
-      select id, ${type}, ${pick(i)}, ${n % 2 === 0 ? "gen-b" : null} from tags where name = 'generated'`);
-  }
-  return ids;
-}
 
 /** Everything a re-evaluation leaves behind, without ids and clock times. */
 async function outcome(database: Database) {

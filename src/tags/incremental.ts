@@ -1,0 +1,208 @@
+import { type SQL, sql } from "drizzle-orm";
+import type { DbOrTx, Tx } from "../db/client.ts";
+import { rows } from "../db/client.ts";
+import { compileRule } from "../rules/compile.ts";
+import { collectFactRequests } from "../rules/facts.ts";
+import { calendarDate } from "../rules/time.ts";
+import type { LoadedRule } from "../rules/types.ts";
+
+/**
+ * Incremental runs: a rule's claims, once reconciled for every entity, stay
+ * right for each entity whose inputs have not changed, as long as the rule's
+ * version and the calendar day it is evaluated on stay the same. So a run can
+ * re-evaluate only the entities that changed since the rule's last full or
+ * incremental run (its baseline), read from the change log that triggers keep
+ * (entity_changes), plus those whose facts move with the as-of instant within
+ * the day (created, or a suppression ending, between the two instants).
+ *
+ * A run records the snapshot it evaluated under (taken before it read
+ * anything) and its own transaction id; the next run takes every change made
+ * by a transaction that snapshot did not see, so a transaction that was still
+ * running then is never missed, however late it commits. Reading too much only
+ * costs time: a change made just after the snapshot but seen by the evaluation
+ * is simply evaluated again next time.
+ */
+
+/** What a run records so the next one can start from it. */
+export interface RunSnapshot {
+  snapshot: string;
+  xid: string;
+}
+
+export interface Baseline extends RunSnapshot {
+  runId: number;
+  asOf: Date;
+}
+
+/** A baseline older than this is not used, and the change log keeps nothing older than the baselines within it. */
+const BASELINE_HOURS = 36;
+
+/** The snapshot the run is about to evaluate under, and its transaction id (assigned now). */
+export async function takeSnapshot(tx: Tx): Promise<RunSnapshot> {
+  const [r] = await rows<RunSnapshot>(
+    tx,
+    sql`select pg_current_snapshot()::text as snapshot, pg_current_xact_id()::text as xid`,
+  );
+  return r!;
+}
+
+/** Changes made by transactions the baseline's snapshot did not see, other than the baseline run's own. */
+function since(b: RunSnapshot): SQL {
+  return sql`c.txid >= pg_snapshot_xmin(${b.snapshot}::pg_snapshot)
+    and not pg_visible_in_snapshot(c.txid, ${b.snapshot}::pg_snapshot) and c.txid <> ${b.xid}::xid8`;
+}
+
+/**
+ * The run this one can start from, or why it must evaluate every entity: no
+ * earlier run recorded a snapshot, the rule changed, the calendar day or time
+ * zone differs, the as-of instant went back, a run on another day or version
+ * came in between, or a watched table was truncated since.
+ */
+export async function findBaseline(
+  tx: DbOrTx,
+  loaded: LoadedRule,
+  asOf: Date,
+  timezone: string,
+): Promise<{ ok: true; baseline: Baseline } | { ok: false; reason: string }> {
+  const def = loaded.definition;
+  const today = calendarDate(asOf, timezone);
+  const [b] = await rows<{
+    id: number;
+    as_of: Date;
+    rule_version: string;
+    snapshot: string;
+    xid: string;
+    timezone: string | null;
+    recent: boolean;
+  }>(
+    tx,
+    sql`select id::int as id, as_of, rule_version, details->'baseline'->>'snapshot' as snapshot,
+               details->'baseline'->>'xid' as xid, details->'baseline'->>'timezone' as timezone,
+               started_at > now() - make_interval(hours => ${BASELINE_HOURS}) as recent
+        from rule_runs
+        where rule_id = ${def.id} and status = 'applied' and details ? 'baseline'
+        order by id desc limit 1`,
+  );
+  if (!b) return { ok: false, reason: "no earlier run to start from" };
+  const asOfBefore = new Date(b.as_of);
+  if (b.rule_version !== loaded.version) return { ok: false, reason: "the rule changed since its last run" };
+  if (!b.recent) return { ok: false, reason: `its last full run is more than ${BASELINE_HOURS} hours old` };
+  if (b.timezone !== timezone || calendarDate(asOfBefore, timezone) !== today)
+    return { ok: false, reason: "its last run was for another calendar day" };
+  if (asOfBefore.getTime() > asOf.getTime())
+    return { ok: false, reason: "its last run was as of a later instant" };
+  const [between] = await rows<{ other: boolean; reset: boolean }>(
+    tx,
+    sql`select exists (
+          select 1 from rule_runs
+          where rule_id = ${def.id} and id > ${b.id} and status = 'applied'
+            and (rule_version <> ${loaded.version} or as_of > ${asOf.toISOString()}::timestamptz
+                 or (as_of at time zone ${timezone})::date <> ${today}::date)) as other,
+        exists (select 1 from entity_changes c where ${since(b)} and c.kind = 'reset') as reset`,
+  );
+  if (between?.other)
+    return { ok: false, reason: "a run for another day or version came after its last run" };
+  if (between?.reset) return { ok: false, reason: "a table it reads was truncated since its last run" };
+  return { ok: true, baseline: { runId: b.id, asOf: asOfBefore, snapshot: b.snapshot, xid: b.xid } };
+}
+
+/** Whether a run of the rule now would be incremental (a queue job then needs no partitions). */
+export async function canRunIncrementally(
+  db: DbOrTx,
+  loaded: LoadedRule,
+  asOf: Date,
+  timezone: string,
+): Promise<boolean> {
+  return compileRule(loaded.definition).ok && (await findBaseline(db, loaded, asOf, timezone)).ok;
+}
+
+/**
+ * The ids of the entities the rule must re-evaluate since the baseline: one
+ * column `id`. Which changes count follows the facts the rule reads: its
+ * entities' own rows always, their rollups for activity facts, the users of an
+ * account for userCount and activeUsers, a user's account for `account`, every
+ * tag for `tags`, and the claims and suppressions of its own tag.
+ */
+export function changedEntities(
+  loaded: LoadedRule,
+  baseline: Baseline,
+  asOf: Date,
+  tagId: number | null,
+): SQL {
+  const def = loaded.definition;
+  const type = def.target;
+  const facts = new Set(collectFactRequests(def).map((r) => r.fact));
+  const activity = ["activeDays", "daysSinceLastActive", "eventCount", "modulesUsed"].some((f) =>
+    facts.has(f),
+  );
+  const members = type === "account" && (facts.has("userCount") || facts.has("activeUsers"));
+  const then = baseline.asOf.toISOString();
+  const now = asOf.toISOString();
+  const kinds = ["row", ...(activity ? ["activity"] : []), ...(members ? ["member"] : [])];
+  const parts: SQL[] = [
+    sql`select c.entity_id as id from entity_changes c
+        where ${since(baseline)} and c.entity_type = ${type}
+          and (c.kind in ${kinds} or (c.kind in ('claim', 'suppression') and c.tag_id = ${tagId ?? -1})
+               ${facts.has("tags") ? sql`or c.kind = 'claim'` : sql``})`,
+    // With exit conditions the rule's own claim is one of its inputs: what its last run changed, it decides again.
+    ...(def.exitConditions
+      ? [
+          sql`select c.entity_id from entity_changes c
+              where c.txid = ${baseline.xid}::xid8 and c.entity_type = ${type}
+                and c.kind = 'claim' and c.tag_id = ${tagId ?? -1}`,
+        ]
+      : []),
+    // Entities that came into existence between the two instants.
+    type === "user"
+      ? sql`select e.id from users e where e.created_at > ${then}::timestamptz and e.created_at <= ${now}::timestamptz`
+      : sql`select e.id from accounts e
+            where e.provisioned_at > ${then}::timestamptz and e.provisioned_at <= ${now}::timestamptz`,
+    // Suppressions of the tag that ended between the two instants.
+    sql`select s.entity_id from suppressions s
+        where s.tag_id = ${tagId ?? -1} and s.entity_type = ${type}
+          and s.until > ${then}::timestamptz and s.until <= ${now}::timestamptz`,
+  ];
+  if (type === "user" && facts.has("account")) {
+    parts.push(sql`select u.id from users u where u.account_id in (
+      select c.entity_id from entity_changes c where ${since(baseline)} and c.entity_type = 'account' and c.kind = 'row')`);
+  }
+  if (members) {
+    parts.push(sql`select u.account_id from users u
+      where u.created_at > ${then}::timestamptz and u.created_at <= ${now}::timestamptz`);
+    if (facts.has("activeUsers")) {
+      parts.push(sql`select u.account_id from users u where u.id in (
+        select c.entity_id from entity_changes c where ${since(baseline)} and c.entity_type = 'user' and c.kind = 'activity')`);
+    }
+  }
+  return sql.join(parts, sql` union `);
+}
+
+/**
+ * Drops change-log rows no baseline can need: those older than the oldest
+ * snapshot of every rule's latest baseline (baselines past BASELINE_HOURS are
+ * never used). Only while no run is under way (a run in progress may be about
+ * to record an older snapshot): runs hold a shared lock that this takes
+ * exclusively, and it gives up at once when it cannot.
+ */
+export async function pruneChanges(db: DbOrTx): Promise<number> {
+  const [r] = await rows<{ n: number }>(
+    db,
+    sql`with lock as (select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got),
+        horizon as (
+          select min(pg_snapshot_xmin((r.details->'baseline'->>'snapshot')::pg_snapshot)) as xmin
+          from (select distinct on (rule_id) details from rule_runs
+                where status = 'applied' and details ? 'baseline'
+                  and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
+                order by rule_id, id desc) r),
+        gone as (
+          delete from entity_changes c
+          where (select got from lock)
+            and c.txid < coalesce((select xmin from horizon), pg_snapshot_xmin(pg_current_snapshot()))
+          returning 1)
+        select count(*)::int as n from gone`,
+  );
+  return r?.n ?? 0;
+}
+
+/** Held shared by every run that may record a baseline, exclusively by pruning. */
+export const PRUNE_LOCK = sql`hashtextextended('signaltag:entity-changes', 0)`;
