@@ -5,6 +5,7 @@ import { findTag } from "../db/queries/tags.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import {
+  analyzeAfter,
   applyDiff,
   createDiffTable,
   DEFAULT_GUARD_MIN_CLAIMS,
@@ -192,6 +193,7 @@ export async function applyPartitionedRun(
     result = err instanceof Rollback ? err.result : failedResult(base, err);
   }
   if (replayed) return result;
+  if (result.status === "applied") await analyzeAfter(db, result);
   result.durationMs = Date.now() - started;
   if (result.status === "held" || result.status === "failed") {
     result.runId = await recordRun(db, loaded, opts, result);

@@ -163,12 +163,25 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
     result = err instanceof Rollback ? err.result : failedResult(base, err);
   }
   if (replayed) return result;
+  if (result.status === "applied") await analyzeAfter(db, result);
   result.durationMs = Date.now() - started;
   if (result.status === "held" || result.status === "failed") {
     result.runId = await recordRun(db, loaded, opts, result);
   }
   return result;
 }
+
+/**
+ * Fresh claims statistics after a run that changed many claims. Autovacuum
+ * gets there eventually; until then the planner takes a table a first run
+ * filled for empty, and the next run's joins against it (removing claims)
+ * became nested loops over every claim: a minute instead of milliseconds.
+ */
+export async function analyzeAfter(db: DbOrTx, r: { added: number; removed: number }): Promise<void> {
+  if (r.added + r.removed >= ANALYZE_AFTER_CHANGES) await db.execute(sql`analyze claims`);
+}
+
+const ANALYZE_AFTER_CHANGES = 10_000;
 
 /** A run that failed with this error: nothing it did was kept. */
 export function failedResult(base: RunResult, err: unknown): RunResult {
@@ -272,7 +285,22 @@ async function reconcile(
     }
   }
 
-  const evaluation = await evaluateScope(tx, loaded, opts, scope, TEMP_DIFF);
+  const baseline = snapshot && { baseline: { ...snapshot, timezone: opts.timezone } };
+  // A compiled run over a tag that exists evaluates and applies in one statement, under a run row
+  // recorded first: a run the guard holds is rolled back whole, like any run that is not applied.
+  const tag =
+    opts.dryRun || scoped || opts.evaluation === "reference" ? undefined : await findTag(tx, def.tag);
+  const direct = tag !== undefined && compileRule(def).ok;
+  if (direct) {
+    result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" }, baseline);
+  }
+  const evaluation = await evaluateScope(
+    tx,
+    loaded,
+    opts,
+    scope,
+    direct ? { ...TEMP_DIFF, apply: { runId: result.runId!, tagId: tag.id } } : TEMP_DIFF,
+  );
   result.claimsBefore = evaluation.claimsBefore ?? (await countClaims(tx, loaded, scope));
   result.evaluated = evaluation.evaluated;
   result.matched = evaluation.matched;
@@ -297,13 +325,15 @@ async function reconcile(
     };
   }
 
-  result.runId = await recordRun(
-    tx,
-    loaded,
-    opts,
-    { ...result, status: "applied" },
-    snapshot && { baseline: { ...snapshot, timezone: opts.timezone } },
-  );
+  if (direct) {
+    await tx.execute(sql`
+      update rule_runs set evaluated = ${result.evaluated}, matched = ${result.matched}, added = ${result.added},
+        removed = ${result.removed}, finished_at = now(), duration_ms = ${Date.now() - started},
+        details = ${JSON.stringify({ ...runDetails(opts, result), ...baseline })}::jsonb
+      where id = ${result.runId!}`);
+    return result;
+  }
+  result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" }, baseline);
   if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId, result);
   await tx.execute(
     sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${result.runId}`,
@@ -345,11 +375,16 @@ export type Scope =
   | { after: string | null; through: string | null }
   | { changedSince: Baseline };
 
-/** Where computed changes go: the run's temporary diff, or a partition's rows of a partitioned run. */
+/**
+ * Where computed changes go: the run's temporary diff, a partition's rows of a
+ * partitioned run, or (`apply`) straight into claims and tag events under the
+ * given run, in the same statement that evaluates.
+ */
 export interface DiffTarget {
   table: SQL;
   columns: SQL;
   values: SQL;
+  apply?: { runId: number; tagId: number };
 }
 
 const TEMP_DIFF: DiffTarget = { table: sql`rule_diff`, columns: sql``, values: sql`` };
@@ -444,15 +479,20 @@ export async function evaluateScope(
               select h.entity_id from held h
               where (select count(*) from ev where ev.has) < (select count(*) from held)
                 and ${absentAt(type, sql`h.entity_id`, asOf)}
-            ), ins as (
-              insert into ${target.table} (${target.columns}entity_id, action, explanation)
-              select ${target.values}ev.id, case when ev.want then 'add' else 'remove' end,
-                ${JSON.stringify({ rule: def.id, version: loaded.version, asOf })}::jsonb || ev.explanation
+            ), diff as materialized (
+              select ev.id as entity_id, case when ev.want then 'add' else 'remove' end as action,
+                ${JSON.stringify({ rule: def.id, version: loaded.version, asOf })}::jsonb || ev.explanation as explanation
               from ev where ev.want <> ev.has
               union all
-              select ${target.values}gone.entity_id, 'remove', ${JSON.stringify(absent)}::jsonb from gone
-              returning action
-            )
+              select gone.entity_id, 'remove', ${JSON.stringify(absent)}::jsonb from gone
+            ), ${
+              target.apply
+                ? sql`${directWrites(loaded, opts, target.apply)}, ins as (select action from diff)`
+                : sql`ins as (
+              insert into ${target.table} (${target.columns}entity_id, action, explanation)
+              select ${target.values}d.entity_id, d.action, d.explanation from diff d
+              returning action)`
+            }
             select (select count(*) from ev)::int as evaluated,
                    (select count(*) from ev where ev.want)::int as matched,
                    (select count(*) from ins where action = 'add')::int as added,
@@ -639,6 +679,37 @@ async function removeClaimsOfAbsentEntities(
 }
 
 /**
+ * The writes of applyDiff as CTEs over the statement's `diff`, for a compiled
+ * run that evaluates and applies in one statement: tag events (additions
+ * first, each in key order, as applyDiff writes them), then the claims.
+ */
+function directWrites(loaded: LoadedRule, opts: RunOptions, apply: { runId: number; tagId: number }): SQL {
+  const def = loaded.definition;
+  const source = `rule:${def.id}`;
+  const type = def.target;
+  return sql`others as (
+      select distinct o.entity_id from claims o
+      where o.tag_id = ${apply.tagId} and o.entity_type = ${type} and o.source <> ${source}
+    ), events as (
+      insert into tag_events ${EVENT_COLUMNS}
+      select ${type}, d.entity_id, ${apply.tagId}, case when d.action = 'add' then 'added' else 'removed' end,
+             ${source}, o.entity_id is null, ${def.id}, ${loaded.version}, ${apply.runId},
+             ${opts.asOf.toISOString()}::timestamptz, d.explanation
+      from diff d left join others o on o.entity_id = d.entity_id
+      order by d.action, d.entity_id
+    ), added as (
+      insert into claims (source, tag_id, entity_type, entity_id)
+      select ${source}, ${apply.tagId}, ${type}, d.entity_id from diff d where d.action = 'add' order by d.entity_id
+    ), removed as (
+      delete from claims c using diff d
+      where d.action = 'remove' and c.source = ${source} and c.tag_id = ${apply.tagId}
+        and c.entity_type = ${type} and c.entity_id = d.entity_id
+    )`;
+}
+
+const EVENT_COLUMNS = sql`(entity_type, entity_id, tag_id, action, source, membership_changed, rule_id, rule_version, run_id, as_of, explanation)`;
+
+/**
  * Writes the computed diff: claims and one tag event per effective change,
  * set-based and in key order. The diff only adds claims the rule does not hold
  * and removes claims it holds, under the rule's lock, so no write can conflict.
@@ -655,12 +726,13 @@ export async function applyDiff(
   const type = def.target;
   const asOf = opts.asOf.toISOString();
   const tag = await ensureTag(tx, def.tag);
+  // The diff is joined below: without statistics the planner guesses its size (see also analyzeAfter).
+  await tx.execute(sql`analyze rule_diff`);
   // Membership changes where no other source holds the tag on the entity: those few entities, hashed once.
   const others = sql`(select distinct o.entity_id from claims o
                       where o.tag_id = ${tag.id} and o.entity_type = ${type} and o.source <> ${source})`;
-  const eventColumns = sql`(entity_type, entity_id, tag_id, action, source, membership_changed, rule_id, rule_version, run_id, as_of, explanation)`;
   const events = (action: "add" | "remove") => sql`
-    insert into tag_events ${eventColumns}
+    insert into tag_events ${EVENT_COLUMNS}
     select ${type}, d.entity_id, ${tag.id}, ${action === "add" ? "added" : "removed"}, ${source},
            o.entity_id is null, ${def.id}, ${loaded.version}, ${runId}, ${asOf}::timestamptz, d.explanation
     from rule_diff d left join ${others} o on o.entity_id = d.entity_id
@@ -672,12 +744,10 @@ export async function applyDiff(
       select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add' order by d.entity_id`);
   }
   if (counts.removed > 0) {
-    // Probes the claims key for each removed id: a join here is planned from the claims statistics, which
-    // lag behind a first run's inserts, and a one-row estimate turned it into a nested loop over every claim.
     await tx.execute(sql`
-      delete from claims c
-      where c.source = ${source} and c.tag_id = ${tag.id} and c.entity_type = ${type}
-        and c.entity_id = any(array(select d.entity_id from rule_diff d where d.action = 'remove'))`);
+      delete from claims c using rule_diff d
+      where d.action = 'remove' and c.source = ${source} and c.tag_id = ${tag.id}
+        and c.entity_type = ${type} and c.entity_id = d.entity_id`);
     await tx.execute(events("remove"));
   }
 }

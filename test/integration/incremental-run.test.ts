@@ -276,19 +276,29 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
             runs++;
             if (result.incrementalSince !== undefined) incremental++;
             expect(result.status).toBe("applied");
-            const changed = await rows<{ action: string; entity_id: string }>(
+            const changed = await rows<{ action: string; entity_id: string; explanation: unknown }>(
               t.database.db,
-              sql`select action, entity_id from tag_events where run_id = ${result.runId ?? -1} order by 1, 2`,
+              sql`select action, entity_id, explanation from tag_events where run_id = ${result.runId ?? -1}
+                  order by 1, 2`,
             );
+            const wanted = (list: { entityId: string; explanation: unknown }[] = []) =>
+              list
+                .map((c) => ({ id: c.entityId, explanation: c.explanation }))
+                .sort((x, y) => (x.id < y.id ? -1 : 1));
+            const got = (action: string) =>
+              changed
+                .filter((c) => c.action === action)
+                .map((c) => ({ id: c.entity_id, explanation: c.explanation }));
+            // The same entities, for the same reasons, as the full evaluation.
             expect({
               rule: rule.definition.id,
-              added: changed.filter((c) => c.action === "added").map((c) => c.entity_id),
-              removed: changed.filter((c) => c.action === "removed").map((c) => c.entity_id),
+              added: got("added"),
+              removed: got("removed"),
               matched: result.matched,
             }).toEqual({
               rule: rule.definition.id,
-              added: (full.samples?.added ?? []).map((c) => c.entityId).sort(),
-              removed: (full.samples?.removed ?? []).map((c) => c.entityId).sort(),
+              added: wanted(full.samples?.added),
+              removed: wanted(full.samples?.removed),
               matched: full.matched,
             });
           }
