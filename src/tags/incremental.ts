@@ -180,20 +180,25 @@ export function changedEntities(
 /**
  * Drops change-log rows no baseline can need: those older than the oldest
  * snapshot of every rule's latest baseline (baselines past BASELINE_HOURS are
- * never used). Only while no run is under way (a run in progress may be about
- * to record an older snapshot): runs hold a shared lock that this takes
- * exclusively, and it gives up at once when it cannot.
+ * never used) and of partitions waiting to be applied. Only while no run or
+ * partition is under way (one in progress may be about to record an older
+ * snapshot): they hold a shared lock that this takes exclusively, and it
+ * gives up at once when it cannot.
  */
 export async function pruneChanges(db: DbOrTx): Promise<number> {
   const [r] = await rows<{ n: number }>(
     db,
     sql`with lock as (select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got),
         horizon as (
-          select min(pg_snapshot_xmin((r.details->'baseline'->>'snapshot')::pg_snapshot)) as xmin
-          from (select distinct on (rule_id) details from rule_runs
-                where status = 'applied' and details ? 'baseline'
-                  and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
-                order by rule_id, id desc) r),
+          select min(pg_snapshot_xmin(s::pg_snapshot)) as xmin from (
+            select r.details->'baseline'->>'snapshot' as s
+            from (select distinct on (rule_id) details from rule_runs
+                  where status = 'applied' and details ? 'baseline'
+                    and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
+                  order by rule_id, id desc) r
+            -- Partitions evaluated but not applied yet: their run will record them.
+            union all
+            select snapshot from run_partitions where snapshot is not null) snapshots),
         gone as (
           delete from entity_changes c
           where (select got from lock)
@@ -202,6 +207,22 @@ export async function pruneChanges(db: DbOrTx): Promise<number> {
         select count(*)::int as n from gone`,
   );
   return r?.n ?? 0;
+}
+
+/**
+ * One snapshot that sees only what every one of the given snapshots saw (a
+ * partitioned run's partitions each evaluated under their own): the oldest
+ * xmin, the oldest xmax, and every transaction any of them saw in progress.
+ * `snapshots` is a query of one pg_snapshot column `s`.
+ */
+export function commonSnapshot(snapshots: SQL): SQL {
+  return sql`with s as (${snapshots}),
+    b as (select min(pg_snapshot_xmin(s.s)) as lo, min(pg_snapshot_xmax(s.s)) as hi from s)
+    select (b.lo::text || ':' || b.hi::text || ':' || coalesce((
+      select string_agg(x::text, ',' order by x) from (
+        select distinct x from s, pg_snapshot_xip(s.s) x where x >= b.lo and x < b.hi) q), ''))::pg_snapshot::text
+      as snapshot
+    from b where b.lo is not null`;
 }
 
 /** Held shared by every run that may record a baseline, exclusively by pruning. */

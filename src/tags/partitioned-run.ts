@@ -4,6 +4,7 @@ import { rows } from "../db/client.ts";
 import { findTag } from "../db/queries/tags.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
 import type { LoadedRule } from "../rules/types.ts";
+import { commonSnapshot, PRUNE_LOCK } from "./incremental.ts";
 import {
   analyzeAfter,
   applyDiff,
@@ -83,6 +84,12 @@ export async function evaluatePartition(
     await tx.execute(
       sql`delete from run_partitions where run_key = ${spec.runKey} and partition = ${spec.partition}`,
     );
+    // The snapshot it evaluates under, so the applied run can be the start of incremental runs.
+    await tx.execute(sql`select pg_advisory_xact_lock_shared(${PRUNE_LOCK})`);
+    const [{ snapshot } = { snapshot: null }] = await rows<{ snapshot: string }>(
+      tx,
+      sql`select pg_current_snapshot()::text as snapshot`,
+    );
     const e = await evaluateScope(
       tx,
       loaded,
@@ -91,8 +98,9 @@ export async function evaluatePartition(
       partitionTarget(spec.runKey, spec.partition),
     );
     await tx.execute(sql`
-      insert into run_partitions (run_key, partition, rule_id, rule_version, evaluated, matched)
-      values (${spec.runKey}, ${spec.partition}, ${def.id}, ${loaded.version}, ${e.evaluated}, ${e.matched})`);
+      insert into run_partitions (run_key, partition, rule_id, rule_version, evaluated, matched, snapshot)
+      values (${spec.runKey}, ${spec.partition}, ${def.id}, ${loaded.version}, ${e.evaluated}, ${e.matched},
+              ${snapshot})`);
     return { evaluated: e.evaluated, matched: e.matched, added: e.added, removed: e.removed };
   });
 }
@@ -181,7 +189,21 @@ export async function applyPartitionedRun(
           error: `would remove ${r.removed} of ${r.claimsBefore} claims (more than ${Math.round(guard * 100)} %); run with --force to apply`,
         });
       }
-      r.runId = await recordRun(tx, loaded, opts, r);
+      // What every partition saw, recorded as the rule's baseline (none if a partition recorded no snapshot).
+      await tx.execute(sql`select pg_advisory_xact_lock_shared(${PRUNE_LOCK})`);
+      const [common] = await rows<{ snapshot: string; xid: string }>(
+        tx,
+        sql`select c.snapshot, pg_current_xact_id()::text as xid
+            from (${commonSnapshot(sql`select snapshot::pg_snapshot as s from run_partitions where run_key = ${opts.runKey}`)}) c
+            where not exists (select 1 from run_partitions where run_key = ${opts.runKey} and snapshot is null)`,
+      );
+      r.runId = await recordRun(
+        tx,
+        loaded,
+        opts,
+        r,
+        common && { baseline: { snapshot: common.snapshot, xid: common.xid, timezone: opts.timezone } },
+      );
       if (r.added + r.removed > 0) await applyDiff(tx, loaded, opts, r.runId, r);
       await tx.execute(
         sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${r.runId}`,

@@ -125,11 +125,27 @@ describe.skipIf(queueUnavailable())("partitioned runs", () => {
       sql`select entity_id from claims where source = 'rule:power-users'`,
     );
     expect(before.length).toBeGreaterThan(5);
-    // A broken feed: every user's activity vanished.
-    await queued.database.db.execute(sql`delete from activity_daily`);
-    const held = await runCli(
+    // Later the same day, a queued run starts from the partitioned run's snapshot: no partitions.
+    const same = await runCli(
       queued.database,
       ["enqueue", "run", "--rule", "power-users", "--as-of", asOf, "--wait", "--json"],
+      { ...q.env(queued.url!), ...extra },
+    );
+    expect(same.code, same.stderr).toBe(0);
+    const [sameRun] = await rows<{ scope: string | null; partitions: number | null; evaluated: number }>(
+      queued.database.db,
+      sql`select details->>'scope' as scope, (details->>'partitions')::int as partitions, evaluated
+          from rule_runs order by id desc limit 1`,
+    );
+    expect(sameRun).toEqual({ scope: "changed", partitions: null, evaluated: 0 });
+
+    // A broken feed: every user's activity vanished. The run is for the next day, so it evaluates every
+    // entity in partitions (on the same day it would only evaluate what changed, without partitions).
+    await queued.database.db.execute(sql`delete from activity_daily`);
+    const nextDay = new Date(Date.parse(asOf) + 86_400_000).toISOString();
+    const held = await runCli(
+      queued.database,
+      ["enqueue", "run", "--rule", "power-users", "--as-of", nextDay, "--wait", "--json"],
       { ...q.env(queued.url!), ...extra },
     );
     expect(held.code, held.stderr).toBe(0);

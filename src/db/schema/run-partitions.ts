@@ -16,6 +16,8 @@ export const runPartitions = pgTable(
     ruleVersion: text("rule_version").notNull(),
     evaluated: integer("evaluated").notNull(),
     matched: integer("matched").notNull(),
+    /** The snapshot the partition evaluated under: the applied run starts the rule's next incremental run. */
+    snapshot: text("snapshot"),
     finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.runKey, t.partition] })],

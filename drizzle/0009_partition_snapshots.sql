@@ -1,0 +1,1 @@
+ALTER TABLE "run_partitions" ADD COLUMN "snapshot" text;
