@@ -36,7 +36,18 @@ export interface CompiledRule {
    * id, want (boolean), has (boolean) and explanation (jsonb, only where want
    * differs from has). `source` and `tagId` identify the rule's claims.
    */
-  evaluation(ctx: CompileContext, claims: { source: string; tagId: number | null; ruleId: string }): SQL;
+  evaluation(ctx: CompileContext, claims: ClaimsOf): SQL;
+}
+
+/**
+ * Whose claims the statement compares with, and (`header`) constant members
+ * every explanation starts with, built into the same object.
+ */
+export interface ClaimsOf {
+  source: string;
+  tagId: number | null;
+  ruleId: string;
+  header?: Record<string, string>;
 }
 
 export type CompileResult = { ok: true; rule: CompiledRule } | { ok: false; reason: string };
@@ -371,11 +382,7 @@ export function compileRule(def: RuleDefinition): CompileResult {
   return { ok: true, rule: { evaluation: (ctx, claims) => build(def, ctx, claims) } };
 }
 
-function build(
-  def: RuleDefinition,
-  ctx: CompileContext,
-  claims: { source: string; tagId: number | null; ruleId: string },
-): SQL {
+function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL {
   const b: Builder = {
     type: def.target,
     ctx,
@@ -456,7 +463,8 @@ function build(
 
   const factCols = [...b.columns.values()].map((c) => sql`${c.expr} as ${ident(c.alias)}`);
   const keep = exit ? sql`(not ${exit.pred})` : enter.pred;
-  const explanation = sql`jsonb_build_object('matched', ${enter.pred}, 'conditions', ${enter.explain}${
+  const header = Object.entries(claims.header ?? {}).map(([k, v]) => sql`${k}::text, ${v}::text, `);
+  const explanation = sql`jsonb_build_object(${sql.join(header, sql``)}'matched', ${enter.pred}, 'conditions', ${enter.explain}${
     exit ? sql`, 'exitMatched', ${exit.pred}, 'exitConditions', ${exit.explain}` : sql``
   }, 'suppressed', x.suppressed)`;
   return sql`

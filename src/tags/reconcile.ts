@@ -466,7 +466,12 @@ export async function evaluateScope(
         }ev as materialized (
               ${compiled.rule.evaluation(
                 { type, asOf: opts.asOf, today, timezone: opts.timezone, range, ...(only ? { only } : {}) },
-                { source, tagId: tag?.id ?? null, ruleId: def.id },
+                {
+                  source,
+                  tagId: tag?.id ?? null,
+                  ruleId: def.id,
+                  header: { rule: def.id, version: loaded.version, asOf },
+                },
               )}
             ), held as (
               select c.entity_id from claims c
@@ -480,8 +485,7 @@ export async function evaluateScope(
               where (select count(*) from ev where ev.has) < (select count(*) from held)
                 and ${absentAt(type, sql`h.entity_id`, asOf)}
             ), diff as materialized (
-              select ev.id as entity_id, case when ev.want then 'add' else 'remove' end as action,
-                ${JSON.stringify({ rule: def.id, version: loaded.version, asOf })}::jsonb || ev.explanation as explanation
+              select ev.id as entity_id, case when ev.want then 'add' else 'remove' end as action, ev.explanation
               from ev where ev.want <> ev.has
               union all
               select gone.entity_id, 'remove', ${JSON.stringify(absent)}::jsonb from gone
