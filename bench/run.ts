@@ -166,6 +166,17 @@ async function main() {
     `  ${noChangeSeconds.toFixed(2)} s, ${rowsWrittenNoChange} rows written ${JSON.stringify(summarize(again))}`,
   );
 
+  // Every entity evaluated again with nothing to write: the evaluation alone, as the lower bound and the
+  // (dry-run) reference path measure it.
+  log("full evaluation again (--full), nothing to change...");
+  const [fullEvaluationSeconds, evaluatedAgain] = await seconds(() =>
+    runRules(database.db, all, selected, { ...opts, incremental: false }),
+  );
+  const rowsWrittenFullEvaluation = (await writtenRows(database)) - before;
+  log(`  ${fullEvaluationSeconds.toFixed(2)} s, ${rowsWrittenFullEvaluation} rows written`);
+  if (evaluatedAgain.some((r) => r.added + r.removed > 0))
+    throw new Error("a full evaluation right after changed claims");
+
   log("5 % churn run (a day later, 5 % of power users lose their activity)...");
   await database.db.execute(sql`
     delete from activity_daily where entity_type = 'user' and entity_id in (
@@ -191,10 +202,14 @@ async function main() {
     // The re-run starts from the full run's snapshots: only entities changed since are evaluated.
     noChangeIncremental: again.every((r) => r.incrementalSince !== undefined),
     noChangeEvaluated: again.reduce((n, r) => n + r.evaluated, 0),
+    fullEvaluationSeconds: round(fullEvaluationSeconds),
+    rowsWrittenFullEvaluation,
     churnSeconds: round(churnSeconds),
     fullToLowerBound: round(fullRunSeconds / lowerBoundSeconds),
     referenceToFull: round(referenceSeconds / fullRunSeconds),
     noChangeToFull: round(noChangeSeconds / fullRunSeconds),
+    fullEvaluationToLowerBound: round(fullEvaluationSeconds / lowerBoundSeconds),
+    referenceToFullEvaluation: round(referenceSeconds / fullEvaluationSeconds),
     peakRssMb: peakRssMb(),
     matched: Object.fromEntries(full.map((r) => [r.tag, r.matched])),
     at: new Date().toISOString(),
@@ -218,7 +233,10 @@ async function main() {
       `| json-rules-engine reference | ${result.referenceSeconds} s${referenceSampled ? " (sample, scaled)" : ""} |`,
       `| reference / full | ${round(referenceSeconds / fullRunSeconds)}x |`,
       `| no-change re-run | ${result.noChangeSeconds} s, ${result.rowsWrittenNoChange} rows written, ${result.noChangeEvaluated} entities evaluated${result.noChangeIncremental ? " (incremental)" : ""} |`,
-      `| 5 % churn run | ${result.churnSeconds} s |`,
+      `| full evaluation again (--full, nothing to write) | ${result.fullEvaluationSeconds} s |`,
+      `| full evaluation / lower bound | ${result.fullEvaluationToLowerBound}x |`,
+      `| reference / full evaluation | ${result.referenceToFullEvaluation}x |`,
+      `| 5 % churn run (next day, every entity evaluated) | ${result.churnSeconds} s |`,
       `| peak RSS | ${result.peakRssMb} MB |`,
       "",
     ].join("\n"),
