@@ -33,15 +33,35 @@ const sameKey = sql`d.entity_type = n.entity_type and d.entity_id = n.entity_id 
  * are updated, the others inserted by a plain INSERT. Callers hold
  * lockRollups(), so no other transaction adds a key in between.
  *
+ * The events must have been checked (every event of a user carries that
+ * user's account), as both imports do before merging: the events are then
+ * summed once per (user, account, day, activity, module), which are already
+ * the user rollups, and the account rollups sum those smaller groups again.
+ * Measured on 2M events: 2.6 s against 3.6 s for one aggregate over an
+ * account row and a user row per event. Unchecked events could give a user
+ * two rows of one key, which the primary key refuses.
+ *
  * Measured on 2M events (1.36M new rollup rows): an INSERT ... ON CONFLICT DO
  * UPDATE writes half again as many WAL records (speculative insertion) and
  * took 21-31 s against 13 s for the plain insert. New rows arrive grouped by
  * entity (ordered by a hash of its id), so each entity's keys reach the same
  * few index pages together; sorting by the full text key instead took 11 s
- * of comparisons against under 2 s for the hash.
+ * of comparisons against under 2 s for the hash, and rows in no order (as a
+ * hash aggregate or a MERGE's hash join leave them) took about four times as
+ * long to insert.
  */
 export function rollupMerge(events: SQL, timezone: string): SQL {
-  return sql`roll_new as (${rollupRows(events, timezone)}),
+  return sql`roll_events as (
+      select e.user_id, e.account_id, (e.occurred_at at time zone ${timezone})::date as day,
+             e.activity, coalesce(e.module, '') as module, sum(e.count)::bigint as count
+      from ${events} e
+      group by 1, 2, 3, 4, 5),
+    roll_new as (
+      select 'user' as entity_type, g.user_id as entity_id, g.day, g.activity, g.module, g.count
+      from roll_events g where g.user_id is not null
+      union all
+      select 'account', g.account_id, g.day, g.activity, g.module, sum(g.count)::bigint
+      from roll_events g group by g.account_id, g.day, g.activity, g.module),
     roll_updated as (
       update activity_daily d set count = d.count + n.count from roll_new n where ${sameKey}),
     roll_inserted as (
