@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { EventSums } from "./import-events-sums.ts";
 import type { ImportSpec } from "./import-types.ts";
 import { CellError } from "./import-values.ts";
 
@@ -103,7 +104,7 @@ export interface ScanResult {
  * the user). A row the byte checks do not settle goes through the spec's own
  * convert(); one it refuses, and any quoted field, end the scan with
  * NeedsExactImport, so a file is only loaded here when the exact path would
- * load the same values without a problem.
+ * load the same values without a problem. Each row is also added to `sums`.
  */
 export async function* scanEvents(
   body: AsyncIterable<Buffer>,
@@ -111,6 +112,7 @@ export async function* scanEvents(
   spec: ImportSpec,
   result: ScanResult,
   onRows: (rows: number) => void,
+  sums?: EventSums,
 ): AsyncGenerator<Buffer> {
   const width = columns.length;
   const at = SCANNED_COLUMNS.map((c) => columns.indexOf(c));
@@ -159,6 +161,7 @@ export async function* scanEvents(
     }
     // [user_id, account_id, activity, module, occurred_at, count, event_id]
     if (values[1] === null) result.fillAccount = true;
+    sums?.addValues(values);
     const text = `${values
       .slice(0, 6)
       .map((v) => v ?? "")
@@ -221,6 +224,14 @@ export async function* scanEvents(
         if (count[1] === count[0]) out[o++] = 49;
         else put(buf, count[0], count[1]);
         out[o++] = NEWLINE;
+        if (sums) {
+          let n = 1;
+          if (count[1] > count[0]) {
+            n = 0;
+            for (let i = count[0]; i < count[1]; i++) n = n * 10 + buf[i]! - 48;
+          }
+          sums.addSpans(buf, user, account, activity, module, occurred, n);
+        }
         return;
       }
     }

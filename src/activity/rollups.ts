@@ -56,12 +56,40 @@ export function rollupMerge(events: SQL, timezone: string): SQL {
              e.activity, coalesce(e.module, '') as module, sum(e.count)::bigint as count
       from ${events} e
       group by 1, 2, 3, 4, 5),
-    roll_new as (
+    ${mergeNew(sql`
       select 'user' as entity_type, g.user_id as entity_id, g.day, g.activity, g.module, g.count
       from roll_events g where g.user_id is not null
       union all
       select 'account', g.account_id, g.day, g.activity, g.module, sum(g.count)::bigint
-      from roll_events g group by g.account_id, g.day, g.activity, g.module),
+      from roll_events g group by g.account_id, g.day, g.activity, g.module`)}`;
+}
+
+/**
+ * As rollupMerge(), for rollups already summed per key (by the import that
+ * streamed the events): `sums` has the columns of activity_daily, and an
+ * entity_type of 'user-account' stands for the account of the user
+ * entity_id, added to that account's own sums when `throughUsers`.
+ */
+export function rollupMergeSums(sums: SQL, throughUsers: boolean): SQL {
+  if (!throughUsers) {
+    return mergeNew(sql`select entity_type, entity_id, day, activity, module, count from ${sums}`);
+  }
+  return mergeNew(sql`
+    select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type = 'user'
+    union all
+    select 'account', a.account_id, a.day, a.activity, a.module, sum(a.count)::bigint
+    from (
+      select entity_id as account_id, day, activity, module, count from ${sums} where entity_type = 'account'
+      union all
+      select u.account_id, s.day, s.activity, s.module, s.count
+      from ${sums} s join users u on u.id = s.entity_id where s.entity_type = 'user-account'
+    ) a
+    group by a.account_id, a.day, a.activity, a.module`);
+}
+
+/** roll_new (the new rollup rows, one per key), then the update of existing keys and the insert of the others. */
+function mergeNew(rollupRows: SQL): SQL {
+  return sql`roll_new as (${rollupRows}),
     roll_updated as (
       update activity_daily d set count = d.count + n.count from roll_new n where ${sameKey}),
     roll_inserted as (

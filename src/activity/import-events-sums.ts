@@ -1,0 +1,533 @@
+/**
+ * The daily rollups of an events file, summed in this process while Postgres
+ * parses the file's COPY into activity_events (the import's one Postgres
+ * backend is the bottleneck; this process has a core to spare). Postgres then
+ * loads about 1.4M summed rows for 2M events instead of aggregating the
+ * stored events itself, and checks the file's references on its distinct
+ * (user, account) pairs instead of joining every event.
+ *
+ * Memory is bounded: past MAX_SLOTS sums or MAX_VALUES distinct ids of a kind,
+ * or on anything this code does not compute exactly as Postgres would (a
+ * timestamp finer than a microsecond, a day outside years 1-9999, a time zone
+ * whose offset this process cannot tell per hour), the sums are given up and
+ * the import sums the stored events in SQL as before.
+ */
+
+const HOUR = 3600;
+const DAY = 86_400;
+/** At most this many sum slots (24 bytes each): 100 MB. */
+const MAX_SLOTS = 1 << 22;
+/** At most this many distinct ids of one kind (users, accounts, activities, modules). */
+const MAX_VALUES = 1 << 20;
+
+/** Rollup kinds: a user's, an account's, and an account's through its user (the row left account_id empty). */
+const USER = 0;
+const ACCOUNT = 1;
+const ACCOUNT_OF_USER = 2;
+const KIND_NAMES = [Buffer.from("user"), Buffer.from("account"), Buffer.from("user-account")];
+
+class TooMany extends Error {}
+
+/** Distinct byte strings numbered in order of first sight, without a JS string per occurrence. */
+class Interner {
+  private pool = Buffer.allocUnsafe(1 << 16);
+  private used = 0;
+  private starts = new Int32Array(1024);
+  private hashes = new Int32Array(1024);
+  private slots = new Int32Array(2048);
+  count = 0;
+
+  /** The id found last: rows of one session repeat their user and account. */
+  private last = -1;
+
+  id(buf: Uint8Array, from: number, to: number): number {
+    if (this.last >= 0 && this.equals(this.last, buf, from, to)) return this.last;
+    this.last = this.find(buf, from, to);
+    return this.last;
+  }
+
+  private find(buf: Uint8Array, from: number, to: number): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const mask = this.slots.length - 1;
+    let slot = h & mask;
+    for (;;) {
+      const v = this.slots[slot]! - 1;
+      if (v < 0) break;
+      if (this.hashes[v] === h && this.equals(v, buf, from, to)) return v;
+      slot = (slot + 1) & mask;
+    }
+    const id = this.count;
+    if (id >= MAX_VALUES) throw new TooMany("more distinct ids than the sums keep");
+    if (id + 2 > this.starts.length) {
+      this.starts = grow(this.starts, this.starts.length * 2);
+      this.hashes = grow(this.hashes, this.hashes.length * 2);
+    }
+    const length = to - from;
+    if (this.used + length > this.pool.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.pool.length * 2, this.used + length));
+      this.pool.copy(bigger, 0, 0, this.used);
+      this.pool = bigger;
+    }
+    for (let i = from; i < to; i++) this.pool[this.used++] = buf[i]!;
+    this.starts[id] = this.used - length;
+    this.starts[id + 1] = this.used;
+    this.hashes[id] = h;
+    this.count++;
+    this.slots[slot] = id + 1;
+    if (this.count * 2 > this.slots.length) this.rehash();
+    return id;
+  }
+
+  /** The value's bytes written into out at o; returns the new offset. */
+  write(id: number, out: Buffer, o: number): number {
+    // Byte by byte: ids are short, and Buffer.copy costs a native call each.
+    const pool = this.pool;
+    for (let i = this.starts[id]!, end = this.starts[id + 1]!; i < end; i++) out[o++] = pool[i]!;
+    return o;
+  }
+
+  length(id: number): number {
+    return this.starts[id + 1]! - this.starts[id]!;
+  }
+
+  text(id: number): string {
+    return this.pool.toString("utf8", this.starts[id]!, this.starts[id + 1]!);
+  }
+
+  private equals(id: number, buf: Uint8Array, from: number, to: number): boolean {
+    const start = this.starts[id]!;
+    if (this.starts[id + 1]! - start !== to - from) return false;
+    for (let i = 0; i < to - from; i++) if (this.pool[start + i] !== buf[from + i]) return false;
+    return true;
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.count; id++) {
+      let slot = this.hashes[id]! & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = id + 1;
+    }
+    this.slots = slots;
+  }
+}
+
+function grow<T extends Int32Array | Float64Array>(a: T, length: number): T {
+  const bigger = new (a.constructor as new (n: number) => T)(length);
+  bigger.set(a);
+  return bigger;
+}
+
+/**
+ * Sums per (kind and entity, day, activity and module), in open addressing
+ * over typed arrays; a slot's three key parts are side by side, so a probe
+ * reads one cache line of keys (and one of sums).
+ */
+class SumTable {
+  private keys = new Int32Array(4 << 16).fill(-1);
+  private sums = new Float64Array(1 << 16);
+  size = 0;
+
+  add(entity: number, day: number, pair: number, count: number): void {
+    const keys = this.keys;
+    const mask = this.sums.length - 1;
+    let slot = hash3(entity, day, pair) & mask;
+    for (;;) {
+      const k = slot << 2;
+      const e = keys[k]!;
+      if (e === -1) break;
+      if (e === entity && keys[k + 1] === day && keys[k + 2] === pair) {
+        this.sums[slot]! += count;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+    const k = slot << 2;
+    keys[k] = entity;
+    keys[k + 1] = day;
+    keys[k + 2] = pair;
+    this.sums[slot] = count;
+    if (++this.size * 10 > this.sums.length * 7) this.rehash();
+  }
+
+  *entries(): Generator<[entity: number, day: number, pair: number, sum: number]> {
+    const keys = this.keys;
+    for (let slot = 0; slot < this.sums.length; slot++) {
+      const k = slot << 2;
+      if (keys[k] !== -1) yield [keys[k]!, keys[k + 1]!, keys[k + 2]!, this.sums[slot]!];
+    }
+  }
+
+  private rehash(): void {
+    const length = this.sums.length * 2;
+    if (length > MAX_SLOTS) throw new TooMany("more rollup rows than the sums keep");
+    const { keys, sums } = this;
+    this.keys = new Int32Array(length << 2).fill(-1);
+    this.sums = new Float64Array(length);
+    const mask = length - 1;
+    for (let old = 0; old < sums.length; old++) {
+      const o = old << 2;
+      const e = keys[o]!;
+      if (e === -1) continue;
+      let slot = hash3(e, keys[o + 1]!, keys[o + 2]!) & mask;
+      while (this.keys[slot << 2] !== -1) slot = (slot + 1) & mask;
+      this.keys.set(keys.subarray(o, o + 3), slot << 2);
+      this.sums[slot] = sums[old]!;
+    }
+  }
+}
+
+/** A whole number of at most 2^53 in decimal digits at out[o]; returns the new offset. */
+function writeWhole(n: number, out: Buffer, o: number): number {
+  const start = o;
+  do {
+    const q = Math.floor(n / 10);
+    out[o++] = 48 + n - q * 10;
+    n = q;
+  } while (n > 0);
+  for (let i = start, j = o - 1; i < j; i++, j--) {
+    const t = out[i]!;
+    out[i] = out[j]!;
+    out[j] = t;
+  }
+  return o;
+}
+
+function hash3(a: number, b: number, c: number): number {
+  let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 13);
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
+}
+
+/** YYYY-MM-DD of a day number (the inverse of daysFromCivil) for years 1 to 9999. */
+export function civilFromDays(days: number): string {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+function digits(buf: Uint8Array, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) v = v * 10 + buf[i]! - 48;
+  return v;
+}
+
+/**
+ * Seconds since 1970 (the fraction dropped) of a timestamp already checked to
+ * be YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), or NaN when its
+ * fraction is finer than a microsecond (Postgres rounds it, possibly into the
+ * next day).
+ */
+export function epochSeconds(buf: Uint8Array, from: number, to: number): number {
+  let i = from + 19;
+  if (buf[i] === 46) {
+    const start = ++i;
+    while (i < to && buf[i]! >= 48 && buf[i]! <= 57) i++;
+    if (i - start > 6) return NaN;
+  }
+  let offset = 0;
+  if (buf[i] !== 90) {
+    offset = (digits(buf, i + 1, 2) * 60 + digits(buf, i + 4, 2)) * 60;
+    if (buf[i] === 45) offset = -offset;
+  }
+  const days = daysFromCivil(digits(buf, from, 4), digits(buf, from + 5, 2), digits(buf, from + 8, 2));
+  return (
+    days * DAY +
+    digits(buf, from + 11, 2) * HOUR +
+    digits(buf, from + 14, 2) * 60 +
+    digits(buf, from + 17, 2) -
+    offset
+  );
+}
+
+/** A byte range [from, to) of a buffer. */
+export type Span = readonly [from: number, to: number];
+
+const MIN_DAY = daysFromCivil(1, 1, 1);
+const MAX_DAY = daysFromCivil(9999, 12, 31);
+
+export class EventSums {
+  /** Why the sums cannot be used (the import then sums the stored events), or undefined. */
+  abandoned: string | undefined;
+
+  private readonly users = new Interner();
+  private readonly accounts = new Interner();
+  private readonly activities = new Interner();
+  private readonly modules = new Interner();
+  private readonly pairs = new Map<number, number>();
+  private pairActivity: number[] = [];
+  private pairModule: number[] = [];
+  private sums: SumTable | undefined = new SumTable();
+  /** Per user: the account its rows name (-1: none yet). */
+  private userAccount = new Int32Array(1024).fill(-1);
+  /** Per account: 1 when a row names it without a user. */
+  private accountAlone = new Int32Array(1024);
+  private readonly utc: boolean;
+  private readonly zone: Intl.DateTimeFormat | undefined;
+  /** UTC offset in seconds per hour since 1970, as this process reads the time zone. */
+  readonly offsets = new Map<number, number>();
+
+  constructor(timezone: string) {
+    this.utc = timezone.toUpperCase() === "UTC";
+    if (!this.utc) {
+      try {
+        this.zone = new Intl.DateTimeFormat("en-US", {
+          timeZone: timezone,
+          hourCycle: "h23",
+          era: "short",
+          year: "numeric",
+          month: "numeric",
+          day: "numeric",
+          hour: "numeric",
+          minute: "numeric",
+          second: "numeric",
+        });
+      } catch {
+        this.giveUp(`the time zone ${timezone} is unknown here`);
+      }
+    }
+  }
+
+  /**
+   * One row of the fast path: each span a field's bytes (user or account may
+   * be empty, not both), occurred a checked timestamp.
+   */
+  addSpans(
+    buf: Uint8Array,
+    user: Span,
+    account: Span,
+    activity: Span,
+    module: Span,
+    occurred: Span,
+    count: number,
+  ): void {
+    if (this.sums === undefined) return;
+    try {
+      const seconds = epochSeconds(buf, occurred[0], occurred[1]);
+      const u = user[1] > user[0] ? this.users.id(buf, user[0], user[1]) : -1;
+      const a = account[1] > account[0] ? this.accounts.id(buf, account[0], account[1]) : -1;
+      const pair = this.pairOf(
+        this.activities.id(buf, activity[0], activity[1]),
+        this.modules.id(buf, module[0], module[1]),
+      );
+      this.add(u, a, pair, seconds, count);
+    } catch (err) {
+      if (!(err instanceof TooMany)) throw err;
+      this.giveUp(err.message);
+    }
+  }
+
+  /** One row the exact converter settled: [user_id, account_id, activity, module, occurred_at, count, ...]. */
+  addValues(values: readonly (string | null)[]): void {
+    if (this.sums === undefined) return;
+    const [user, account, activity, module, occurred, count] = values;
+    const bytes = (v: string | null | undefined) => Buffer.from(v ?? "", "utf8");
+    const b = [user, account, activity, module, occurred].map(bytes) as Buffer[];
+    const whole = (x: Buffer): Span => [0, x.length];
+    try {
+      const u = b[0]!.length > 0 ? this.users.id(b[0]!, 0, b[0]!.length) : -1;
+      const a = b[1]!.length > 0 ? this.accounts.id(b[1]!, 0, b[1]!.length) : -1;
+      const pair = this.pairOf(
+        this.activities.id(b[2]!, ...whole(b[2]!)),
+        this.modules.id(b[3]!, ...whole(b[3]!)),
+      );
+      this.add(u, a, pair, epochSeconds(b[4]!, 0, b[4]!.length), Number(count));
+    } catch (err) {
+      if (!(err instanceof TooMany)) throw err;
+      this.giveUp(err.message);
+    }
+  }
+
+  /** Some sums wait for a user's account: the user's rows leave account_id empty. */
+  get throughUsers(): boolean {
+    for (let u = 0; u < this.users.count; u++) if (this.userAccount[u]! < 0) return true;
+    return false;
+  }
+
+  /**
+   * The references to check: each user with the account its rows name (null
+   * when they name none), and each account named by a row without a user.
+   */
+  references(): { user: string | null; account: string | null }[] {
+    const out: { user: string | null; account: string | null }[] = [];
+    for (let u = 0; u < this.users.count; u++) {
+      const a = this.userAccount[u]!;
+      out.push({ user: this.users.text(u), account: a < 0 ? null : this.accounts.text(a) });
+    }
+    for (let a = 0; a < this.accounts.count; a++) {
+      if (this.accountAlone[a]) out.push({ user: null, account: this.accounts.text(a) });
+    }
+    return out;
+  }
+
+  /**
+   * The sums as CSV for COPY (entity_type, entity_id, day, activity, module,
+   * count); entity_type "user-account" stands for the account of the user
+   * entity_id, whose rows leave account_id empty. An account's sums are those
+   * of its users' rows, added up here, and those of rows without a user.
+   * Empties the sums.
+   */
+  async *csv(): AsyncGenerator<Buffer> {
+    const sums = this.sums;
+    if (!sums) return;
+    this.sums = undefined;
+    const dayText = new Map<number, Buffer>();
+    let out = Buffer.allocUnsafe(1 << 20);
+    let o = 0;
+    const line = (kind: number, id: number, day: number, pair: number, sum: number): boolean => {
+      const names = kind === ACCOUNT ? this.accounts : this.users;
+      const activity = this.pairActivity[pair]!;
+      const module = this.pairModule[pair]!;
+      let date = dayText.get(day);
+      if (!date) {
+        date = Buffer.from(civilFromDays(day));
+        dayText.set(day, date);
+      }
+      if (
+        o + names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64 >
+        out.length
+      ) {
+        return false;
+      }
+      const name = KIND_NAMES[kind]!;
+      for (let i = 0; i < name.length; i++) out[o++] = name[i]!;
+      out[o++] = 44;
+      o = names.write(id, out, o);
+      out[o++] = 44;
+      for (let i = 0; i < date.length; i++) out[o++] = date[i]!;
+      out[o++] = 44;
+      o = this.activities.write(activity, out, o);
+      out[o++] = 44;
+      o = this.modules.write(module, out, o);
+      out[o++] = 44;
+      o = writeWhole(sum, out, o);
+      out[o++] = 10;
+      return true;
+    };
+    const flush = () => {
+      const full = out.subarray(0, o);
+      out = Buffer.allocUnsafe(out.length * (o === 0 ? 2 : 1));
+      o = 0;
+      return full;
+    };
+    const accounts = new SumTable();
+    for (const [entity, day, pair, sum] of sums.entries()) {
+      const id = entity >>> 2;
+      if ((entity & 3) !== USER) {
+        accounts.add(entity, day, pair, sum);
+        continue;
+      }
+      while (!line(USER, id, day, pair, sum)) yield flush();
+      const account = this.userAccount[id]!;
+      if (account >= 0) accounts.add((account << 2) | ACCOUNT, day, pair, sum);
+      else while (!line(ACCOUNT_OF_USER, id, day, pair, sum)) yield flush();
+    }
+    for (const [entity, day, pair, sum] of accounts.entries()) {
+      while (!line(ACCOUNT, entity >>> 2, day, pair, sum)) yield flush();
+    }
+    if (o > 0) yield out.subarray(0, o);
+  }
+
+  private giveUp(reason: string): void {
+    this.abandoned ??= reason;
+    this.sums = undefined;
+  }
+
+  private pairOf(activity: number, module: number): number {
+    const key = activity * MAX_VALUES + module;
+    let pair = this.pairs.get(key);
+    if (pair === undefined) {
+      pair = this.pairActivity.length;
+      this.pairs.set(key, pair);
+      this.pairActivity.push(activity);
+      this.pairModule.push(module);
+    }
+    return pair;
+  }
+
+  private add(user: number, account: number, pair: number, seconds: number, count: number): void {
+    const sums = this.sums;
+    if (!sums) return;
+    if (Number.isNaN(seconds)) {
+      this.giveUp("a timestamp finer than a microsecond");
+      return;
+    }
+    const offset = this.utc ? 0 : this.offsetAt(Math.floor(seconds / HOUR));
+    if (offset === undefined) return;
+    const day = Math.floor((seconds + offset) / DAY);
+    if (day < MIN_DAY || day > MAX_DAY) {
+      this.giveUp("a day outside the years 1 to 9999");
+      return;
+    }
+    if (user >= 0) {
+      if (user >= this.userAccount.length) {
+        const known = this.userAccount.length;
+        this.userAccount = grow(this.userAccount, known * 2);
+        this.userAccount.fill(-1, known);
+      }
+      // The account's sums are added up from its users' when the sums are written.
+      sums.add((user << 2) | USER, day, pair, count);
+      if (account >= 0) {
+        const known = this.userAccount[user]!;
+        // Two accounts for one user: one of them is wrong, which the exact path reports.
+        if (known >= 0 && known !== account) this.giveUp("a user named with two accounts");
+        this.userAccount[user] = account;
+      }
+    } else {
+      if (account >= this.accountAlone.length) {
+        this.accountAlone = grow(this.accountAlone, this.accountAlone.length * 2);
+      }
+      this.accountAlone[account] = 1;
+      sums.add((account << 2) | ACCOUNT, day, pair, count);
+    }
+  }
+
+  /** The zone's offset throughout one hour, or undefined (and the sums given up) when it changes within it. */
+  private offsetAt(hour: number): number | undefined {
+    const known = this.offsets.get(hour);
+    if (known !== undefined) return known;
+    const start = this.localOffset(hour * HOUR);
+    const end = this.localOffset(hour * HOUR + HOUR - 1);
+    if (start === undefined || start !== end) {
+      this.giveUp("the time zone's offset changes within an hour");
+      return undefined;
+    }
+    this.offsets.set(hour, start);
+    return start;
+  }
+
+  private localOffset(seconds: number): number | undefined {
+    if (!this.zone) return undefined;
+    const parts = this.zone.formatToParts(new Date(seconds * 1000));
+    const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+    const era = parts.find((p) => p.type === "era");
+    if (era && era.value !== "AD") return undefined;
+    const local =
+      daysFromCivil(part("year"), part("month"), part("day")) * DAY +
+      part("hour") * HOUR +
+      part("minute") * 60 +
+      part("second");
+    return Number.isFinite(local) ? local - seconds : undefined;
+  }
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import {
+  civilFromDays,
+  daysFromCivil,
+  EventSums,
+  epochSeconds,
+  type Span,
+} from "../../src/activity/import-events-sums.ts";
+
+const whole = (b: Buffer): Span => [0, b.length];
+
+async function csvOf(sums: EventSums): Promise<string[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of sums.csv()) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8").split("\n").filter(Boolean).sort();
+}
+
+function add(sums: EventSums, user: string, account: string, activity: string, module: string, at: string) {
+  const b = [user, account, activity, module, at].map((v) => Buffer.from(v));
+  sums.addSpans(
+    Buffer.concat(b),
+    ...(b.reduce<[Span[], number]>(
+      ([spans, o], x) => [[...spans, [o, o + x.length] as Span], o + x.length],
+      [[], 0],
+    )[0] as [Span, Span, Span, Span, Span]),
+    1,
+  );
+}
+
+describe("event sums", () => {
+  it("numbers days as Date does, from year 1 to 9999", () => {
+    for (const date of ["0001-01-01", "1969-12-31", "1970-01-01", "2000-02-29", "2024-03-31", "9999-12-31"]) {
+      const [y, m, d] = date.split("-").map(Number) as [number, number, number];
+      const days = daysFromCivil(y, m, d);
+      const at = new Date(0);
+      at.setUTCFullYear(y, m - 1, d);
+      expect(days).toBe(Math.round(at.getTime() / 86_400_000));
+      expect(civilFromDays(days)).toBe(date);
+    }
+  });
+
+  it("reads a checked timestamp's instant, and no instant finer than a microsecond", () => {
+    const read = (s: string) => epochSeconds(Buffer.from(s), ...whole(Buffer.from(s)));
+    expect(read("2024-03-31T00:30:00+02:00")).toBe(Date.parse("2024-03-30T22:30:00Z") / 1000);
+    expect(read("2024-03-31T10:00:00.123456-05:00")).toBe(Date.parse("2024-03-31T15:00:00Z") / 1000);
+    expect(read("2024-03-31T10:00:00.1234567Z")).toBeNaN();
+  });
+
+  it("sums users, their accounts, accounts alone and users without an account", async () => {
+    const sums = new EventSums("UTC");
+    add(sums, "u-1", "a-1", "login", "", "2024-03-30T23:30:00-01:00");
+    add(sums, "u-1", "a-1", "login", "", "2024-03-31T08:00:00Z");
+    add(sums, "u-2", "a-1", "export", "reports", "2024-03-31T08:00:00Z");
+    add(sums, "", "a-1", "login", "", "2024-03-31T09:00:00Z");
+    add(sums, "u-3", "", "login", "", "2024-03-31T09:00:00Z");
+    expect(sums.abandoned).toBeUndefined();
+    expect(sums.throughUsers).toBe(true);
+    expect(sums.references()).toEqual([
+      { user: "u-1", account: "a-1" },
+      { user: "u-2", account: "a-1" },
+      { user: "u-3", account: null },
+      { user: null, account: "a-1" },
+    ]);
+    expect(await csvOf(sums)).toEqual([
+      "account,a-1,2024-03-31,export,reports,1",
+      "account,a-1,2024-03-31,login,,3",
+      "user,u-1,2024-03-31,login,,2",
+      "user,u-2,2024-03-31,export,reports,1",
+      "user,u-3,2024-03-31,login,,1",
+      "user-account,u-3,2024-03-31,login,,1",
+    ]);
+  });
+
+  it("puts events on their day in the workspace time zone", async () => {
+    const sums = new EventSums("Europe/Paris");
+    add(sums, "u-1", "a-1", "login", "", "2024-03-30T22:59:59Z");
+    add(sums, "u-1", "a-1", "login", "", "2024-03-30T23:00:00Z");
+    add(sums, "u-1", "a-1", "login", "", "2024-10-26T21:59:59Z");
+    add(sums, "u-1", "a-1", "login", "", "2024-10-26T22:00:00Z");
+    expect(sums.offsets.get(Date.parse("2024-03-30T22:00:00Z") / 3_600_000)).toBe(3600);
+    expect(sums.offsets.get(Date.parse("2024-10-26T21:00:00Z") / 3_600_000)).toBe(7200);
+    expect((await csvOf(sums)).filter((l) => l.startsWith("user,"))).toEqual([
+      "user,u-1,2024-03-30,login,,1",
+      "user,u-1,2024-03-31,login,,1",
+      "user,u-1,2024-10-26,login,,1",
+      "user,u-1,2024-10-27,login,,1",
+    ]);
+  });
+
+  it("gives up on a user named with two accounts, and on an hour whose offset changes", () => {
+    const twice = new EventSums("UTC");
+    add(twice, "u-1", "a-1", "login", "", "2024-03-31T08:00:00Z");
+    add(twice, "u-1", "a-2", "login", "", "2024-03-31T08:00:00Z");
+    expect(twice.abandoned).toBe("a user named with two accounts");
+    // St. John's changes its clocks at 02:00 local time, half past a UTC hour.
+    const zone = new EventSums("America/St_Johns");
+    add(zone, "u-1", "a-1", "login", "", "2024-11-03T04:10:00Z");
+    expect(zone.abandoned).toBe("the time zone's offset changes within an hour");
+  });
+});
