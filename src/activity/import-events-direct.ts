@@ -13,7 +13,7 @@ import { EventSums } from "./import-events-sums.ts";
 import { formatOf, type ImportSource } from "./import-source.ts";
 import { collectTouched, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
-import { lockRollups, rollupMerge, rollupMergeSums } from "./rollups.ts";
+import { lockRollups, mergeRollupSums, rollupMerge } from "./rollups.ts";
 
 /**
  * The events this transaction stored: they all carry its start time (found
@@ -145,7 +145,8 @@ export async function importEventsDirect(
         throw new NeedsExactImport("a row refers to an unknown or other user or account");
       const checked = performance.now();
 
-      let merge: SQL;
+      const limit = opts.touchedLimit ?? 10_000;
+      let result: TouchedRow[];
       if (sums) {
         await tx.execute(
           sql`create temporary table signaltag_rollup_sums (entity_type text not null, entity_id text not null,
@@ -153,28 +154,37 @@ export async function importEventsDirect(
         );
         await copyText(
           connection,
-          "COPY signaltag_rollup_sums FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (module))",
-          sums.csv(),
+          "COPY signaltag_rollup_sums FROM STDIN WITH (FORMAT binary)",
+          sums.copyData(),
         );
-        await tx.execute(sql`analyze signaltag_rollup_sums`);
-        merge = rollupMergeSums(sql`signaltag_rollup_sums`, sums.throughUsers);
+        await lockRollups(tx);
+        await mergeRollupSums(tx, sql`signaltag_rollup_sums`, sums.throughUsers);
+        // The touched entities are those the file names, and the accounts of users it names alone.
+        const named = sums.named(limit + 1);
+        const accounts = new Set(named.accounts);
+        if (sums.throughUsers && accounts.size <= limit) {
+          const found = await rows<{ id: string }>(
+            tx,
+            sql`select distinct u.account_id as id from signaltag_rollup_sums s join users u on u.id = s.entity_id
+                where s.entity_type = 'user-account' limit ${limit + 1}`,
+          );
+          for (const { id } of found) accounts.add(id);
+        }
+        const row = (kind: string) => (id: string) => ({ kind, id, a: null, b: null });
+        result = [...[...accounts].map(row("account")), ...named.users.map(row("user"))];
       } else {
-        merge = rollupMerge(
-          ours(sql`e.user_id, e.account_id, e.activity, e.module, e.occurred_at, e.count`),
-          opts.timezone,
+        await lockRollups(tx);
+        const events = ours(sql`e.user_id, e.account_id, e.activity, e.module, e.occurred_at, e.count`);
+        // The touched entities are those of the new rollup rows, a smaller set than the events.
+        const touchedOf = (type: string) =>
+          sql`(select ${type} as kind, entity_id as id, null::int as a, null::int as b
+               from (select distinct entity_id from roll_new where entity_type = ${type}) t limit ${limit + 1})`;
+        result = await rows<TouchedRow>(
+          tx,
+          sql`with ${rollupMerge(events, opts.timezone)}
+              ${touchedOf("account")} union all ${touchedOf("user")}`,
         );
       }
-      await lockRollups(tx);
-      const limit = opts.touchedLimit ?? 10_000;
-      // The touched entities are those of the new rollup rows, a smaller set than the events.
-      const touchedOf = (type: string) =>
-        sql`(select ${type} as kind, entity_id as id, null::int as a, null::int as b
-             from (select distinct entity_id from roll_new where entity_type = ${type}) t limit ${limit + 1})`;
-      const result = await rows<TouchedRow>(
-        tx,
-        sql`with ${merge}
-            ${touchedOf("account")} union all ${touchedOf("user")}`,
-      );
       const { touched } = collectTouched(result, limit);
       return {
         entity: spec.entity,

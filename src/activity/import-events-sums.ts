@@ -152,11 +152,29 @@ class SumTable {
     if (++this.size * 10 > this.sums.length * 7) this.rehash();
   }
 
-  *entries(): Generator<[entity: number, day: number, pair: number, sum: number]> {
+  /**
+   * The entries grouped by entity (a counting sort of the slots), so that the
+   * rollup rows of an entity reach the same few index pages together.
+   */
+  *byEntity(): Generator<[entity: number, day: number, pair: number, sum: number]> {
     const keys = this.keys;
-    for (let slot = 0; slot < this.sums.length; slot++) {
+    const slots = this.sums.length;
+    let max = 0;
+    for (let slot = 0; slot < slots; slot++) max = Math.max(max, keys[slot << 2]!);
+    const next = new Int32Array(max + 2);
+    for (let slot = 0; slot < slots; slot++) {
+      const e = keys[slot << 2]!;
+      if (e !== -1) next[e + 1]!++;
+    }
+    for (let e = 1; e < next.length; e++) next[e]! += next[e - 1]!;
+    const order = new Int32Array(this.size);
+    for (let slot = 0; slot < slots; slot++) {
+      const e = keys[slot << 2]!;
+      if (e !== -1) order[next[e]!++] = slot;
+    }
+    for (const slot of order) {
       const k = slot << 2;
-      if (keys[k] !== -1) yield [keys[k]!, keys[k + 1]!, keys[k + 2]!, this.sums[slot]!];
+      yield [keys[k]!, keys[k + 1]!, keys[k + 2]!, this.sums[slot]!];
     }
   }
 
@@ -179,22 +197,6 @@ class SumTable {
   }
 }
 
-/** A whole number of at most 2^53 in decimal digits at out[o]; returns the new offset. */
-function writeWhole(n: number, out: Buffer, o: number): number {
-  const start = o;
-  do {
-    const q = Math.floor(n / 10);
-    out[o++] = 48 + n - q * 10;
-    n = q;
-  } while (n > 0);
-  for (let i = start, j = o - 1; i < j; i++, j--) {
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
-  }
-  return o;
-}
-
 function hash3(a: number, b: number, c: number): number {
   let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d);
   h ^= h >>> 15;
@@ -209,22 +211,6 @@ export function daysFromCivil(year: number, month: number, day: number): number 
   const yoe = y - era * 400;
   const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
   return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
-}
-
-/** YYYY-MM-DD of a day number (the inverse of daysFromCivil) for years 1 to 9999. */
-export function civilFromDays(days: number): string {
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
 }
 
 function digits(buf: Uint8Array, at: number, n: number): number {
@@ -264,6 +250,8 @@ export function epochSeconds(buf: Uint8Array, from: number, to: number): number 
 /** A byte range [from, to) of a buffer. */
 export type Span = readonly [from: number, to: number];
 
+/** Postgres counts days in binary COPY data from 2000-01-01. */
+const PG_EPOCH_DAY = daysFromCivil(2000, 1, 1);
 const MIN_DAY = daysFromCivil(1, 1, 1);
 const MAX_DAY = daysFromCivil(9999, 12, 31);
 
@@ -365,6 +353,13 @@ export class EventSums {
     return false;
   }
 
+  /** The users and the accounts the rows name (at most `limit` of each). */
+  named(limit: number): { users: string[]; accounts: string[] } {
+    const list = (names: Interner) =>
+      Array.from({ length: Math.min(limit, names.count) }, (_, id) => names.text(id));
+    return { users: list(this.users), accounts: list(this.accounts) };
+  }
+
   /**
    * The references to check: each user with the account its rows name (null
    * when they name none), and each account named by a row without a user.
@@ -382,47 +377,55 @@ export class EventSums {
   }
 
   /**
-   * The sums as CSV for COPY (entity_type, entity_id, day, activity, module,
-   * count); entity_type "user-account" stands for the account of the user
-   * entity_id, whose rows leave account_id empty. An account's sums are those
-   * of its users' rows, added up here, and those of rows without a user.
-   * Empties the sums.
+   * The sums as COPY ... (FORMAT binary) data, whose rows Postgres reads in
+   * about two thirds of the time CSV takes: entity_type, entity_id, day,
+   * activity, module, count. An entity_type of "user-account" stands for the
+   * account of the user entity_id, whose rows leave account_id empty. An
+   * account's sums are those of its users' rows, added up here, and those of
+   * rows without a user. Empties the sums.
    */
-  async *csv(): AsyncGenerator<Buffer> {
+  async *copyData(): AsyncGenerator<Buffer> {
     const sums = this.sums;
     if (!sums) return;
     this.sums = undefined;
-    const dayText = new Map<number, Buffer>();
     let out = Buffer.allocUnsafe(1 << 20);
-    let o = 0;
+    let o = out.write("PGCOPY\n\xff\r\n\0", 0, "latin1");
+    o = out.writeInt32BE(0, o); // flags
+    o = out.writeInt32BE(0, o); // header extension length
+    const int32 = (v: number) => {
+      out[o++] = v >>> 24;
+      out[o++] = (v >>> 16) & 255;
+      out[o++] = (v >>> 8) & 255;
+      out[o++] = v & 255;
+    };
+    const text = (names: Interner, id: number) => {
+      int32(names.length(id));
+      o = names.write(id, out, o);
+    };
     const line = (kind: number, id: number, day: number, pair: number, sum: number): boolean => {
       const names = kind === ACCOUNT ? this.accounts : this.users;
       const activity = this.pairActivity[pair]!;
       const module = this.pairModule[pair]!;
-      let date = dayText.get(day);
-      if (!date) {
-        date = Buffer.from(civilFromDays(day));
-        dayText.set(day, date);
-      }
       if (
         o + names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64 >
         out.length
       ) {
         return false;
       }
+      out[o++] = 0;
+      out[o++] = 6;
       const name = KIND_NAMES[kind]!;
+      int32(name.length);
       for (let i = 0; i < name.length; i++) out[o++] = name[i]!;
-      out[o++] = 44;
-      o = names.write(id, out, o);
-      out[o++] = 44;
-      for (let i = 0; i < date.length; i++) out[o++] = date[i]!;
-      out[o++] = 44;
-      o = this.activities.write(activity, out, o);
-      out[o++] = 44;
-      o = this.modules.write(module, out, o);
-      out[o++] = 44;
-      o = writeWhole(sum, out, o);
-      out[o++] = 10;
+      text(names, id);
+      int32(4);
+      int32(day - PG_EPOCH_DAY);
+      text(this.activities, activity);
+      text(this.modules, module);
+      int32(8);
+      const high = Math.floor(sum / 4_294_967_296);
+      int32(high);
+      int32(sum - high * 4_294_967_296);
       return true;
     };
     const flush = () => {
@@ -432,7 +435,7 @@ export class EventSums {
       return full;
     };
     const accounts = new SumTable();
-    for (const [entity, day, pair, sum] of sums.entries()) {
+    for (const [entity, day, pair, sum] of sums.byEntity()) {
       const id = entity >>> 2;
       if ((entity & 3) !== USER) {
         accounts.add(entity, day, pair, sum);
@@ -443,10 +446,13 @@ export class EventSums {
       if (account >= 0) accounts.add((account << 2) | ACCOUNT, day, pair, sum);
       else while (!line(ACCOUNT_OF_USER, id, day, pair, sum)) yield flush();
     }
-    for (const [entity, day, pair, sum] of accounts.entries()) {
+    for (const [entity, day, pair, sum] of accounts.byEntity()) {
       while (!line(ACCOUNT, entity >>> 2, day, pair, sum)) yield flush();
     }
-    if (o > 0) yield out.subarray(0, o);
+    if (o + 2 > out.length) yield flush();
+    out[o++] = 255; // the trailer: a field count of -1
+    out[o++] = 255;
+    yield out.subarray(0, o);
   }
 
   private giveUp(reason: string): void {

@@ -1,5 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
-import type { DbOrTx } from "../db/client.ts";
+import { type DbOrTx, rows } from "../db/client.ts";
 
 /**
  * The rollup rows events contribute, summed per key: one for each event's
@@ -65,26 +65,40 @@ export function rollupMerge(events: SQL, timezone: string): SQL {
 }
 
 /**
- * As rollupMerge(), for rollups already summed per key (by the import that
- * streamed the events): `sums` has the columns of activity_daily, and an
- * entity_type of 'user-account' stands for the account of the user
- * entity_id, added to that account's own sums when `throughUsers`.
+ * As rollupMerge(), for rollups already summed per key by the import that
+ * streamed the events: `sums` is a table with the columns of activity_daily,
+ * its rows grouped by entity; an entity_type of 'user-account' (when
+ * `throughUsers`) stands for the account of the user entity_id, added to that
+ * account's own sums. Callers hold lockRollups().
+ *
+ * The existing keys are updated first, and only when there were some does the
+ * insert of the others test each key again: an import of new days (and the
+ * first import) inserts its sums as they are, with no anti-join and no sort.
  */
-export function rollupMergeSums(sums: SQL, throughUsers: boolean): SQL {
-  if (!throughUsers) {
-    return mergeNew(sql`select entity_type, entity_id, day, activity, module, count from ${sums}`);
-  }
-  return mergeNew(sql`
-    select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type = 'user'
-    union all
-    select 'account', a.account_id, a.day, a.activity, a.module, sum(a.count)::bigint
-    from (
-      select entity_id as account_id, day, activity, module, count from ${sums} where entity_type = 'account'
-      union all
-      select u.account_id, s.day, s.activity, s.module, s.count
-      from ${sums} s join users u on u.id = s.entity_id where s.entity_type = 'user-account'
-    ) a
-    group by a.account_id, a.day, a.activity, a.module`);
+export async function mergeRollupSums(db: DbOrTx, sums: SQL, throughUsers: boolean): Promise<void> {
+  const source = throughUsers
+    ? sql`(select * from (
+        select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type = 'user'
+        union all
+        select 'account', a.account_id, a.day, a.activity, a.module, sum(a.count)::bigint
+        from (
+          select entity_id as account_id, day, activity, module, count from ${sums} where entity_type = 'account'
+          union all
+          select u.account_id, s.day, s.activity, s.module, s.count
+          from ${sums} s join users u on u.id = s.entity_id where s.entity_type = 'user-account'
+        ) a
+        group by a.account_id, a.day, a.activity, a.module
+      ) r order by hashtext(r.entity_id))`
+    : sums;
+  const [updated] = await rows<{ n: number }>(
+    db,
+    sql`with u as (update activity_daily d set count = d.count + n.count from ${source} n where ${sameKey} returning 1)
+        select count(*)::int as n from u`,
+  );
+  const unseen =
+    Number(updated?.n) > 0 ? sql`where not exists (select 1 from activity_daily d where ${sameKey})` : sql``;
+  await db.execute(sql`insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+    select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from ${source} n ${unseen}`);
 }
 
 /** roll_new (the new rollup rows, one per key), then the update of existing keys and the insert of the others. */

@@ -1,18 +1,50 @@
 import { describe, expect, it } from "vitest";
-import {
-  civilFromDays,
-  daysFromCivil,
-  EventSums,
-  epochSeconds,
-  type Span,
-} from "../../src/activity/import-events-sums.ts";
+import { daysFromCivil, EventSums, epochSeconds, type Span } from "../../src/activity/import-events-sums.ts";
 
 const whole = (b: Buffer): Span => [0, b.length];
 
+/** YYYY-MM-DD of a day number (the inverse of daysFromCivil) for years 1 to 9999. */
+function civilFromDays(days: number): string {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
+
+/** The sums' binary COPY data as sorted CSV lines. */
 async function csvOf(sums: EventSums): Promise<string[]> {
   const chunks: Buffer[] = [];
-  for await (const chunk of sums.csv()) chunks.push(Buffer.from(chunk));
-  return Buffer.concat(chunks).toString("utf8").split("\n").filter(Boolean).sort();
+  for await (const chunk of sums.copyData()) chunks.push(Buffer.from(chunk));
+  const data = Buffer.concat(chunks);
+  expect(data.subarray(0, 11).toString("latin1")).toBe("PGCOPY\n\xff\r\n\0");
+  let o = 19;
+  const lines: string[] = [];
+  for (;;) {
+    const fields = data.readInt16BE(o);
+    o += 2;
+    if (fields === -1) break;
+    expect(fields).toBe(6);
+    const values: string[] = [];
+    for (let f = 0; f < fields; f++) {
+      const length = data.readInt32BE(o);
+      o += 4;
+      if (f === 2) values.push(civilFromDays(data.readInt32BE(o) + daysFromCivil(2000, 1, 1)));
+      else if (f === 5) values.push(String(data.readBigInt64BE(o)));
+      else values.push(data.toString("utf8", o, o + length));
+      o += length;
+    }
+    lines.push(values.join(","));
+  }
+  expect(o).toBe(data.length);
+  return lines.sort();
 }
 
 function add(sums: EventSums, user: string, account: string, activity: string, module: string, at: string) {
