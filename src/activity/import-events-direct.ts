@@ -95,6 +95,8 @@ export async function importEventsDirect(
   }
   if (!stat.isFile()) return undefined;
   const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  // Sums that may have spilled to a temporary file, removed whatever the outcome.
+  let spilling: EventSums | undefined;
   try {
     const split = await splitHeader(stream);
     if (!split) return undefined;
@@ -104,6 +106,8 @@ export async function importEventsDirect(
       columns.every((c) => (SCANNED_COLUMNS as readonly string[]).includes(c)) &&
       spec.missingColumns(new Set(columns)) === undefined;
     if (!usable) return undefined;
+    const summed = new EventSums(opts.timezone);
+    spilling = summed;
     return await inTransaction(database.db, async (tx) => {
       const connection = transactionConnection(tx);
       if (!connection) throw new NeedsExactImport("no reserved connection");
@@ -111,7 +115,6 @@ export async function importEventsDirect(
       const scan: ScanResult = { rows: 0, fillAccount: false };
       const progress = (phase: "reading" | "merging") =>
         opts.onProgress?.({ phase, bytesRead: stream.bytesRead, totalBytes: stat.size, rows: scan.rows });
-      const summed = new EventSums(opts.timezone);
       await copyText(
         connection,
         `COPY activity_events (${SCANNED_COLUMNS.join(", ")}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (account_id))`,
@@ -158,7 +161,7 @@ export async function importEventsDirect(
           sums.copyData(),
         );
         await lockRollups(tx);
-        await mergeRollupSums(tx, sql`signaltag_rollup_sums`, sums.throughUsers);
+        await mergeRollupSums(tx, sql`signaltag_rollup_sums`, sums.partial);
         // The touched entities are those the file names, and the accounts of users it names alone.
         const named = sums.named(limit + 1);
         const accounts = new Set(named.accounts);
@@ -211,5 +214,6 @@ export async function importEventsDirect(
     throw err;
   } finally {
     stream.destroy();
+    spilling?.release();
   }
 }

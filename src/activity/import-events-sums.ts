@@ -1,3 +1,8 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
 /**
  * The daily rollups of an events file, summed in this process while Postgres
  * parses the file's COPY into activity_events (the import's one Postgres
@@ -6,17 +11,22 @@
  * stored events itself, and checks the file's references on its distinct
  * (user, account) pairs instead of joining every event.
  *
- * Memory is bounded: past MAX_SLOTS sums or MAX_VALUES distinct ids of a kind,
- * or on anything this code does not compute exactly as Postgres would (a
- * timestamp finer than a microsecond, a day outside years 1-9999, a time zone
- * whose offset this process cannot tell per hour), the sums are given up and
- * the import sums the stored events in SQL as before.
+ * Memory is bounded: when the sums fill MAX_SLOTS they are written to a
+ * temporary file as partial sums (which Postgres adds up by key) and the
+ * table starts again. Past MAX_VALUES distinct ids of a kind, or on anything
+ * this code does not compute exactly as Postgres would (a timestamp finer than
+ * a microsecond, a day outside years 1-9999, a time zone whose offset this
+ * process cannot tell per hour), the sums are given up and the import sums
+ * the stored events in SQL as before.
  */
 
 const HOUR = 3600;
 const DAY = 86_400;
-/** At most this many sum slots (24 bytes each): 100 MB. */
-const MAX_SLOTS = 1 << 22;
+/**
+ * At most this many sum slots (24 bytes each: 48 MB), filled to 70 %: about
+ * 1.47M sums, those of about 2.1M events of the benchmark's kind.
+ */
+const MAX_SLOTS = 1 << 21;
 /** At most this many distinct ids of one kind (users, accounts, activities, modules). */
 const MAX_VALUES = 1 << 20;
 
@@ -126,9 +136,15 @@ function grow<T extends Int32Array | Float64Array>(a: T, length: number): T {
  * reads one cache line of keys (and one of sums).
  */
 class SumTable {
-  private keys = new Int32Array(4 << 16).fill(-1);
-  private sums = new Float64Array(1 << 16);
+  private keys: Int32Array;
+  private sums: Float64Array;
   size = 0;
+
+  constructor(private readonly maxSlots: number) {
+    const slots = Math.min(1 << 16, maxSlots);
+    this.keys = new Int32Array(slots << 2).fill(-1);
+    this.sums = new Float64Array(slots);
+  }
 
   add(entity: number, day: number, pair: number, count: number): void {
     const keys = this.keys;
@@ -149,7 +165,17 @@ class SumTable {
     keys[k + 1] = day;
     keys[k + 2] = pair;
     this.sums[slot] = count;
-    if (++this.size * 10 > this.sums.length * 7) this.rehash();
+    if (++this.size * 10 > this.sums.length * 7 && this.sums.length < this.maxSlots) this.rehash();
+  }
+
+  /** Holding as many sums as it may. */
+  get full(): boolean {
+    return this.size * 10 > this.sums.length * 7;
+  }
+
+  clear(): void {
+    this.keys.fill(-1);
+    this.size = 0;
   }
 
   /**
@@ -180,7 +206,6 @@ class SumTable {
 
   private rehash(): void {
     const length = this.sums.length * 2;
-    if (length > MAX_SLOTS) throw new TooMany("more rollup rows than the sums keep");
     const { keys, sums } = this;
     this.keys = new Int32Array(length << 2).fill(-1);
     this.sums = new Float64Array(length);
@@ -266,7 +291,8 @@ export class EventSums {
   private readonly pairs = new Map<number, number>();
   private pairActivity: number[] = [];
   private pairModule: number[] = [];
-  private sums: SumTable | undefined = new SumTable();
+  private sums: SumTable | undefined;
+  private spillFile: { file: string; fd: number } | undefined;
   /** Per user: the account its rows name (-1: none yet). */
   private userAccount = new Int32Array(1024).fill(-1);
   /** Per account: 1 when a row names it without a user. */
@@ -276,7 +302,9 @@ export class EventSums {
   /** UTC offset in seconds per hour since 1970, as this process reads the time zone. */
   readonly offsets = new Map<number, number>();
 
-  constructor(timezone: string) {
+  /** `maxSlots` (a power of two) bounds the sums kept in memory; tests make it small. */
+  constructor(timezone: string, maxSlots = MAX_SLOTS) {
+    this.sums = new SumTable(maxSlots);
     this.utc = timezone.toUpperCase() === "UTC";
     if (!this.utc) {
       try {
@@ -347,10 +375,20 @@ export class EventSums {
     }
   }
 
-  /** Some sums wait for a user's account: the user's rows leave account_id empty. */
-  get throughUsers(): boolean {
-    for (let u = 0; u < this.users.count; u++) if (this.userAccount[u]! < 0) return true;
-    return false;
+  /** Some sums wait for a user's account: a row named a user and left account_id empty. */
+  throughUsers = false;
+
+  /** Some keys may come more than once (partial sums, accounts through users), to be added up by key. */
+  get partial(): boolean {
+    return this.throughUsers || this.spillFile !== undefined;
+  }
+
+  /** Removes the spill file (call once the sums are written or given up). */
+  release(): void {
+    if (this.spillFile === undefined) return;
+    fs.closeSync(this.spillFile.fd);
+    fs.rmSync(this.spillFile.file, { force: true });
+    this.spillFile = undefined;
   }
 
   /** The users and the accounts the rows name (at most `limit` of each). */
@@ -379,19 +417,36 @@ export class EventSums {
   /**
    * The sums as COPY ... (FORMAT binary) data, whose rows Postgres reads in
    * about two thirds of the time CSV takes: entity_type, entity_id, day,
-   * activity, module, count. An entity_type of "user-account" stands for the
-   * account of the user entity_id, whose rows leave account_id empty. An
-   * account's sums are those of its users' rows, added up here, and those of
-   * rows without a user. Empties the sums.
+   * activity, module, count, grouped by entity. An entity_type of
+   * "user-account" stands for the account of the user entity_id (a row left
+   * account_id empty). The partial sums of the spill file come first. Empties
+   * the sums.
    */
   async *copyData(): AsyncGenerator<Buffer> {
     const sums = this.sums;
     if (!sums) return;
     this.sums = undefined;
+    const header = Buffer.alloc(19);
+    header.write("PGCOPY\n\xff\r\n\0", 0, "latin1"); // then flags and header extension length, 0
+    yield header;
+    if (this.spillFile !== undefined) {
+      const chunk = Buffer.allocUnsafe(1 << 20);
+      let position = 0;
+      for (;;) {
+        const n = fs.readSync(this.spillFile.fd, chunk, 0, chunk.length, position);
+        if (n === 0) break;
+        position += n;
+        yield Buffer.from(chunk.subarray(0, n));
+      }
+    }
+    yield* this.rows(sums);
+    yield Buffer.from([255, 255]); // the trailer: a field count of -1
+  }
+
+  /** The table's sums as binary COPY rows, grouped by entity. */
+  private *rows(sums: SumTable): Generator<Buffer> {
     let out = Buffer.allocUnsafe(1 << 20);
-    let o = out.write("PGCOPY\n\xff\r\n\0", 0, "latin1");
-    o = out.writeInt32BE(0, o); // flags
-    o = out.writeInt32BE(0, o); // header extension length
+    let o = 0;
     const int32 = (v: number) => {
       out[o++] = v >>> 24;
       out[o++] = (v >>> 16) & 255;
@@ -402,15 +457,17 @@ export class EventSums {
       int32(names.length(id));
       o = names.write(id, out, o);
     };
-    const line = (kind: number, id: number, day: number, pair: number, sum: number): boolean => {
+    for (const [entity, day, pair, sum] of sums.byEntity()) {
+      const kind = entity & 3;
+      const id = entity >>> 2;
       const names = kind === ACCOUNT ? this.accounts : this.users;
       const activity = this.pairActivity[pair]!;
       const module = this.pairModule[pair]!;
-      if (
-        o + names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64 >
-        out.length
-      ) {
-        return false;
+      const need = names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64;
+      if (o + need > out.length) {
+        yield out.subarray(0, o);
+        out = Buffer.allocUnsafe(Math.max(out.length, need));
+        o = 0;
       }
       out[o++] = 0;
       out[o++] = 6;
@@ -426,33 +483,8 @@ export class EventSums {
       const high = Math.floor(sum / 4_294_967_296);
       int32(high);
       int32(sum - high * 4_294_967_296);
-      return true;
-    };
-    const flush = () => {
-      const full = out.subarray(0, o);
-      out = Buffer.allocUnsafe(out.length * (o === 0 ? 2 : 1));
-      o = 0;
-      return full;
-    };
-    const accounts = new SumTable();
-    for (const [entity, day, pair, sum] of sums.byEntity()) {
-      const id = entity >>> 2;
-      if ((entity & 3) !== USER) {
-        accounts.add(entity, day, pair, sum);
-        continue;
-      }
-      while (!line(USER, id, day, pair, sum)) yield flush();
-      const account = this.userAccount[id]!;
-      if (account >= 0) accounts.add((account << 2) | ACCOUNT, day, pair, sum);
-      else while (!line(ACCOUNT_OF_USER, id, day, pair, sum)) yield flush();
     }
-    for (const [entity, day, pair, sum] of accounts.byEntity()) {
-      while (!line(ACCOUNT, entity >>> 2, day, pair, sum)) yield flush();
-    }
-    if (o + 2 > out.length) yield flush();
-    out[o++] = 255; // the trailer: a field count of -1
-    out[o++] = 255;
-    yield out.subarray(0, o);
+    if (o > 0) yield out.subarray(0, o);
   }
 
   private giveUp(reason: string): void {
@@ -492,21 +524,32 @@ export class EventSums {
         this.userAccount = grow(this.userAccount, known * 2);
         this.userAccount.fill(-1, known);
       }
-      // The account's sums are added up from its users' when the sums are written.
       sums.add((user << 2) | USER, day, pair, count);
       if (account >= 0) {
         const known = this.userAccount[user]!;
         // Two accounts for one user: one of them is wrong, which the exact path reports.
         if (known >= 0 && known !== account) this.giveUp("a user named with two accounts");
         this.userAccount[user] = account;
-      }
+      } else this.throughUsers = true;
     } else {
       if (account >= this.accountAlone.length) {
         this.accountAlone = grow(this.accountAlone, this.accountAlone.length * 2);
       }
       this.accountAlone[account] = 1;
-      sums.add((account << 2) | ACCOUNT, day, pair, count);
     }
+    if (account >= 0) sums.add((account << 2) | ACCOUNT, day, pair, count);
+    else sums.add((user << 2) | ACCOUNT_OF_USER, day, pair, count);
+    if (sums.full) this.spill(sums);
+  }
+
+  /** Writes the sums so far to the spill file as partial sums, and empties the table. */
+  private spill(sums: SumTable): void {
+    if (this.spillFile === undefined) {
+      const file = path.join(os.tmpdir(), `signaltag-sums-${randomBytes(8).toString("hex")}`);
+      this.spillFile = { file, fd: fs.openSync(file, "w+", 0o600) };
+    }
+    for (const chunk of this.rows(sums)) fs.writeSync(this.spillFile.fd, chunk);
+    sums.clear();
   }
 
   /** The zone's offset throughout one hour, or undefined (and the sums given up) when it changes within it. */

@@ -65,30 +65,27 @@ export function rollupMerge(events: SQL, timezone: string): SQL {
 }
 
 /**
- * As rollupMerge(), for rollups already summed per key by the import that
- * streamed the events: `sums` is a table with the columns of activity_daily,
- * its rows grouped by entity; an entity_type of 'user-account' (when
- * `throughUsers`) stands for the account of the user entity_id, added to that
- * account's own sums. Callers hold lockRollups().
+ * As rollupMerge(), for rollups already summed by the import that streamed
+ * the events: `sums` is a table with the columns of activity_daily, its rows
+ * grouped by entity. When `partial`, a key may have several rows, to be added
+ * up, and an entity_type of 'user-account' stands for the account of the user
+ * entity_id. Callers hold lockRollups().
  *
  * The existing keys are updated first, and only when there were some does the
  * insert of the others test each key again: an import of new days (and the
  * first import) inserts its sums as they are, with no anti-join and no sort.
  */
-export async function mergeRollupSums(db: DbOrTx, sums: SQL, throughUsers: boolean): Promise<void> {
-  const source = throughUsers
-    ? sql`(select * from (
-        select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type = 'user'
-        union all
-        select 'account', a.account_id, a.day, a.activity, a.module, sum(a.count)::bigint
+export async function mergeRollupSums(db: DbOrTx, sums: SQL, partial: boolean): Promise<void> {
+  const source = partial
+    ? sql`(select s.entity_type, s.entity_id, s.day, s.activity, s.module, sum(s.count)::bigint as count
         from (
-          select entity_id as account_id, day, activity, module, count from ${sums} where entity_type = 'account'
+          select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type <> 'user-account'
           union all
-          select u.account_id, s.day, s.activity, s.module, s.count
+          select 'account', u.account_id, s.day, s.activity, s.module, s.count
           from ${sums} s join users u on u.id = s.entity_id where s.entity_type = 'user-account'
-        ) a
-        group by a.account_id, a.day, a.activity, a.module
-      ) r order by hashtext(r.entity_id))`
+        ) s
+        group by 1, 2, 3, 4, 5
+        order by hashtext(s.entity_id))`
     : sums;
   const [updated] = await rows<{ n: number }>(
     db,

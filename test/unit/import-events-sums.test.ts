@@ -119,6 +119,33 @@ describe("event sums", () => {
     ]);
   });
 
+  it("writes partial sums to a file when the table is full, and all of them out", async () => {
+    const rows: [string, string, string][] = [];
+    for (let i = 0; i < 3000; i++)
+      rows.push([`u-${i % 700}`, `a-${i % 7}`, `2024-03-${10 + (i % 13)}T08:00:00Z`]);
+    const whole = new EventSums("UTC");
+    const spilling = new EventSums("UTC", 1 << 8);
+    for (const [user, account, at] of rows) {
+      add(whole, user, account, "login", "", at);
+      add(spilling, user, account, "login", "", at);
+    }
+    expect(spilling.partial).toBe(true);
+    const total = (lines: string[]) => {
+      const sums = new Map<string, number>();
+      for (const line of lines) {
+        const key = line.slice(0, line.lastIndexOf(","));
+        sums.set(key, (sums.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(",") + 1)));
+      }
+      return [...sums].sort();
+    };
+    const partial = await csvOf(spilling);
+    spilling.release();
+    const exact = await csvOf(whole);
+    expect(whole.partial).toBe(false);
+    expect(partial.length).toBeGreaterThan(exact.length);
+    expect(total(partial)).toEqual(total(exact));
+  });
+
   it("gives up on a user named with two accounts, and on an hour whose offset changes", () => {
     const twice = new EventSums("UTC");
     add(twice, "u-1", "a-1", "login", "", "2024-03-31T08:00:00Z");
