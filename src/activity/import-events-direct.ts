@@ -106,7 +106,8 @@ export async function importEventsDirect(
       columns.every((c) => (SCANNED_COLUMNS as readonly string[]).includes(c)) &&
       spec.missingColumns(new Set(columns)) === undefined;
     if (!usable) return undefined;
-    const summed = new EventSums(opts.timezone);
+    // A row of an events file takes about 60 bytes.
+    const summed = new EventSums(opts.timezone, { expectedRows: stat.size / 60 });
     spilling = summed;
     return await inTransaction(database.db, async (tx) => {
       const connection = transactionConnection(tx);
@@ -117,7 +118,7 @@ export async function importEventsDirect(
         opts.onProgress?.({ phase, bytesRead: stream.bytesRead, totalBytes: stat.size, rows: scan.rows });
       await copyText(
         connection,
-        `COPY activity_events (${SCANNED_COLUMNS.join(", ")}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (account_id))`,
+        `COPY activity_events (${SCANNED_COLUMNS.join(", ")}) FROM STDIN WITH (FORMAT binary)`,
         scanEvents(split.body, columns, spec, scan, () => progress("reading"), summed),
       ).catch((err: unknown) => {
         // A value the scanner let through that Postgres refuses: the exact path names the line.

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DAY_SECONDS, daysFromCivil, PG_EPOCH_DAY } from "./import-events-time.ts";
 
 /**
  * The daily rollups of an events file, summed in this process while Postgres
@@ -14,16 +15,15 @@ import path from "node:path";
  * Memory is bounded: when the sums fill MAX_SLOTS they are written to a
  * temporary file as partial sums (which Postgres adds up by key) and the
  * table starts again. Past MAX_VALUES distinct ids of a kind, or on anything
- * this code does not compute exactly as Postgres would (a timestamp finer than
- * a microsecond, a day outside years 1-9999, a time zone whose offset this
- * process cannot tell per hour), the sums are given up and the import sums
- * the stored events in SQL as before.
+ * this code does not compute exactly as Postgres would (a time zone whose
+ * offset this process cannot tell per hour, a day outside years 1-9999), the
+ * sums are given up and the import sums the stored events in SQL as before.
  */
 
 const HOUR = 3600;
-const DAY = 86_400;
+const DAY = DAY_SECONDS;
 /**
- * At most this many sum slots (24 bytes each: 48 MB), filled to 70 %: about
+ * At most this many sum slots (32 bytes each: 64 MB), filled to 70 %: about
  * 1.47M sums, those of about 2.1M events of the benchmark's kind.
  */
 const MAX_SLOTS = 1 << 21;
@@ -132,93 +132,86 @@ function grow<T extends Int32Array | Float64Array>(a: T, length: number): T {
 
 /**
  * Sums per (kind and entity, day, activity and module), in open addressing
- * over typed arrays; a slot's three key parts are side by side, so a probe
- * reads one cache line of keys (and one of sums).
+ * over one Float64Array: a slot is its three key parts and its sum side by
+ * side, so a probe reads one cache line.
  */
 class SumTable {
-  private keys: Int32Array;
-  private sums: Float64Array;
+  /** entity (-1 when empty), day, pair, sum per slot. */
+  slots: Float64Array;
   size = 0;
 
-  constructor(private readonly maxSlots: number) {
-    const slots = Math.min(1 << 16, maxSlots);
-    this.keys = new Int32Array(slots << 2).fill(-1);
-    this.sums = new Float64Array(slots);
+  /** `expected` sums are room for at first (within maxSlots), to save growing. */
+  constructor(
+    private readonly maxSlots: number,
+    expected = 0,
+  ) {
+    let slots = Math.min(1 << 12, maxSlots);
+    while (slots < maxSlots && slots * 7 < expected * 10) slots *= 2;
+    this.slots = new Float64Array(slots << 2).fill(-1);
+  }
+
+  get capacity(): number {
+    return this.slots.length >> 2;
   }
 
   add(entity: number, day: number, pair: number, count: number): void {
-    const keys = this.keys;
-    const mask = this.sums.length - 1;
-    let slot = hash3(entity, day, pair) & mask;
+    const a = this.slots;
+    const mask = (a.length >> 2) - 1;
+    let k = (hash3(entity, day, pair) & mask) << 2;
     for (;;) {
-      const k = slot << 2;
-      const e = keys[k]!;
+      const e = a[k]!;
       if (e === -1) break;
-      if (e === entity && keys[k + 1] === day && keys[k + 2] === pair) {
-        this.sums[slot]! += count;
+      if (e === entity && a[k + 1] === day && a[k + 2] === pair) {
+        a[k + 3]! += count;
         return;
       }
-      slot = (slot + 1) & mask;
+      k = (k + 4) & (a.length - 1);
     }
-    const k = slot << 2;
-    keys[k] = entity;
-    keys[k + 1] = day;
-    keys[k + 2] = pair;
-    this.sums[slot] = count;
-    if (++this.size * 10 > this.sums.length * 7 && this.sums.length < this.maxSlots) this.rehash();
+    a[k] = entity;
+    a[k + 1] = day;
+    a[k + 2] = pair;
+    a[k + 3] = count;
+    if (++this.size * 10 > this.capacity * 7 && this.capacity < this.maxSlots) this.rehash();
   }
 
   /** Holding as many sums as it may. */
   get full(): boolean {
-    return this.size * 10 > this.sums.length * 7;
+    return this.size * 10 > this.capacity * 7;
   }
 
   clear(): void {
-    this.keys.fill(-1);
+    this.slots.fill(-1);
     this.size = 0;
   }
 
   /**
-   * The entries grouped by entity (a counting sort of the slots), so that the
-   * rollup rows of an entity reach the same few index pages together.
+   * The offsets in `slots` of the entries, grouped by entity (a counting sort),
+   * so that the rollup rows of an entity reach the same few index pages
+   * together.
    */
-  *byEntity(): Generator<[entity: number, day: number, pair: number, sum: number]> {
-    const keys = this.keys;
-    const slots = this.sums.length;
+  byEntity(): Int32Array {
+    const a = this.slots;
     let max = 0;
-    for (let slot = 0; slot < slots; slot++) max = Math.max(max, keys[slot << 2]!);
+    for (let k = 0; k < a.length; k += 4) if (a[k]! > max) max = a[k]!;
     const next = new Int32Array(max + 2);
-    for (let slot = 0; slot < slots; slot++) {
-      const e = keys[slot << 2]!;
-      if (e !== -1) next[e + 1]!++;
-    }
+    for (let k = 0; k < a.length; k += 4) if (a[k] !== -1) next[a[k]! + 1]!++;
     for (let e = 1; e < next.length; e++) next[e]! += next[e - 1]!;
     const order = new Int32Array(this.size);
-    for (let slot = 0; slot < slots; slot++) {
-      const e = keys[slot << 2]!;
-      if (e !== -1) order[next[e]!++] = slot;
-    }
-    for (const slot of order) {
-      const k = slot << 2;
-      yield [keys[k]!, keys[k + 1]!, keys[k + 2]!, this.sums[slot]!];
-    }
+    for (let k = 0; k < a.length; k += 4) if (a[k] !== -1) order[next[a[k]!]!++] = k;
+    return order;
   }
 
   private rehash(): void {
-    const length = this.sums.length * 2;
-    const { keys, sums } = this;
-    this.keys = new Int32Array(length << 2).fill(-1);
-    this.sums = new Float64Array(length);
-    const mask = length - 1;
-    for (let old = 0; old < sums.length; old++) {
-      const o = old << 2;
-      const e = keys[o]!;
-      if (e === -1) continue;
-      let slot = hash3(e, keys[o + 1]!, keys[o + 2]!) & mask;
-      while (this.keys[slot << 2] !== -1) slot = (slot + 1) & mask;
-      this.keys.set(keys.subarray(o, o + 3), slot << 2);
-      this.sums[slot] = sums[old]!;
+    const old = this.slots;
+    const a = new Float64Array(old.length * 2).fill(-1);
+    const mask = (a.length >> 2) - 1;
+    for (let o = 0; o < old.length; o += 4) {
+      if (old[o] === -1) continue;
+      let k = (hash3(old[o]!, old[o + 1]!, old[o + 2]!) & mask) << 2;
+      while (a[k] !== -1) k = (k + 4) & (a.length - 1);
+      a.set(old.subarray(o, o + 4), k);
     }
+    this.slots = a;
   }
 }
 
@@ -229,54 +222,12 @@ function hash3(a: number, b: number, c: number): number {
   return h ^ (h >>> 13);
 }
 
-/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-export function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
-  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
-}
-
-function digits(buf: Uint8Array, at: number, n: number): number {
-  let v = 0;
-  for (let i = at; i < at + n; i++) v = v * 10 + buf[i]! - 48;
-  return v;
-}
-
 /**
- * Seconds since 1970 (the fraction dropped) of a timestamp already checked to
- * be YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), or NaN when its
- * fraction is finer than a microsecond (Postgres rounds it, possibly into the
- * next day).
+ * Byte ranges [from, to) of a row's user, account, activity and module, one
+ * pair after another (filled in place for each row, no array per field).
  */
-export function epochSeconds(buf: Uint8Array, from: number, to: number): number {
-  let i = from + 19;
-  if (buf[i] === 46) {
-    const start = ++i;
-    while (i < to && buf[i]! >= 48 && buf[i]! <= 57) i++;
-    if (i - start > 6) return NaN;
-  }
-  let offset = 0;
-  if (buf[i] !== 90) {
-    offset = (digits(buf, i + 1, 2) * 60 + digits(buf, i + 4, 2)) * 60;
-    if (buf[i] === 45) offset = -offset;
-  }
-  const days = daysFromCivil(digits(buf, from, 4), digits(buf, from + 5, 2), digits(buf, from + 8, 2));
-  return (
-    days * DAY +
-    digits(buf, from + 11, 2) * HOUR +
-    digits(buf, from + 14, 2) * 60 +
-    digits(buf, from + 17, 2) -
-    offset
-  );
-}
+export type Spans = Int32Array;
 
-/** A byte range [from, to) of a buffer. */
-export type Span = readonly [from: number, to: number];
-
-/** Postgres counts days in binary COPY data from 2000-01-01. */
-const PG_EPOCH_DAY = daysFromCivil(2000, 1, 1);
 const MIN_DAY = daysFromCivil(1, 1, 1);
 const MAX_DAY = daysFromCivil(9999, 12, 31);
 
@@ -302,9 +253,14 @@ export class EventSums {
   /** UTC offset in seconds per hour since 1970, as this process reads the time zone. */
   readonly offsets = new Map<number, number>();
 
-  /** `maxSlots` (a power of two) bounds the sums kept in memory; tests make it small. */
-  constructor(timezone: string, maxSlots = MAX_SLOTS) {
-    this.sums = new SumTable(maxSlots);
+  /**
+   * `expectedRows` sizes the sums at first (from the file's size, say);
+   * `maxSlots` (a power of two) bounds those kept in memory, and tests make it
+   * small.
+   */
+  constructor(timezone: string, opts: { expectedRows?: number; maxSlots?: number } = {}) {
+    // A row adds at most two sums, a user's and an account's.
+    this.sums = new SumTable(opts.maxSlots ?? MAX_SLOTS, (opts.expectedRows ?? 0) * 2);
     this.utc = timezone.toUpperCase() === "UTC";
     if (!this.utc) {
       try {
@@ -326,26 +282,20 @@ export class EventSums {
   }
 
   /**
-   * One row of the fast path: each span a field's bytes (user or account may
-   * be empty, not both), occurred a checked timestamp.
+   * One row of the fast path: the byte ranges of its user, account, activity
+   * and module (user or account may be empty, not both), occurred at
+   * `seconds` since 1970.
    */
-  addSpans(
-    buf: Uint8Array,
-    user: Span,
-    account: Span,
-    activity: Span,
-    module: Span,
-    occurred: Span,
-    count: number,
-  ): void {
+  addSpans(buf: Uint8Array, fields: Spans, seconds: number, count: number): void {
     if (this.sums === undefined) return;
     try {
-      const seconds = epochSeconds(buf, occurred[0], occurred[1]);
-      const u = user[1] > user[0] ? this.users.id(buf, user[0], user[1]) : -1;
-      const a = account[1] > account[0] ? this.accounts.id(buf, account[0], account[1]) : -1;
+      const [userFrom, userTo, accountFrom, accountTo, activityFrom, activityTo, moduleFrom, moduleTo] =
+        fields;
+      const u = userTo > userFrom ? this.users.id(buf, userFrom, userTo) : -1;
+      const a = accountTo > accountFrom ? this.accounts.id(buf, accountFrom, accountTo) : -1;
       const pair = this.pairOf(
-        this.activities.id(buf, activity[0], activity[1]),
-        this.modules.id(buf, module[0], module[1]),
+        this.activities.id(buf, activityFrom, activityTo),
+        this.modules.id(buf, moduleFrom, moduleTo),
       );
       this.add(u, a, pair, seconds, count);
     } catch (err) {
@@ -354,21 +304,23 @@ export class EventSums {
     }
   }
 
-  /** One row the exact converter settled: [user_id, account_id, activity, module, occurred_at, count, ...]. */
-  addValues(values: readonly (string | null)[]): void {
+  /**
+   * One row the exact converter settled: [user_id, account_id, activity,
+   * module, occurred_at, count, ...], occurred at `seconds` since 1970.
+   */
+  addValues(values: readonly (string | null)[], seconds: number): void {
     if (this.sums === undefined) return;
-    const [user, account, activity, module, occurred, count] = values;
+    const [user, account, activity, module, , count] = values;
     const bytes = (v: string | null | undefined) => Buffer.from(v ?? "", "utf8");
-    const b = [user, account, activity, module, occurred].map(bytes) as Buffer[];
-    const whole = (x: Buffer): Span => [0, x.length];
+    const b = [user, account, activity, module].map(bytes) as Buffer[];
     try {
       const u = b[0]!.length > 0 ? this.users.id(b[0]!, 0, b[0]!.length) : -1;
       const a = b[1]!.length > 0 ? this.accounts.id(b[1]!, 0, b[1]!.length) : -1;
       const pair = this.pairOf(
-        this.activities.id(b[2]!, ...whole(b[2]!)),
-        this.modules.id(b[3]!, ...whole(b[3]!)),
+        this.activities.id(b[2]!, 0, b[2]!.length),
+        this.modules.id(b[3]!, 0, b[3]!.length),
       );
-      this.add(u, a, pair, epochSeconds(b[4]!, 0, b[4]!.length), Number(count));
+      this.add(u, a, pair, seconds, Number(count));
     } catch (err) {
       if (!(err instanceof TooMany)) throw err;
       this.giveUp(err.message);
@@ -457,7 +409,12 @@ export class EventSums {
       int32(names.length(id));
       o = names.write(id, out, o);
     };
-    for (const [entity, day, pair, sum] of sums.byEntity()) {
+    const a = sums.slots;
+    for (const k of sums.byEntity()) {
+      const entity = a[k]!;
+      const day = a[k + 1]!;
+      const pair = a[k + 2]!;
+      const sum = a[k + 3]!;
       const kind = entity & 3;
       const id = entity >>> 2;
       const names = kind === ACCOUNT ? this.accounts : this.users;
@@ -507,10 +464,6 @@ export class EventSums {
   private add(user: number, account: number, pair: number, seconds: number, count: number): void {
     const sums = this.sums;
     if (!sums) return;
-    if (Number.isNaN(seconds)) {
-      this.giveUp("a timestamp finer than a microsecond");
-      return;
-    }
     const offset = this.utc ? 0 : this.offsetAt(Math.floor(seconds / HOUR));
     if (offset === undefined) return;
     const day = Math.floor((seconds + offset) / DAY);

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { daysFromCivil, EventSums, epochSeconds, type Span } from "../../src/activity/import-events-sums.ts";
+import { EventSums } from "../../src/activity/import-events-sums.ts";
+import { daysFromCivil, readInstant, writeTimestamp } from "../../src/activity/import-events-time.ts";
 
-const whole = (b: Buffer): Span => [0, b.length];
+function instant(s: string) {
+  return readInstant(Buffer.from(s), 0, s.length, { seconds: 0, micros: 0 });
+}
 
 /** YYYY-MM-DD of a day number (the inverse of daysFromCivil) for years 1 to 9999. */
 function civilFromDays(days: number): string {
@@ -48,15 +51,15 @@ async function csvOf(sums: EventSums): Promise<string[]> {
 }
 
 function add(sums: EventSums, user: string, account: string, activity: string, module: string, at: string) {
-  const b = [user, account, activity, module, at].map((v) => Buffer.from(v));
-  sums.addSpans(
-    Buffer.concat(b),
-    ...(b.reduce<[Span[], number]>(
-      ([spans, o], x) => [[...spans, [o, o + x.length] as Span], o + x.length],
-      [[], 0],
-    )[0] as [Span, Span, Span, Span, Span]),
-    1,
-  );
+  const b = [user, account, activity, module].map((v) => Buffer.from(v));
+  const spans = new Int32Array(8);
+  let o = 0;
+  b.forEach((x, i) => {
+    spans[2 * i] = o;
+    o += x.length;
+    spans[2 * i + 1] = o;
+  });
+  sums.addSpans(Buffer.concat(b), spans, instant(at).seconds, 1);
 }
 
 describe("event sums", () => {
@@ -71,11 +74,37 @@ describe("event sums", () => {
     }
   });
 
-  it("reads a checked timestamp's instant, and no instant finer than a microsecond", () => {
-    const read = (s: string) => epochSeconds(Buffer.from(s), ...whole(Buffer.from(s)));
-    expect(read("2024-03-31T00:30:00+02:00")).toBe(Date.parse("2024-03-30T22:30:00Z") / 1000);
-    expect(read("2024-03-31T10:00:00.123456-05:00")).toBe(Date.parse("2024-03-31T15:00:00Z") / 1000);
-    expect(read("2024-03-31T10:00:00.1234567Z")).toBeNaN();
+  it("reads a checked timestamp's instant, rounding finer fractions to microseconds as Postgres does", () => {
+    const at = (s: string) => Date.parse(s) / 1000;
+    expect(instant("2024-03-31T00:30:00+02:00")).toEqual({ seconds: at("2024-03-30T22:30:00Z"), micros: 0 });
+    expect(instant("2024-03-31T10:00:00.12-05:00")).toEqual({
+      seconds: at("2024-03-31T15:00:00Z"),
+      micros: 120_000,
+    });
+    expect(instant("2024-03-31T10:00:00.1234567Z")).toEqual({
+      seconds: at("2024-03-31T10:00:00Z"),
+      micros: 123_457,
+    });
+    expect(instant("2024-03-30T23:59:59.9999996Z")).toEqual({
+      seconds: at("2024-03-31T00:00:00Z"),
+      micros: 0,
+    });
+  });
+
+  it("writes instants as microseconds since 2000 in eight big-endian bytes", () => {
+    const written = (s: string) => {
+      const out = Buffer.alloc(8);
+      writeTimestamp(instant(s), out, 0);
+      return out.readBigInt64BE(0);
+    };
+    expect(written("2000-01-01T00:00:00Z")).toBe(0n);
+    expect(written("2000-01-01T00:00:00.000001Z")).toBe(1n);
+    expect(written("1999-12-31T23:59:59.999999Z")).toBe(-1n);
+    expect(written("2024-03-31T10:00:00.5Z")).toBe(
+      BigInt(Date.parse("2024-03-31T10:00:00Z") - 946_684_800_000) * 1000n + 500_000n,
+    );
+    expect(written("0001-01-01T00:00:00Z")).toBe(-63_082_281_600_000_000n);
+    expect(written("9999-12-31T23:59:59.999999Z")).toBe(252_455_615_999_999_999n);
   });
 
   it("sums users, their accounts, accounts alone and users without an account", async () => {
@@ -124,7 +153,7 @@ describe("event sums", () => {
     for (let i = 0; i < 3000; i++)
       rows.push([`u-${i % 700}`, `a-${i % 7}`, `2024-03-${10 + (i % 13)}T08:00:00Z`]);
     const whole = new EventSums("UTC");
-    const spilling = new EventSums("UTC", 1 << 8);
+    const spilling = new EventSums("UTC", { maxSlots: 1 << 8 });
     for (const [user, account, at] of rows) {
       add(whole, user, account, "login", "", at);
       add(spilling, user, account, "login", "", at);
