@@ -63,14 +63,14 @@ async function sameDays(tx: Tx, sums: EventSums, timezone: string): Promise<bool
 
 /**
  * The direct path for an events CSV on Postgres: the file's bytes are checked
- * as they stream and COPYed, in the import's transaction, straight into
- * activity_events (Postgres parses them). While Postgres parses, this process
+ * as they stream and sent as binary COPY data, in the import's transaction,
+ * straight into activity_events. While Postgres stores them, this process
  * sums the rollups and collects the file's distinct (user, account)
  * references (EventSums); the references are then checked and the sums
  * COPYed into a temporary table and merged into the rollups. When the sums
  * are given up (see EventSums), the references are checked on the stored rows
- * and the rollups summed from them instead. Each event is written once and
- * never parsed into JavaScript values.
+ * and the rollups summed from them instead. Each event is written once, and
+ * no JavaScript string is made of its fields.
  *
  * It applies to a file of known columns without event_id; it gives up
  * (returns undefined, the transaction rolled back) as soon as anything would
