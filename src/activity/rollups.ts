@@ -76,17 +76,21 @@ export function rollupMerge(events: SQL, timezone: string): SQL {
  * first import) inserts its sums as they are, with no anti-join and no sort.
  */
 export async function mergeRollupSums(db: DbOrTx, sums: SQL, partial: boolean): Promise<void> {
-  const source = partial
-    ? sql`(select s.entity_type, s.entity_id, s.day, s.activity, s.module, sum(s.count)::bigint as count
-        from (
-          select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type <> 'user-account'
-          union all
-          select 'account', u.account_id, s.day, s.activity, s.module, s.count
-          from ${sums} s join users u on u.id = s.entity_id where s.entity_type = 'user-account'
-        ) s
-        group by 1, 2, 3, 4, 5
-        order by hashtext(s.entity_id))`
-    : sums;
+  let source = sums;
+  if (partial) {
+    // Added up once into a table of their own, which the update and the insert both read.
+    source = sql`signaltag_rollup_totals`;
+    await db.execute(sql`create temporary table ${source} on commit drop as
+      select s.entity_type, s.entity_id, s.day, s.activity, s.module, sum(s.count)::bigint as count
+      from (
+        select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type <> 'user-account'
+        union all
+        select 'account', u.account_id, s.day, s.activity, s.module, s.count
+        from ${sums} s join users u on u.id = s.entity_id where s.entity_type = 'user-account'
+      ) s
+      group by 1, 2, 3, 4, 5
+      order by hashtext(s.entity_id)`);
+  }
   const [updated] = await rows<{ n: number }>(
     db,
     sql`with u as (update activity_daily d set count = d.count + n.count from ${source} n where ${sameKey} returning 1)
