@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { type SQL, sql } from "drizzle-orm";
-import { copyText, type Database, rows } from "../db/client.ts";
+import { copyText, type Database, rows, type Tx } from "../db/client.ts";
 import { inTransaction, transactionConnection } from "../db/queries/transaction.ts";
 import {
   NeedsExactImport,
@@ -9,10 +9,11 @@ import {
   scanEvents,
   splitHeader,
 } from "./import-events-scan.ts";
+import { EventSums } from "./import-events-sums.ts";
 import { formatOf, type ImportSource } from "./import-source.ts";
 import { collectTouched, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
-import { lockRollups, rollupMerge } from "./rollups.ts";
+import { lockRollups, mergeRollupSums, rollupMerge } from "./rollups.ts";
 
 /**
  * The events this transaction stored: they all carry its start time (found
@@ -24,11 +25,52 @@ const OURS = sql`e.ingested_at = now() and case when e.xmin = pg_current_xact_id
 const ours = (columns: SQL) => sql`(select ${columns} from activity_events e where ${OURS})`;
 
 /**
+ * The stored events that refer to an unknown user or account, or to a user of
+ * another account. Counted rather than tested with EXISTS: for EXISTS the
+ * planner prefers a fast-start nested loop, one index probe per event (9 s for
+ * 2M, against about 1 s for the hash join a full count gets).
+ */
+const badEvents = sql`select count(*)::int as bad from activity_events e left join users u on u.id = e.user_id
+  where ${OURS} and case when e.user_id is not null then u.id is null or u.account_id <> e.account_id
+    else not exists (select 1 from accounts a where a.id = e.account_id) end`;
+
+/** The same count over the file's distinct references as the sums collected them. */
+function badReferences(sums: EventSums): SQL {
+  return sql`select count(*)::int as bad
+    from json_to_recordset(${JSON.stringify(sums.references())}::json) as r("user" text, account text)
+    left join users u on u.id = r."user"
+    where case when r."user" is not null then u.id is null or u.account_id <> r.account
+      else not exists (select 1 from accounts a where a.id = r.account) end`;
+}
+
+/**
+ * Whether Postgres puts every hour the sums met at the UTC offset this
+ * process used for it, at its first and last second: then each event's day,
+ * (occurred_at at time zone ...)::date, is the one it was summed on.
+ */
+async function sameDays(tx: Tx, sums: EventSums, timezone: string): Promise<boolean> {
+  if (sums.offsets.size === 0) return true;
+  const hours = JSON.stringify([...sums.offsets].map(([hour, offset]) => ({ hour, offset })));
+  const offsetAt = (seconds: SQL) =>
+    sql`extract(epoch from (to_timestamp(${seconds}) at time zone ${timezone}) - (to_timestamp(${seconds}) at time zone 'UTC'))`;
+  const [found] = await rows<{ n: number }>(
+    tx,
+    sql`select count(*)::int as n from json_to_recordset(${hours}::json) as h(hour bigint, "offset" int)
+        where ${offsetAt(sql`h.hour * 3600`)} <> h."offset" or ${offsetAt(sql`h.hour * 3600 + 3599`)} <> h."offset"`,
+  );
+  return Number(found?.n) === 0;
+}
+
+/**
  * The direct path for an events CSV on Postgres: the file's bytes are checked
- * as they stream and COPYed, in the import's transaction, straight into
- * activity_events (Postgres parses them), then the references are checked on
- * the stored rows and the rollups added from them. Each event is written once
- * and never parsed into JavaScript values.
+ * as they stream and sent as binary COPY data, in the import's transaction,
+ * straight into activity_events. While Postgres stores them, this process
+ * sums the rollups and collects the file's distinct (user, account)
+ * references (EventSums); the references are then checked and the sums
+ * COPYed into a temporary table and merged into the rollups. When the sums
+ * are given up (see EventSums), the references are checked on the stored rows
+ * and the rollups summed from them instead. Each event is written once, and
+ * no JavaScript string is made of its fields.
  *
  * It applies to a file of known columns without event_id; it gives up
  * (returns undefined, the transaction rolled back) as soon as anything would
@@ -53,6 +95,8 @@ export async function importEventsDirect(
   }
   if (!stat.isFile()) return undefined;
   const stream = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  // Sums that may have spilled to a temporary file, removed whatever the outcome.
+  let spilling: EventSums | undefined;
   try {
     const split = await splitHeader(stream);
     if (!split) return undefined;
@@ -62,6 +106,9 @@ export async function importEventsDirect(
       columns.every((c) => (SCANNED_COLUMNS as readonly string[]).includes(c)) &&
       spec.missingColumns(new Set(columns)) === undefined;
     if (!usable) return undefined;
+    // A row of an events file takes about 60 bytes.
+    const summed = new EventSums(opts.timezone, { expectedRows: stat.size / 60 });
+    spilling = summed;
     return await inTransaction(database.db, async (tx) => {
       const connection = transactionConnection(tx);
       if (!connection) throw new NeedsExactImport("no reserved connection");
@@ -71,8 +118,8 @@ export async function importEventsDirect(
         opts.onProgress?.({ phase, bytesRead: stream.bytesRead, totalBytes: stat.size, rows: scan.rows });
       await copyText(
         connection,
-        `COPY activity_events (${SCANNED_COLUMNS.join(", ")}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (account_id))`,
-        scanEvents(split.body, columns, spec, scan, () => progress("reading")),
+        `COPY activity_events (${SCANNED_COLUMNS.join(", ")}) FROM STDIN WITH (FORMAT binary)`,
+        scanEvents(split.body, columns, spec, scan, () => progress("reading"), summed),
       ).catch((err: unknown) => {
         // A value the scanner let through that Postgres refuses: the exact path names the line.
         if (err instanceof Error && err.name === "PostgresError") throw new NeedsExactImport(err.message);
@@ -82,10 +129,14 @@ export async function importEventsDirect(
       const inserted = scan.rows;
       const loaded = performance.now();
 
-      // As on the exact path: the rollups hash every stored event (this transaction only).
+      // As on the exact path: the rollups hash their rows (this transaction only).
       await tx.execute(sql`set local work_mem = '256MB'`);
-      // Statistics that include the rows just stored, or the plans below expect a handful.
-      await tx.execute(sql`analyze activity_events`);
+      const sums =
+        summed.abandoned === undefined && (await sameDays(tx, summed, opts.timezone)) ? summed : undefined;
+      if (!sums || scan.fillAccount) {
+        // Statistics that include the rows just stored, or the plans below expect a handful.
+        await tx.execute(sql`analyze activity_events`);
+      }
       if (scan.fillAccount) {
         // An empty account_id was loaded as '' (never a real id: blank means none).
         await tx.execute(
@@ -93,31 +144,51 @@ export async function importEventsDirect(
               from users u where ${OURS} and e.account_id = '' and u.id = e.user_id`,
         );
       }
-      // Counted rather than tested with EXISTS: for EXISTS the planner prefers a
-      // fast-start nested loop, one index probe per event (9 s for 2M, against
-      // about 1 s for the hash join a full count gets).
-      const [check] = await rows<{ bad: number }>(
-        tx,
-        sql`select count(*)::int as bad from activity_events e left join users u on u.id = e.user_id
-            where ${OURS} and case when e.user_id is not null then u.id is null or u.account_id <> e.account_id
-              else not exists (select 1 from accounts a where a.id = e.account_id) end`,
-      );
+      const [check] = await rows<{ bad: number }>(tx, sums ? badReferences(sums) : badEvents);
       if (Number(check?.bad) > 0)
         throw new NeedsExactImport("a row refers to an unknown or other user or account");
       const checked = performance.now();
 
-      await lockRollups(tx);
-      const events = ours(sql`e.user_id, e.account_id, e.activity, e.module, e.occurred_at, e.count`);
       const limit = opts.touchedLimit ?? 10_000;
-      // The touched entities are those of the new rollup rows, a smaller set than the events.
-      const touchedOf = (type: string) =>
-        sql`(select ${type} as kind, entity_id as id, null::int as a, null::int as b
-             from (select distinct entity_id from roll_new where entity_type = ${type}) t limit ${limit + 1})`;
-      const result = await rows<TouchedRow>(
-        tx,
-        sql`with ${rollupMerge(events, opts.timezone)}
-            ${touchedOf("account")} union all ${touchedOf("user")}`,
-      );
+      let result: TouchedRow[];
+      if (sums) {
+        await tx.execute(
+          sql`create temporary table signaltag_rollup_sums (entity_type text not null, entity_id text not null,
+                day date not null, activity text not null, module text not null, count bigint not null) on commit drop`,
+        );
+        await copyText(
+          connection,
+          "COPY signaltag_rollup_sums FROM STDIN WITH (FORMAT binary)",
+          sums.copyData(),
+        );
+        await lockRollups(tx);
+        await mergeRollupSums(tx, sql`signaltag_rollup_sums`, sums.partial);
+        // The touched entities are those the file names, and the accounts of users it names alone.
+        const named = sums.named(limit + 1);
+        const accounts = new Set(named.accounts);
+        if (sums.throughUsers && accounts.size <= limit) {
+          const found = await rows<{ id: string }>(
+            tx,
+            sql`select distinct u.account_id as id from signaltag_rollup_sums s join users u on u.id = s.entity_id
+                where s.entity_type = 'user-account' limit ${limit + 1}`,
+          );
+          for (const { id } of found) accounts.add(id);
+        }
+        const row = (kind: string) => (id: string) => ({ kind, id, a: null, b: null });
+        result = [...[...accounts].map(row("account")), ...named.users.map(row("user"))];
+      } else {
+        await lockRollups(tx);
+        const events = ours(sql`e.user_id, e.account_id, e.activity, e.module, e.occurred_at, e.count`);
+        // The touched entities are those of the new rollup rows, a smaller set than the events.
+        const touchedOf = (type: string) =>
+          sql`(select ${type} as kind, entity_id as id, null::int as a, null::int as b
+               from (select distinct entity_id from roll_new where entity_type = ${type}) t limit ${limit + 1})`;
+        result = await rows<TouchedRow>(
+          tx,
+          sql`with ${rollupMerge(events, opts.timezone)}
+              ${touchedOf("account")} union all ${touchedOf("user")}`,
+        );
+      }
       const { touched } = collectTouched(result, limit);
       return {
         entity: spec.entity,
@@ -144,5 +215,6 @@ export async function importEventsDirect(
     throw err;
   } finally {
     stream.destroy();
+    spilling?.release();
   }
 }

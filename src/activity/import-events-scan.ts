@@ -1,4 +1,6 @@
 import type { Readable } from "node:stream";
+import type { EventSums, Spans } from "./import-events-sums.ts";
+import { type Instant, readInstant, writeTimestamp } from "./import-events-time.ts";
 import type { ImportSpec } from "./import-types.ts";
 import { CellError } from "./import-values.ts";
 
@@ -96,14 +98,16 @@ export interface ScanResult {
 }
 
 /**
- * Reads an events CSV whose header is `columns` and yields it as CSV for
- * `COPY activity_events (SCANNED_COLUMNS) ... FORCE_NOT_NULL (account_id)`:
- * each row checked at the byte level, its fields in COPY order, an empty
- * count written as 1 and an empty account_id left empty (to be filled from
- * the user). A row the byte checks do not settle goes through the spec's own
+ * Reads an events CSV whose header is `columns` and yields it as data for
+ * `COPY activity_events (SCANNED_COLUMNS) FROM STDIN WITH (FORMAT binary)`
+ * (which Postgres reads in about three quarters of the time of the CSV, most
+ * of the difference being its timestamp parsing): each row checked at the
+ * byte level, its fields in COPY order, an empty user_id or module as null,
+ * an empty count as 1 and an empty account_id as '' (to be filled from the
+ * user). A row the byte checks do not settle goes through the spec's own
  * convert(); one it refuses, and any quoted field, end the scan with
  * NeedsExactImport, so a file is only loaded here when the exact path would
- * load the same values without a problem.
+ * load the same values without a problem. Each row is also added to `sums`.
  */
 export async function* scanEvents(
   body: AsyncIterable<Buffer>,
@@ -111,6 +115,7 @@ export async function* scanEvents(
   spec: ImportSpec,
   result: ScanResult,
   onRows: (rows: number) => void,
+  sums?: EventSums,
 ): AsyncGenerator<Buffer> {
   const width = columns.length;
   const at = SCANNED_COLUMNS.map((c) => columns.indexOf(c));
@@ -131,13 +136,36 @@ export async function* scanEvents(
     out.copy(bigger, 0, 0, o);
     out = bigger;
   };
-  const put = (buf: Uint8Array, from: number, to: number) => {
+  const int32 = (v: number) => {
+    out[o++] = v >>> 24;
+    out[o++] = (v >>> 16) & 255;
+    out[o++] = (v >>> 8) & 255;
+    out[o++] = v & 255;
+  };
+  /** A text field of buf[from, to); null when empty and `emptyIsNull`. */
+  const text = (buf: Uint8Array, from: number, to: number, emptyIsNull: boolean) => {
+    if (from === to && emptyIsNull) {
+      int32(-1);
+      return;
+    }
+    int32(to - from);
     for (let i = from; i < to; i++) out[o++] = buf[i]!;
   };
-  const field = (index: number): [number, number] =>
-    index < 0 ? [0, 0] : [starts[index]!, starts[index + 1]! - 1];
-  const textOk = (buf: Uint8Array, [from, to]: [number, number]) =>
+  const instant: Instant = { seconds: 0, micros: 0 };
+  /** The row's last two fields: occurred_at (read into `instant`) and count. */
+  const occurredAndCount = (count: number) => {
+    int32(8);
+    o = writeTimestamp(instant, out, o);
+    int32(4);
+    int32(count);
+  };
+  // The byte range [from, to) of a column in the current line ([0, 0) when the file has no such column).
+  const fromOf = (index: number) => (index < 0 ? 0 : starts[index]!);
+  const toOf = (index: number) => (index < 0 ? 0 : starts[index + 1]! - 1);
+  const textOk = (buf: Uint8Array, from: number, to: number) =>
     from === to || (!isSpace(buf[from]!) && !isSpace(buf[to - 1]!));
+  /** user, account, activity and module ranges of the current line, for the sums. */
+  const spans: Spans = new Int32Array(8);
 
   /** A row the byte checks cannot settle, converted as the exact path would. */
   const exactRow = (buf: Buffer, from: number, to: number) => {
@@ -159,12 +187,19 @@ export async function* scanEvents(
     }
     // [user_id, account_id, activity, module, occurred_at, count, event_id]
     if (values[1] === null) result.fillAccount = true;
-    const text = `${values
-      .slice(0, 6)
-      .map((v) => v ?? "")
-      .join(",")}\n`;
-    ensure(Buffer.byteLength(text) + 1);
-    o += out.write(text, o);
+    const occurred = Buffer.from(values[4]!, "latin1");
+    readInstant(occurred, 0, occurred.length, instant);
+    const count = Number(values[5]);
+    sums?.addValues(values, instant.seconds);
+    const [user, account, activity, module] = values.slice(0, 4).map((v) => Buffer.from(v ?? "", "utf8"));
+    ensure(user!.length + account!.length + activity!.length + module!.length + 64);
+    out[o++] = 0;
+    out[o++] = 6;
+    text(user!, 0, user!.length, true);
+    text(account!, 0, account!.length, false);
+    text(activity!, 0, activity!.length, false);
+    text(module!, 0, module!.length, true);
+    occurredAndCount(count);
   };
 
   const line = (buf: Buffer, from: number, to: number) => {
@@ -189,44 +224,65 @@ export async function* scanEvents(
     result.rows++;
     if (n !== width - 1) throw new NeedsExactImport("a row of the wrong width");
     starts[width] = to + 1;
-    ensure(to - from + 16);
+    ensure(to - from + 64);
     if (plain) {
-      const user = field(userAt);
-      const account = field(accountAt);
-      const activity = field(activityAt);
-      const module = field(moduleAt);
-      const occurred = field(occurredAt);
-      const count = field(countAt);
+      const userFrom = fromOf(userAt);
+      const userTo = toOf(userAt);
+      const accountFrom = fromOf(accountAt);
+      const accountTo = toOf(accountAt);
+      const activityFrom = fromOf(activityAt);
+      const activityTo = toOf(activityAt);
+      const moduleFrom = fromOf(moduleAt);
+      const moduleTo = toOf(moduleAt);
+      const occurredFrom = fromOf(occurredAt);
+      const occurredTo = toOf(occurredAt);
+      const countFrom = fromOf(countAt);
+      const countTo = toOf(countAt);
       const fast =
-        textOk(buf, user) &&
-        textOk(buf, account) &&
-        textOk(buf, activity) &&
-        textOk(buf, module) &&
-        activity[1] > activity[0] &&
-        (user[1] > user[0] || account[1] > account[0]) &&
-        canonicalTimestamp(buf, occurred[0], occurred[1]) &&
-        (count[1] === count[0] || plainCount(buf, count[0], count[1]));
+        textOk(buf, userFrom, userTo) &&
+        textOk(buf, accountFrom, accountTo) &&
+        textOk(buf, activityFrom, activityTo) &&
+        textOk(buf, moduleFrom, moduleTo) &&
+        activityTo > activityFrom &&
+        (userTo > userFrom || accountTo > accountFrom) &&
+        canonicalTimestamp(buf, occurredFrom, occurredTo) &&
+        (countTo === countFrom || plainCount(buf, countFrom, countTo));
       if (fast) {
-        if (account[1] === account[0]) result.fillAccount = true;
-        put(buf, user[0], user[1]);
-        out[o++] = COMMA;
-        put(buf, account[0], account[1]);
-        out[o++] = COMMA;
-        put(buf, activity[0], activity[1]);
-        out[o++] = COMMA;
-        put(buf, module[0], module[1]);
-        out[o++] = COMMA;
-        put(buf, occurred[0], occurred[1]);
-        out[o++] = COMMA;
-        if (count[1] === count[0]) out[o++] = 49;
-        else put(buf, count[0], count[1]);
-        out[o++] = NEWLINE;
+        if (accountTo === accountFrom) result.fillAccount = true;
+        let n = 1;
+        if (countTo > countFrom) {
+          n = 0;
+          for (let i = countFrom; i < countTo; i++) n = n * 10 + buf[i]! - 48;
+        }
+        readInstant(buf, occurredFrom, occurredTo, instant);
+        out[o++] = 0;
+        out[o++] = 6;
+        text(buf, userFrom, userTo, true);
+        text(buf, accountFrom, accountTo, false);
+        text(buf, activityFrom, activityTo, false);
+        text(buf, moduleFrom, moduleTo, true);
+        occurredAndCount(n);
+        if (sums) {
+          spans[0] = userFrom;
+          spans[1] = userTo;
+          spans[2] = accountFrom;
+          spans[3] = accountTo;
+          spans[4] = activityFrom;
+          spans[5] = activityTo;
+          spans[6] = moduleFrom;
+          spans[7] = moduleTo;
+          sums.addSpans(buf, spans, instant.seconds, n);
+        }
         return;
       }
     }
     exactRow(buf, from, to);
   };
 
+  // The binary COPY header: signature, flags and header extension length (0).
+  o = out.write("PGCOPY\n\xff\r\n\0", 0, "latin1");
+  int32(0);
+  int32(0);
   let pending: Buffer | undefined;
   for await (const chunk of body) {
     const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
@@ -249,7 +305,10 @@ export async function* scanEvents(
     onRows(result.rows);
   }
   if (pending) line(pending, 0, pending.length);
-  if (o > 0) yield out.subarray(0, o);
+  ensure(2);
+  out[o++] = 255; // the trailer: a field count of -1
+  out[o++] = 255;
+  yield out.subarray(0, o);
   onRows(result.rows);
 }
 

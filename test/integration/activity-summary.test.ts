@@ -99,38 +99,42 @@ describe.skipIf(backendUnavailable())("activity summary", () => {
     }
   }
 
+  /** The stored summaries equal summaries built from scratch. */
+  async function expectSummariesOfRollups(): Promise<void> {
+    const stored = await rows<{
+      entity_type: string;
+      entity_id: string;
+      first_day: string;
+      last_day: string;
+      days: string;
+    }>(
+      t.database.db,
+      sql`select entity_type, entity_id, first_day::text, last_day::text, days::text from activity_summary order by 1, 2`,
+    );
+    const recount = await rows<{ entity_type: string; entity_id: string; days: string[] }>(
+      t.database.db,
+      sql`select entity_type, entity_id, array_agg(distinct day::text order by day::text) as days
+          from activity_daily group by 1, 2 order by 1, 2`,
+    );
+    expect(stored.map((s) => [s.entity_type, s.entity_id])).toEqual(
+      recount.map((r) => [r.entity_type, r.entity_id]),
+    );
+    for (const [i, r] of recount.entries()) {
+      const s = stored[i]!;
+      expect(s.first_day).toBe(r.days[0]);
+      expect(s.last_day).toBe(r.days[r.days.length - 1]);
+      const expected = [...s.days].map((_, k) => (r.days.includes(addDays(s.first_day, k)) ? "1" : "0"));
+      expect(s.days).toBe(expected.join(""));
+    }
+  }
+
   it("equals a recount of the rollups after any sequence of writes", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
         await t.database.db.execute(sql`truncate activity_daily`);
         for (const o of ops) await apply(o);
 
-        // The stored summaries equal summaries built from scratch.
-        const stored = await rows<{
-          entity_type: string;
-          entity_id: string;
-          first_day: string;
-          last_day: string;
-          days: string;
-        }>(
-          t.database.db,
-          sql`select entity_type, entity_id, first_day::text, last_day::text, days::text from activity_summary order by 1, 2`,
-        );
-        const recount = await rows<{ entity_type: string; entity_id: string; days: string[] }>(
-          t.database.db,
-          sql`select entity_type, entity_id, array_agg(distinct day::text order by day::text) as days
-              from activity_daily group by 1, 2 order by 1, 2`,
-        );
-        expect(stored.map((s) => [s.entity_type, s.entity_id])).toEqual(
-          recount.map((r) => [r.entity_type, r.entity_id]),
-        );
-        for (const [i, r] of recount.entries()) {
-          const s = stored[i]!;
-          expect(s.first_day).toBe(r.days[0]);
-          expect(s.last_day).toBe(r.days[r.days.length - 1]);
-          const expected = [...s.days].map((_, k) => (r.days.includes(addDays(s.first_day, k)) ? "1" : "0"));
-          expect(s.days).toBe(expected.join(""));
-        }
+        await expectSummariesOfRollups();
 
         // The facts read from the summaries equal those counted from the rollups, on every day and window.
         const mismatches = await rows<{ entity_id: string; today: string; n: number }>(
@@ -154,5 +158,35 @@ describe.skipIf(backendUnavailable())("activity summary", () => {
       }),
       { numRuns: testBackend() === "pglite" ? 40 : 150 },
     );
+  });
+
+  it("keeps the summaries of one insert whose days span more than 4096 days", async () => {
+    const db = t.database.db;
+    await db.execute(sql`truncate activity_daily`);
+    const insert = (values: [string, number][]) =>
+      db.execute(sql`
+        insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+        select entity_type, entity_id, day, 'login', '', 1
+        from (values ${sql.join(
+          values.map(([id, offset]) => sql`(${typeOf(id)}, ${id}, ${addDays(base, offset)}::date)`),
+          sql`, `,
+        )}) v(entity_type, entity_id, day)`);
+    await insert([
+      ["u1", 0],
+      ["u1", 12],
+      ["a1", 3],
+    ]);
+    await insert([
+      ["u1", 5000],
+      ["u1", -20],
+      ["u2", 7],
+      ["a1", -4200],
+      ["a1", 4],
+    ]);
+    await insert([
+      ["u2", 9],
+      ["u1", 6],
+    ]);
+    await expectSummariesOfRollups();
   });
 });

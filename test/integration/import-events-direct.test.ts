@@ -97,6 +97,84 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     expect(await stored()).toEqual(fromFile);
   });
 
+  /** A deterministic plain events file: users with and without account_id, accounts alone, around DST changes. */
+  function randomEvents(rows: number, seed: number, fraction: (i: number) => string): string {
+    let s = seed;
+    const next = () => {
+      s = (Math.imul(s, 1_103_515_245) + 12_345) >>> 0;
+      return s / 4_294_967_296;
+    };
+    const pick = <T>(values: readonly T[]) => values[Math.floor(next() * values.length)]!;
+    const users: [string, string][] = [
+      ["u-1", "a-1"],
+      ["u-2", "a-1"],
+      ["u-3", "a-2"],
+    ];
+    // Around the spring and autumn changes of 2024 in Europe and the autumn one in North America.
+    const starts = [Date.UTC(2024, 2, 30), Date.UTC(2024, 9, 26), Date.UTC(2024, 10, 2)];
+    const lines = ["user_id,account_id,activity,module,occurred_at,count"];
+    for (let i = 0; i < rows; i++) {
+      const [user, account] = pick(users);
+      const who = next() < 0.1 ? ["", pick(["a-1", "a-2"])] : next() < 0.2 ? [user, ""] : [user, account];
+      const at = pick(starts) + Math.floor(next() * 3 * 86_400) * 1000;
+      const [offset, minutes] = pick([
+        ["Z", 0],
+        ["+05:30", 330],
+        ["-03:30", -210],
+        ["+14:00", 840],
+        ["-11:00", -660],
+      ] as const);
+      const local = new Date(at + minutes * 60_000).toISOString().slice(0, 19);
+      const stamp = `${local}${fraction(i)}${offset}`;
+      const count = next() < 0.5 ? "" : String(1 + Math.floor(next() * 5));
+      lines.push(
+        `${who[0]},${who[1]},${pick(["login", "export", "view"])},${pick(["", "reports", "api"])},${stamp},${count}`,
+      );
+    }
+    return csv(lines);
+  }
+
+  it.each(["UTC", "Europe/Paris", "America/St_Johns", "Asia/Kolkata", "Pacific/Kiritimati"])(
+    "sums the rollups of a plain file in %s as the exact path does",
+    async (timezone) => {
+      // Fractions of up to nine digits: Postgres rounds those past six to microseconds.
+      const text = randomEvents(3000, timezone.length, (i) =>
+        i % 3 === 0
+          ? `.${String(i).padStart(6, "0")}`
+          : i % 3 === 1
+            ? `.${String((i * 7919) % 1_000_000_000).padStart(7 + (i % 3), "0")}`
+            : "",
+      );
+      await importEvents(t.database, files.write("events.csv", text), { timezone });
+      const fromFile = await stored();
+      await freshEntities();
+      await importEvents(
+        t.database,
+        { stream: Readable.from([Buffer.from(text)]), format: "csv", name: "events.csv" },
+        { timezone },
+      );
+      expect(await stored()).toEqual(fromFile);
+    },
+  );
+
+  it("rolls up a timestamp finer than a microsecond on the day Postgres rounds it to", async () => {
+    const text = csv([
+      "user_id,account_id,activity,module,occurred_at,count",
+      "u-1,a-1,login,,2024-03-30T23:59:59.9999996Z,",
+      "u-1,a-1,login,,2024-03-30T10:00:00Z,",
+    ]);
+    await importEvents(t.database, files.write("events.csv", text), { timezone: "UTC" });
+    const fromFile = await stored();
+    expect(fromFile.daily).toContain("user|u-1|2024-03-31|login||1");
+    await freshEntities();
+    await importEvents(
+      t.database,
+      { stream: Readable.from([Buffer.from(text)]), format: "csv", name: "events.csv" },
+      { timezone: "UTC" },
+    );
+    expect(await stored()).toEqual(fromFile);
+  });
+
   it("adds to existing rollups and keeps them equal to a recount after a second import", async () => {
     const file = files.write(
       "events.csv",

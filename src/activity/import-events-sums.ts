@@ -1,0 +1,535 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { DAY_SECONDS, daysFromCivil, PG_EPOCH_DAY } from "./import-events-time.ts";
+
+/**
+ * The daily rollups of an events file, summed in this process while Postgres
+ * parses the file's COPY into activity_events (the import's one Postgres
+ * backend is the bottleneck; this process has a core to spare). Postgres then
+ * loads about 1.4M summed rows for 2M events instead of aggregating the
+ * stored events itself, and checks the file's references on its distinct
+ * (user, account) pairs instead of joining every event.
+ *
+ * Memory is bounded: when the sums fill MAX_SLOTS they are written to a
+ * temporary file as partial sums (which Postgres adds up by key) and the
+ * table starts again. Past MAX_VALUES distinct ids of a kind, or on anything
+ * this code does not compute exactly as Postgres would (a time zone whose
+ * offset this process cannot tell per hour, a day outside years 1-9999), the
+ * sums are given up and the import sums the stored events in SQL as before.
+ */
+
+const HOUR = 3600;
+const DAY = DAY_SECONDS;
+/**
+ * At most this many sum slots (32 bytes each: 64 MB), filled to 70 %: about
+ * 1.47M sums, those of about 2.1M events of the benchmark's kind.
+ */
+const MAX_SLOTS = 1 << 21;
+/** At most this many distinct ids of one kind (users, accounts, activities, modules). */
+const MAX_VALUES = 1 << 20;
+
+/** Rollup kinds: a user's, an account's, and an account's through its user (the row left account_id empty). */
+const USER = 0;
+const ACCOUNT = 1;
+const ACCOUNT_OF_USER = 2;
+const KIND_NAMES = [Buffer.from("user"), Buffer.from("account"), Buffer.from("user-account")];
+
+class TooMany extends Error {}
+
+/** Distinct byte strings numbered in order of first sight, without a JS string per occurrence. */
+class Interner {
+  private pool = Buffer.allocUnsafe(1 << 16);
+  private used = 0;
+  private starts = new Int32Array(1024);
+  private hashes = new Int32Array(1024);
+  private slots = new Int32Array(2048);
+  count = 0;
+
+  /** The id found last: rows of one session repeat their user and account. */
+  private last = -1;
+
+  id(buf: Uint8Array, from: number, to: number): number {
+    if (this.last >= 0 && this.equals(this.last, buf, from, to)) return this.last;
+    this.last = this.find(buf, from, to);
+    return this.last;
+  }
+
+  private find(buf: Uint8Array, from: number, to: number): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const mask = this.slots.length - 1;
+    let slot = h & mask;
+    for (;;) {
+      const v = this.slots[slot]! - 1;
+      if (v < 0) break;
+      if (this.hashes[v] === h && this.equals(v, buf, from, to)) return v;
+      slot = (slot + 1) & mask;
+    }
+    const id = this.count;
+    if (id >= MAX_VALUES) throw new TooMany("more distinct ids than the sums keep");
+    if (id + 2 > this.starts.length) {
+      this.starts = grow(this.starts, this.starts.length * 2);
+      this.hashes = grow(this.hashes, this.hashes.length * 2);
+    }
+    const length = to - from;
+    if (this.used + length > this.pool.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.pool.length * 2, this.used + length));
+      this.pool.copy(bigger, 0, 0, this.used);
+      this.pool = bigger;
+    }
+    for (let i = from; i < to; i++) this.pool[this.used++] = buf[i]!;
+    this.starts[id] = this.used - length;
+    this.starts[id + 1] = this.used;
+    this.hashes[id] = h;
+    this.count++;
+    this.slots[slot] = id + 1;
+    if (this.count * 2 > this.slots.length) this.rehash();
+    return id;
+  }
+
+  /** The value's bytes written into out at o; returns the new offset. */
+  write(id: number, out: Buffer, o: number): number {
+    // Byte by byte: ids are short, and Buffer.copy costs a native call each.
+    const pool = this.pool;
+    for (let i = this.starts[id]!, end = this.starts[id + 1]!; i < end; i++) out[o++] = pool[i]!;
+    return o;
+  }
+
+  length(id: number): number {
+    return this.starts[id + 1]! - this.starts[id]!;
+  }
+
+  text(id: number): string {
+    return this.pool.toString("utf8", this.starts[id]!, this.starts[id + 1]!);
+  }
+
+  private equals(id: number, buf: Uint8Array, from: number, to: number): boolean {
+    const start = this.starts[id]!;
+    if (this.starts[id + 1]! - start !== to - from) return false;
+    for (let i = 0; i < to - from; i++) if (this.pool[start + i] !== buf[from + i]) return false;
+    return true;
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.count; id++) {
+      let slot = this.hashes[id]! & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = id + 1;
+    }
+    this.slots = slots;
+  }
+}
+
+function grow<T extends Int32Array | Float64Array>(a: T, length: number): T {
+  const bigger = new (a.constructor as new (n: number) => T)(length);
+  bigger.set(a);
+  return bigger;
+}
+
+/**
+ * Sums per (kind and entity, day, activity and module), in open addressing
+ * over one Float64Array: a slot is its three key parts and its sum side by
+ * side, so a probe reads one cache line.
+ */
+class SumTable {
+  /** entity (-1 when empty), day, pair, sum per slot. */
+  slots: Float64Array;
+  size = 0;
+
+  /** `expected` sums are room for at first (within maxSlots), to save growing. */
+  constructor(
+    private readonly maxSlots: number,
+    expected = 0,
+  ) {
+    let slots = Math.min(1 << 12, maxSlots);
+    while (slots < maxSlots && slots * 7 < expected * 10) slots *= 2;
+    this.slots = new Float64Array(slots << 2).fill(-1);
+  }
+
+  get capacity(): number {
+    return this.slots.length >> 2;
+  }
+
+  add(entity: number, day: number, pair: number, count: number): void {
+    const a = this.slots;
+    const mask = (a.length >> 2) - 1;
+    let k = (hash3(entity, day, pair) & mask) << 2;
+    for (;;) {
+      const e = a[k]!;
+      if (e === -1) break;
+      if (e === entity && a[k + 1] === day && a[k + 2] === pair) {
+        a[k + 3]! += count;
+        return;
+      }
+      k = (k + 4) & (a.length - 1);
+    }
+    a[k] = entity;
+    a[k + 1] = day;
+    a[k + 2] = pair;
+    a[k + 3] = count;
+    if (++this.size * 10 > this.capacity * 7 && this.capacity < this.maxSlots) this.rehash();
+  }
+
+  /** Holding as many sums as it may. */
+  get full(): boolean {
+    return this.size * 10 > this.capacity * 7;
+  }
+
+  clear(): void {
+    this.slots.fill(-1);
+    this.size = 0;
+  }
+
+  /**
+   * The offsets in `slots` of the entries, grouped by entity (a counting sort),
+   * so that the rollup rows of an entity reach the same few index pages
+   * together.
+   */
+  byEntity(): Int32Array {
+    const a = this.slots;
+    let max = 0;
+    for (let k = 0; k < a.length; k += 4) if (a[k]! > max) max = a[k]!;
+    const next = new Int32Array(max + 2);
+    for (let k = 0; k < a.length; k += 4) if (a[k] !== -1) next[a[k]! + 1]!++;
+    for (let e = 1; e < next.length; e++) next[e]! += next[e - 1]!;
+    const order = new Int32Array(this.size);
+    for (let k = 0; k < a.length; k += 4) if (a[k] !== -1) order[next[a[k]!]!++] = k;
+    return order;
+  }
+
+  private rehash(): void {
+    const old = this.slots;
+    const a = new Float64Array(old.length * 2).fill(-1);
+    const mask = (a.length >> 2) - 1;
+    for (let o = 0; o < old.length; o += 4) {
+      if (old[o] === -1) continue;
+      let k = (hash3(old[o]!, old[o + 1]!, old[o + 2]!) & mask) << 2;
+      while (a[k] !== -1) k = (k + 4) & (a.length - 1);
+      a.set(old.subarray(o, o + 4), k);
+    }
+    this.slots = a;
+  }
+}
+
+function hash3(a: number, b: number, c: number): number {
+  let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 13);
+}
+
+/**
+ * Byte ranges [from, to) of a row's user, account, activity and module, one
+ * pair after another (filled in place for each row, no array per field).
+ */
+export type Spans = Int32Array;
+
+const MIN_DAY = daysFromCivil(1, 1, 1);
+const MAX_DAY = daysFromCivil(9999, 12, 31);
+
+export class EventSums {
+  /** Why the sums cannot be used (the import then sums the stored events), or undefined. */
+  abandoned: string | undefined;
+
+  private readonly users = new Interner();
+  private readonly accounts = new Interner();
+  private readonly activities = new Interner();
+  private readonly modules = new Interner();
+  private readonly pairs = new Map<number, number>();
+  private pairActivity: number[] = [];
+  private pairModule: number[] = [];
+  private sums: SumTable | undefined;
+  private spillFile: { file: string; fd: number } | undefined;
+  /** Per user: the account its rows name (-1: none yet). */
+  private userAccount = new Int32Array(1024).fill(-1);
+  /** Per account: 1 when a row names it without a user. */
+  private accountAlone = new Int32Array(1024);
+  private readonly utc: boolean;
+  private readonly zone: Intl.DateTimeFormat | undefined;
+  /** UTC offset in seconds per hour since 1970, as this process reads the time zone. */
+  readonly offsets = new Map<number, number>();
+
+  /**
+   * `expectedRows` sizes the sums at first (from the file's size, say);
+   * `maxSlots` (a power of two) bounds those kept in memory, and tests make it
+   * small.
+   */
+  constructor(timezone: string, opts: { expectedRows?: number; maxSlots?: number } = {}) {
+    // A row adds at most two sums, a user's and an account's.
+    this.sums = new SumTable(opts.maxSlots ?? MAX_SLOTS, (opts.expectedRows ?? 0) * 2);
+    this.utc = timezone.toUpperCase() === "UTC";
+    if (!this.utc) {
+      try {
+        this.zone = new Intl.DateTimeFormat("en-US", {
+          timeZone: timezone,
+          hourCycle: "h23",
+          era: "short",
+          year: "numeric",
+          month: "numeric",
+          day: "numeric",
+          hour: "numeric",
+          minute: "numeric",
+          second: "numeric",
+        });
+      } catch {
+        this.giveUp(`the time zone ${timezone} is unknown here`);
+      }
+    }
+  }
+
+  /**
+   * One row of the fast path: the byte ranges of its user, account, activity
+   * and module (user or account may be empty, not both), occurred at
+   * `seconds` since 1970.
+   */
+  addSpans(buf: Uint8Array, fields: Spans, seconds: number, count: number): void {
+    if (this.sums === undefined) return;
+    try {
+      const [userFrom, userTo, accountFrom, accountTo, activityFrom, activityTo, moduleFrom, moduleTo] =
+        fields;
+      const u = userTo > userFrom ? this.users.id(buf, userFrom, userTo) : -1;
+      const a = accountTo > accountFrom ? this.accounts.id(buf, accountFrom, accountTo) : -1;
+      const pair = this.pairOf(
+        this.activities.id(buf, activityFrom, activityTo),
+        this.modules.id(buf, moduleFrom, moduleTo),
+      );
+      this.add(u, a, pair, seconds, count);
+    } catch (err) {
+      if (!(err instanceof TooMany)) throw err;
+      this.giveUp(err.message);
+    }
+  }
+
+  /**
+   * One row the exact converter settled: [user_id, account_id, activity,
+   * module, occurred_at, count, ...], occurred at `seconds` since 1970.
+   */
+  addValues(values: readonly (string | null)[], seconds: number): void {
+    if (this.sums === undefined) return;
+    const [user, account, activity, module, , count] = values;
+    const bytes = (v: string | null | undefined) => Buffer.from(v ?? "", "utf8");
+    const b = [user, account, activity, module].map(bytes) as Buffer[];
+    try {
+      const u = b[0]!.length > 0 ? this.users.id(b[0]!, 0, b[0]!.length) : -1;
+      const a = b[1]!.length > 0 ? this.accounts.id(b[1]!, 0, b[1]!.length) : -1;
+      const pair = this.pairOf(
+        this.activities.id(b[2]!, 0, b[2]!.length),
+        this.modules.id(b[3]!, 0, b[3]!.length),
+      );
+      this.add(u, a, pair, seconds, Number(count));
+    } catch (err) {
+      if (!(err instanceof TooMany)) throw err;
+      this.giveUp(err.message);
+    }
+  }
+
+  /** Some sums wait for a user's account: a row named a user and left account_id empty. */
+  throughUsers = false;
+
+  /** Some keys may come more than once (partial sums, accounts through users), to be added up by key. */
+  get partial(): boolean {
+    return this.throughUsers || this.spillFile !== undefined;
+  }
+
+  /** Removes the spill file (call once the sums are written or given up). */
+  release(): void {
+    if (this.spillFile === undefined) return;
+    fs.closeSync(this.spillFile.fd);
+    fs.rmSync(this.spillFile.file, { force: true });
+    this.spillFile = undefined;
+  }
+
+  /** The users and the accounts the rows name (at most `limit` of each). */
+  named(limit: number): { users: string[]; accounts: string[] } {
+    const list = (names: Interner) =>
+      Array.from({ length: Math.min(limit, names.count) }, (_, id) => names.text(id));
+    return { users: list(this.users), accounts: list(this.accounts) };
+  }
+
+  /**
+   * The references to check: each user with the account its rows name (null
+   * when they name none), and each account named by a row without a user.
+   */
+  references(): { user: string | null; account: string | null }[] {
+    const out: { user: string | null; account: string | null }[] = [];
+    for (let u = 0; u < this.users.count; u++) {
+      const a = this.userAccount[u]!;
+      out.push({ user: this.users.text(u), account: a < 0 ? null : this.accounts.text(a) });
+    }
+    for (let a = 0; a < this.accounts.count; a++) {
+      if (this.accountAlone[a]) out.push({ user: null, account: this.accounts.text(a) });
+    }
+    return out;
+  }
+
+  /**
+   * The sums as COPY ... (FORMAT binary) data, whose rows Postgres reads in
+   * about two thirds of the time CSV takes: entity_type, entity_id, day,
+   * activity, module, count, grouped by entity. An entity_type of
+   * "user-account" stands for the account of the user entity_id (a row left
+   * account_id empty). The partial sums of the spill file come first. Empties
+   * the sums.
+   */
+  async *copyData(): AsyncGenerator<Buffer> {
+    const sums = this.sums;
+    if (!sums) return;
+    this.sums = undefined;
+    const header = Buffer.alloc(19);
+    header.write("PGCOPY\n\xff\r\n\0", 0, "latin1"); // then flags and header extension length, 0
+    yield header;
+    if (this.spillFile !== undefined) {
+      const chunk = Buffer.allocUnsafe(1 << 20);
+      let position = 0;
+      for (;;) {
+        const n = fs.readSync(this.spillFile.fd, chunk, 0, chunk.length, position);
+        if (n === 0) break;
+        position += n;
+        yield Buffer.from(chunk.subarray(0, n));
+      }
+    }
+    yield* this.rows(sums);
+    yield Buffer.from([255, 255]); // the trailer: a field count of -1
+  }
+
+  /** The table's sums as binary COPY rows, grouped by entity. */
+  private *rows(sums: SumTable): Generator<Buffer> {
+    let out = Buffer.allocUnsafe(1 << 20);
+    let o = 0;
+    const int32 = (v: number) => {
+      out[o++] = v >>> 24;
+      out[o++] = (v >>> 16) & 255;
+      out[o++] = (v >>> 8) & 255;
+      out[o++] = v & 255;
+    };
+    const text = (names: Interner, id: number) => {
+      int32(names.length(id));
+      o = names.write(id, out, o);
+    };
+    const a = sums.slots;
+    for (const k of sums.byEntity()) {
+      const entity = a[k]!;
+      const day = a[k + 1]!;
+      const pair = a[k + 2]!;
+      const sum = a[k + 3]!;
+      const kind = entity & 3;
+      const id = entity >>> 2;
+      const names = kind === ACCOUNT ? this.accounts : this.users;
+      const activity = this.pairActivity[pair]!;
+      const module = this.pairModule[pair]!;
+      const need = names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64;
+      if (o + need > out.length) {
+        yield out.subarray(0, o);
+        out = Buffer.allocUnsafe(Math.max(out.length, need));
+        o = 0;
+      }
+      out[o++] = 0;
+      out[o++] = 6;
+      const name = KIND_NAMES[kind]!;
+      int32(name.length);
+      for (let i = 0; i < name.length; i++) out[o++] = name[i]!;
+      text(names, id);
+      int32(4);
+      int32(day - PG_EPOCH_DAY);
+      text(this.activities, activity);
+      text(this.modules, module);
+      int32(8);
+      const high = Math.floor(sum / 4_294_967_296);
+      int32(high);
+      int32(sum - high * 4_294_967_296);
+    }
+    if (o > 0) yield out.subarray(0, o);
+  }
+
+  private giveUp(reason: string): void {
+    this.abandoned ??= reason;
+    this.sums = undefined;
+  }
+
+  private pairOf(activity: number, module: number): number {
+    const key = activity * MAX_VALUES + module;
+    let pair = this.pairs.get(key);
+    if (pair === undefined) {
+      pair = this.pairActivity.length;
+      this.pairs.set(key, pair);
+      this.pairActivity.push(activity);
+      this.pairModule.push(module);
+    }
+    return pair;
+  }
+
+  private add(user: number, account: number, pair: number, seconds: number, count: number): void {
+    const sums = this.sums;
+    if (!sums) return;
+    const offset = this.utc ? 0 : this.offsetAt(Math.floor(seconds / HOUR));
+    if (offset === undefined) return;
+    const day = Math.floor((seconds + offset) / DAY);
+    if (day < MIN_DAY || day > MAX_DAY) {
+      this.giveUp("a day outside the years 1 to 9999");
+      return;
+    }
+    if (user >= 0) {
+      if (user >= this.userAccount.length) {
+        const known = this.userAccount.length;
+        this.userAccount = grow(this.userAccount, known * 2);
+        this.userAccount.fill(-1, known);
+      }
+      sums.add((user << 2) | USER, day, pair, count);
+      if (account >= 0) {
+        const known = this.userAccount[user]!;
+        // Two accounts for one user: one of them is wrong, which the exact path reports.
+        if (known >= 0 && known !== account) this.giveUp("a user named with two accounts");
+        this.userAccount[user] = account;
+      } else this.throughUsers = true;
+    } else {
+      if (account >= this.accountAlone.length) {
+        this.accountAlone = grow(this.accountAlone, this.accountAlone.length * 2);
+      }
+      this.accountAlone[account] = 1;
+    }
+    if (account >= 0) sums.add((account << 2) | ACCOUNT, day, pair, count);
+    else sums.add((user << 2) | ACCOUNT_OF_USER, day, pair, count);
+    if (sums.full) this.spill(sums);
+  }
+
+  /** Writes the sums so far to the spill file as partial sums, and empties the table. */
+  private spill(sums: SumTable): void {
+    if (this.spillFile === undefined) {
+      const file = path.join(os.tmpdir(), `signaltag-sums-${randomBytes(8).toString("hex")}`);
+      this.spillFile = { file, fd: fs.openSync(file, "w+", 0o600) };
+    }
+    for (const chunk of this.rows(sums)) fs.writeSync(this.spillFile.fd, chunk);
+    sums.clear();
+  }
+
+  /** The zone's offset throughout one hour, or undefined (and the sums given up) when it changes within it. */
+  private offsetAt(hour: number): number | undefined {
+    const known = this.offsets.get(hour);
+    if (known !== undefined) return known;
+    const start = this.localOffset(hour * HOUR);
+    const end = this.localOffset(hour * HOUR + HOUR - 1);
+    if (start === undefined || start !== end) {
+      this.giveUp("the time zone's offset changes within an hour");
+      return undefined;
+    }
+    this.offsets.set(hour, start);
+    return start;
+  }
+
+  private localOffset(seconds: number): number | undefined {
+    if (!this.zone) return undefined;
+    const parts = this.zone.formatToParts(new Date(seconds * 1000));
+    const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+    const era = parts.find((p) => p.type === "era");
+    if (era && era.value !== "AD") return undefined;
+    const local =
+      daysFromCivil(part("year"), part("month"), part("day")) * DAY +
+      part("hour") * HOUR +
+      part("minute") * 60 +
+      part("second");
+    return Number.isFinite(local) ? local - seconds : undefined;
+  }
+}
