@@ -446,8 +446,32 @@ export async function evaluateScope(
     const compiled = compileRule(def);
     if (compiled.ok) {
       const range = { after: "after" in scope ? scope.after : null, through };
-      // An incremental run decides only the entities that changed since its baseline (`cand`).
-      const only = changedSince ? sql`(select cand.id from cand)` : undefined;
+      // An incremental run decides only the entities that changed since its baseline, gathered first into a
+      // table with statistics, so a few changed entities are probed by key rather than every row hashed;
+      // with none, there is nothing to evaluate.
+      let only: SQL | undefined;
+      if (changedSince) {
+        await tx.execute(sql`create temp table rule_candidates on commit drop as
+          ${changedEntities(loaded, changedSince, opts.asOf, tag?.id ?? null)}`);
+        await tx.execute(sql`analyze rule_candidates`);
+        const [c] = await rows<{ candidates: number; claims: number }>(
+          tx,
+          sql`select (select count(*) from rule_candidates)::int as candidates,
+                (select count(*) from claims c
+                 where c.source = ${source} and c.tag_id = ${tag?.id ?? -1} and c.entity_type = ${type})::int as claims`,
+        );
+        if (c!.candidates === 0) {
+          Object.assign(out, {
+            evaluated: 0,
+            matched: c!.claims,
+            added: 0,
+            removed: 0,
+            claimsBefore: c!.claims,
+          });
+          return out;
+        }
+        only = sql`(select rc.id from rule_candidates rc)`;
+      }
       const absent = absentExplanation(loaded, asOf);
       const counts = await rows<{
         evaluated: number;
@@ -459,11 +483,7 @@ export async function evaluateScope(
         tx,
         // One pass: every entity that existed at the as-of instant is decided, and the rule's claims on
         // entities that did not (created later, or gone) are removed.
-        sql`with ${
-          changedSince
-            ? sql`cand as materialized (${changedEntities(loaded, changedSince, opts.asOf, tag?.id ?? null)}), `
-            : sql``
-        }ev as materialized (
+        sql`with ev as materialized (
               ${compiled.rule.evaluation(
                 { type, asOf: opts.asOf, today, timezone: opts.timezone, range, ...(only ? { only } : {}) },
                 {
