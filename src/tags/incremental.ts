@@ -206,8 +206,15 @@ export async function pruneChanges(db: DbOrTx): Promise<number> {
           returning 1)
         select count(*)::int as n from gone`,
   );
-  return r?.n ?? 0;
+  const pruned = r?.n ?? 0;
+  // A first run's claims leave hundreds of thousands of rows behind: without a vacuum every later run would
+  // read through their dead versions until autovacuum came by. Not possible inside a transaction.
+  if (pruned >= VACUUM_AFTER_PRUNED && !("rollback" in db))
+    await db.execute(sql`vacuum (analyze, skip_locked) entity_changes`);
+  return pruned;
 }
+
+const VACUUM_AFTER_PRUNED = 10_000;
 
 /**
  * One snapshot that sees only what every one of the given snapshots saw (a

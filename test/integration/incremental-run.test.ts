@@ -309,4 +309,41 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
     // The property is about incremental runs: most second runs must have been ones.
     expect(incremental).toBeGreaterThan(runs / 3);
   });
+  it("keeps only the change log a rule's next run can need", async () => {
+    const db = t.database.db;
+    const w = { asOf: "2026-03-31T12:00:00Z", timezone: "UTC" };
+    await db.execute(sql`truncate accounts, users, activity_daily, tags, claims, tag_events, suppressions,
+      rule_runs, entity_changes restart identity cascade`);
+    await db.execute(sql`insert into accounts (id, provisioned_at) values ('a0', '2026-01-01T00:00:00Z')`);
+    await db.execute(sql`insert into users (id, account_id, created_at)
+      select 'u' || i, 'a0', '2026-01-01T00:00:00Z' from generate_series(1, 12000) i`);
+    const rule = {
+      id: "new-user",
+      name: "New",
+      tag: "new user",
+      target: "user",
+      enabled: true,
+      conditions: { all: [{ fact: "daysSinceCreated", operator: "lessThan", value: 30 }] },
+    } as RuleDefinition;
+    const rules = [{ definition: rule, version: "v1", file: "" }];
+    const opts = { timezone: w.timezone, trigger: "manual" as const, removalGuard: 0.5 };
+    const count = async () =>
+      (await rows<{ n: number }>(db, sql`select count(*)::int as n from entity_changes`))[0]!.n;
+    expect(await count()).toBeGreaterThan(12000);
+
+    // The first run records its snapshot; everything logged before it is dropped (and vacuumed).
+    await runRules(db, rules, rules, { ...opts, asOf: new Date(w.asOf) });
+    expect(await count()).toBe(0);
+
+    await db.execute(sql`update users set created_at = '2026-03-30T00:00:00Z' where id = 'u7'`);
+    // The user's row, and its account's member list (userCount, activeUsers).
+    expect(await count()).toBe(2);
+    const [next] = await runRules(db, rules, rules, { ...opts, asOf: new Date("2026-03-31T13:00:00Z") });
+    expect(next).toMatchObject({ evaluated: 1, added: 1, incrementalSince: 1 });
+    // The change is behind the new snapshot now; only the run's own claim stays (a rule with exit
+    // conditions decides again what its last run changed).
+    expect(await rows(db, sql`select kind, entity_id from entity_changes`)).toEqual([
+      { kind: "claim", entity_id: "u7" },
+    ]);
+  });
 });
