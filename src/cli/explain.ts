@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
 import { rows } from "../db/client.ts";
+import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { loadEntityBatch } from "../db/queries/facts.ts";
 import { entityClaims } from "../db/queries/tags.ts";
 import { InputError, NotFoundError } from "../errors/index.ts";
@@ -31,8 +32,8 @@ export function registerExplainCommands(program: Command, ctx: CliContext): void
       const rules = (await loadValidRules(ctx.config.rulesDir)).filter((r) => r.definition.target === type);
       const database = await ctx.database();
       const db = database.db;
-      const table = type === "user" ? sql`users` : sql`accounts`;
-      const createdCol = type === "user" ? sql`created_at` : sql`provisioned_at`;
+      const table = entityTable(type);
+      const createdCol = createdColumn(type);
       const [entity] = await rows<{ id: string; created: string }>(
         db,
         sql`select id, ${createdCol}::text as created from ${table} where id = ${id}`,

@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { type EntityType, factCatalog, type OperatorName } from "./catalog.ts";
 import { factKey } from "./facts.ts";
 import { parseJsonPath } from "./json-path.ts";
@@ -128,7 +129,7 @@ function factColumn(b: Builder, leaf: FactCondition): FactColumn {
     throw new CannotCompile(`fact ${leaf.fact} does not apply to ${b.type}s`);
   const key = factKey(leaf.fact, leaf.params);
   const { today, timezone } = b.ctx;
-  const createdCol = b.type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
+  const createdCol = createdColumn(b.type, "e");
   return column(b, key, () => {
     switch (leaf.fact) {
       case "daysSinceCreated":
@@ -399,8 +400,8 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
   const { today, asOf } = ctx;
   const t = asOf.toISOString();
   const type = def.target;
-  const table = type === "user" ? sql`users` : sql`accounts`;
-  const createdCol = type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
+  const table = entityTable(type);
+  const createdCol = createdColumn(type, "e");
   const tagId = claims.tagId ?? -1;
   const only = (id: SQL) => (ctx.only ? sql`and ${id} in ${ctx.only}` : sql``);
 

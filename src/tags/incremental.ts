@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
+import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { compileRule } from "../rules/compile.ts";
 import { collectFactRequests } from "../rules/facts.ts";
 import { calendarDate } from "../rules/time.ts";
@@ -137,6 +138,7 @@ export function changedEntities(
   );
   const members = type === "account" && (facts.has("userCount") || facts.has("activeUsers"));
   const then = baseline.asOf.toISOString();
+  const own = { table: entityTable(type), created: createdColumn(type, "e") };
   const now = asOf.toISOString();
   const kinds = ["row", ...(activity ? ["activity"] : []), ...(members ? ["member"] : [])];
   const parts: SQL[] = [
@@ -153,10 +155,8 @@ export function changedEntities(
         ]
       : []),
     // Entities that came into existence between the two instants.
-    type === "user"
-      ? sql`select e.id from users e where e.created_at > ${then}::timestamptz and e.created_at <= ${now}::timestamptz`
-      : sql`select e.id from accounts e
-            where e.provisioned_at > ${then}::timestamptz and e.provisioned_at <= ${now}::timestamptz`,
+    sql`select e.id from ${own.table} e
+        where ${own.created} > ${then}::timestamptz and ${own.created} <= ${now}::timestamptz`,
     // Suppressions of the tag that ended between the two instants.
     sql`select s.entity_id from suppressions s
         where s.tag_id = ${tagId ?? -1} and s.entity_type = ${type}

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { DbOrTx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
+import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { findTag } from "../db/queries/tags.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
 import type { LoadedRule } from "../rules/types.ts";
@@ -37,8 +38,8 @@ export async function partitionBounds(
   asOf: Date,
   size: number,
 ): Promise<{ total: number; bounds: (string | null)[] }> {
-  const table = type === "user" ? sql`users` : sql`accounts`;
-  const created = type === "user" ? sql`created_at` : sql`provisioned_at`;
+  const table = entityTable(type);
+  const created = createdColumn(type);
   const found = await rows<{ id: string; n: number }>(
     db,
     sql`select id, n::int as n from (

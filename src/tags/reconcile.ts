@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
+import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { countEntities, loadEntityBatch } from "../db/queries/facts.ts";
 import { ensureTag, findTag } from "../db/queries/tags.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
@@ -656,8 +657,8 @@ export function absentExplanation(loaded: LoadedRule, asOf: string): Explanation
 
 /** True where the entity with this id did not exist at the as-of instant (created later, or gone). */
 function absentAt(type: "user" | "account", id: SQL, asOf: string): SQL {
-  const table = type === "user" ? sql`users` : sql`accounts`;
-  const created = type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
+  const table = entityTable(type);
+  const created = createdColumn(type, "e");
   return sql`not exists (select 1 from ${table} e where e.id = ${id} and ${created} <= ${asOf}::timestamptz)`;
 }
 

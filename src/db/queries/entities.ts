@@ -7,6 +7,16 @@ export function entityTable(type: EntityType): SQL {
   return type === "user" ? sql`users` : sql`accounts`;
 }
 
+/**
+ * The column that says when an entity came into existence (a user's
+ * created_at, an account's provisioned_at), qualified by `alias` when given:
+ * an entity exists as of an instant when it is at or before that instant.
+ */
+export function createdColumn(type: EntityType, alias?: string): SQL {
+  const column = type === "user" ? "created_at" : "provisioned_at";
+  return sql.raw(alias ? `${alias}.${column}` : column);
+}
+
 /** One parameter carrying a whole list, so 100,000 ids are one bind value and not 100,000. */
 export function jsonList(values: readonly unknown[]): SQL {
   return sql`${JSON.stringify(values)}::json`;

@@ -4,6 +4,7 @@ import type { DailyActivity, EntityInput, FactRequest } from "../../rules/facts.
 import { widestWindow } from "../../rules/facts.ts";
 import { addDays } from "../../rules/time.ts";
 import { type DbOrTx, rows } from "../client.ts";
+import { createdColumn, entityTable } from "./entities.ts";
 import { preparedRows } from "./prepared.ts";
 
 /** Which entities a batch covers: the next page after a key, or given ids. */
@@ -35,8 +36,8 @@ export async function loadEntityBatch(
   selection: EntitySelection,
 ): Promise<EntityInput[]> {
   const asOf = ctx.asOf.toISOString();
-  const table = ctx.type === "user" ? sql`users` : sql`accounts`;
-  const createdCol = ctx.type === "user" ? sql`e.created_at` : sql`e.provisioned_at`;
+  const table = entityTable(ctx.type);
+  const createdCol = createdColumn(ctx.type, "e");
   const given =
     "ids" in selection
       ? sql`array(select jsonb_array_elements_text(${JSON.stringify(selection.ids)}::jsonb))`
@@ -214,10 +215,11 @@ function detailQueries(ctx: FactContext, inBatch: (col: SQL) => SQL): Detail[] {
 
 /** How many entities of a type existed at the as-of instant (for progress). */
 export async function countEntities(db: DbOrTx, type: EntityType, asOf: Date): Promise<number> {
-  const query =
-    type === "user"
-      ? sql`select count(*)::int as n from users where created_at <= ${asOf.toISOString()}::timestamptz`
-      : sql`select count(*)::int as n from accounts where provisioned_at <= ${asOf.toISOString()}::timestamptz`;
-  const [row] = await rows<{ n: number }>(db, query);
+  const table = entityTable(type);
+  const created = createdColumn(type);
+  const [row] = await rows<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from ${table} where ${created} <= ${asOf.toISOString()}::timestamptz`,
+  );
   return row?.n ?? 0;
 }
