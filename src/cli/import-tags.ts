@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import { enqueueAfterTagImport } from "../queue/after-import.ts";
+import { enqueueAfterTagChange } from "../queue/after-import.ts";
 import { importTagsFile, type TagsFileResult } from "../tags/file-import.ts";
 import { cliActor } from "./actor.ts";
 import type { CliContext } from "./context.ts";
@@ -72,7 +72,7 @@ export function registerImportTagsCommand(program: Command, ctx: CliContext): vo
           },
         });
         ctx.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : describe(result));
-        const queued = await enqueueAfterTagImport(ctx.config, result.entityType, changed);
+        const queued = await enqueueAfterTagChange(ctx.config, result.entityType, changed);
         if (queued) ctx.stderr.write(`${queued.note}\n`);
       },
     );

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
+import { enqueueAfterTagChange } from "../queue/after-import.ts";
+import type { EntityType } from "../rules/catalog.ts";
 import { parseInstant } from "../rules/time.ts";
 import type { EntityTag } from "../tags/entity-tags.ts";
 import { applyTag, removeTag, type TagChangeResult } from "../tags/manual.ts";
@@ -40,6 +42,12 @@ function report(
   ctx.stdout.write(`${what}\n${type} ${id} tags:\n${formatEntityTags(r.tags)}`);
 }
 
+/** With REDIS_URL, the rules that test tags re-evaluate the entities that gained or lost a tag (as the API does). */
+export async function afterTagChange(ctx: CliContext, type: EntityType, ids: string[]): Promise<void> {
+  const queued = await enqueueAfterTagChange(ctx.config, type, ids);
+  if (queued) ctx.stderr.write(`${queued.note}\n`);
+}
+
 export function registerTagCommands(program: Command, ctx: CliContext): void {
   const tag = program
     .command("tag")
@@ -57,6 +65,7 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
       const database = await ctx.database();
       const r = await applyTag(database.db, { type, id, tag: name, actor: cliActor(opts.actor) });
       report(ctx, "added", type, id, r, opts.json);
+      await afterTagChange(ctx, type, r.claims.some((c) => c.membershipChanged) ? [id] : []);
     });
   tag
     .command("remove")
@@ -71,6 +80,7 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
       const database = await ctx.database();
       const r = await removeTag(database.db, { type, id, tag: name, actor: cliActor(opts.actor) });
       report(ctx, "removed", type, id, r, opts.json);
+      await afterTagChange(ctx, type, r.claims.some((c) => c.membershipChanged) ? [id] : []);
     });
   tag
     .command("suppress")
@@ -107,6 +117,8 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
           reason: opts.reason ?? null,
           actor: cliActor(opts.actor),
         });
+        // The rule's claim went now; the entity may have lost the tag, which rules testing tags see.
+        await afterTagChange(ctx, type, r.removedClaims.length > 0 ? [id] : []);
         if (opts.json) {
           ctx.stdout.write(`${JSON.stringify(r)}\n`);
           return;

@@ -22,7 +22,7 @@ export async function enqueueAfterImport(
 ): Promise<{ note: string; ok: boolean } | undefined> {
   if (!config.redisUrl || !touched) return undefined;
   if (touched.complete && touched.users.length === 0 && touched.accounts.length === 0) return undefined;
-  return withQueues(config, async (queues) => {
+  return withQueues(config, "imported", async (queues) => {
     const jobs = await enqueueTouched(queues, touched, { debounceMs: config.queue.debounceMs });
     const what = touched.complete
       ? `${plural(touched.users.length, "user")} and ${plural(touched.accounts.length, "account")}`
@@ -31,14 +31,17 @@ export async function enqueueAfterImport(
   });
 }
 
-/** The same after a tags file: the rules that test tags, for the entities that gained or lost a tag. */
-export async function enqueueAfterTagImport(
+/**
+ * The same after tags changed by a tags file, by hand, in bulk or by a
+ * suppression: the rules that test tags, for the entities that gained or lost a tag.
+ */
+export async function enqueueAfterTagChange(
   config: QueueConfig,
   type: EntityType,
   ids: readonly string[],
 ): Promise<{ note: string; ok: boolean } | undefined> {
   if (!config.redisUrl || ids.length === 0) return undefined;
-  return withQueues(config, async (queues) => {
+  return withQueues(config, "tagged", async (queues) => {
     const jobs = await enqueueTagDependents(queues, type, ids, { debounceMs: config.queue.debounceMs });
     return `queued re-evaluation of the rules that test tags for ${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
   });
@@ -46,6 +49,7 @@ export async function enqueueAfterTagImport(
 
 async function withQueues(
   config: QueueConfig,
+  done: string,
   enqueue: (queues: QueueSet) => Promise<string>,
 ): Promise<{ note: string; ok: boolean }> {
   try {
@@ -58,7 +62,7 @@ async function withQueues(
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     return {
-      note: `warning: imported, but could not queue the re-evaluation (${reason}); the next scheduled run picks the changes up`,
+      note: `warning: ${done}, but could not queue the re-evaluation (${reason}); the next scheduled run picks the changes up`,
       ok: false,
     };
   }

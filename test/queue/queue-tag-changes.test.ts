@@ -197,4 +197,35 @@ describe.skipIf(queueUnavailable())("re-evaluation after tags change by hand, in
     ]);
     await queues.close();
   });
+  it("has the CLI's tag, suppress and segment commands queue the same re-evaluation", async () => {
+    const env = { ...q.env(t.url!), SIGNALTAG_RULES_DIR: dir, SIGNALTAG_DEBOUNCE_MS: "60000" };
+    const added = await runCli(t.database, ["tag", "add", "user", "u2", "VIP"], env);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).toContain("queued re-evaluation of the rules that test tags for 1 user (1 job)");
+    // Adding it again changes no membership: nothing more is queued.
+    const again = await runCli(t.database, ["tag", "add", "user", "u2", "VIP"], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain("queued");
+
+    const bulk = await runCli(
+      t.database,
+      ["segment", "users", "--not-tagged", "vip", "--add-tag", "beta"],
+      env,
+    );
+    expect(bulk.code, bulk.stderr).toBe(0);
+    expect(bulk.stderr).toContain("queued re-evaluation of the rules that test tags for 2 users");
+
+    await t.database.db.execute(sql`insert into tags (name) values ('power users') on conflict do nothing`);
+    await t.database.db.execute(sql`insert into claims (source, tag_id, entity_type, entity_id)
+      select 'rule:power-users', id, 'user', 'u1' from tags where name = 'power users'`);
+    const suppressed = await runCli(t.database, ["tag", "suppress", "user", "u1", "power users"], env);
+    expect(suppressed.code, suppressed.stderr).toBe(0);
+    expect(suppressed.stderr).toContain("queued re-evaluation of the rules that test tags for 1 user");
+
+    const queues = await q.queues();
+    const jobs = await queuedEntityJobs(queues);
+    expect(new Set(jobs.flatMap((j) => j.ids))).toEqual(new Set(["u1", "u2", "u3"]));
+    expect(jobs.every((j) => j.testingTags === true)).toBe(true);
+    await queues.close();
+  });
 });
