@@ -21,6 +21,7 @@ import {
   type RunResult,
   recordedRun,
   recordRun,
+  ruleClaimCount,
 } from "./reconcile.ts";
 
 /**
@@ -150,11 +151,7 @@ export async function applyPartitionedRun(
       await createDiffTable(tx);
       const tag = await findTag(tx, def.tag);
       if (tag) {
-        const [row] = await rows<{ n: number }>(
-          tx,
-          sql`select count(*)::int as n from claims
-              where source = ${source} and tag_id = ${tag.id} and entity_type = ${type}`,
-        );
+        const [row] = await rows<{ n: number }>(tx, sql`select ${ruleClaimCount(loaded, tag.id)} as n`);
         r.claimsBefore = row?.n ?? 0;
       }
       const claimed = tag
@@ -205,7 +202,7 @@ export async function applyPartitionedRun(
         r,
         common && { baseline: { snapshot: common.snapshot, xid: common.xid, timezone: opts.timezone } },
       );
-      if (r.added + r.removed > 0) await applyDiff(tx, loaded, opts, r.runId, r);
+      if (r.added + r.removed > 0) await applyDiff(tx, loaded, opts, r.runId);
       await tx.execute(
         sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${r.runId}`,
       );

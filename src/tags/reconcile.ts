@@ -272,12 +272,14 @@ async function reconcile(
   let scope: Scope = scoped
     ? { ids: [...new Set(opts.entityIds ?? [])].sort() }
     : { after: null, through: null };
+  // Whether a run over every entity is one SQL statement (else json-rules-engine per entity).
+  const compiled = !scoped && opts.evaluation !== "reference" && compileRule(def).ok;
   // A run over every entity records the snapshot it evaluates under, so the next run can start from it.
   let snapshot: RunSnapshot | undefined;
   if (!scoped) {
     await tx.execute(sql`select pg_advisory_xact_lock_shared(${PRUNE_LOCK})`);
     snapshot = await takeSnapshot(tx);
-    if (opts.incremental !== false && opts.evaluation !== "reference" && compileRule(def).ok) {
+    if (opts.incremental !== false && compiled) {
       const found = await findBaseline(tx, loaded, opts.asOf, opts.timezone);
       if (found.ok) {
         scope = { changedSince: found.baseline };
@@ -289,9 +291,8 @@ async function reconcile(
   const baseline = snapshot && { baseline: { ...snapshot, timezone: opts.timezone } };
   // A compiled run over a tag that exists evaluates and applies in one statement, under a run row
   // recorded first: a run the guard holds is rolled back whole, like any run that is not applied.
-  const tag =
-    opts.dryRun || scoped || opts.evaluation === "reference" ? undefined : await findTag(tx, def.tag);
-  const direct = tag !== undefined && compileRule(def).ok;
+  const tag = compiled && !opts.dryRun ? await findTag(tx, def.tag) : undefined;
+  const direct = tag !== undefined;
   if (direct) {
     result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" }, baseline);
   }
@@ -335,7 +336,7 @@ async function reconcile(
     return result;
   }
   result.runId = await recordRun(tx, loaded, opts, { ...result, status: "applied" }, baseline);
-  if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId, result);
+  if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts, result.runId);
   await tx.execute(
     sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${result.runId}`,
   );
@@ -458,8 +459,7 @@ export async function evaluateScope(
         const [c] = await rows<{ candidates: number; claims: number }>(
           tx,
           sql`select (select count(*) from rule_candidates)::int as candidates,
-                (select count(*) from claims c
-                 where c.source = ${source} and c.tag_id = ${tag?.id ?? -1} and c.entity_type = ${type})::int as claims`,
+                ${ruleClaimCount(loaded, tag?.id ?? null)} as claims`,
         );
         if (c!.candidates === 0) {
           Object.assign(out, {
@@ -512,7 +512,7 @@ export async function evaluateScope(
               select gone.entity_id, 'remove', ${JSON.stringify(absent)}::jsonb from gone
             ), ${
               target.apply
-                ? sql`${directWrites(loaded, opts, target.apply)}, ins as (select action from diff)`
+                ? sql`${diffWrites(loaded, opts, target.apply)}, ins as (select action from diff)`
                 : sql`ins as (
               insert into ${target.table} (${target.columns}entity_id, action, explanation)
               select ${target.values}d.entity_id, d.action, d.explanation from diff d
@@ -524,8 +524,7 @@ export async function evaluateScope(
                    (select count(*) from ins where action = 'remove')::int as removed,
                    ${
                      changedSince
-                       ? sql`(select count(*) from claims c
-                              where c.source = ${source} and c.tag_id = ${tag?.id ?? -1} and c.entity_type = ${type})::int`
+                       ? ruleClaimCount(loaded, tag?.id ?? null)
                        : sql`(select count(*) from held)::int`
                    } as "claimsBefore"`,
       );
@@ -655,6 +654,13 @@ export function absentExplanation(loaded: LoadedRule, asOf: string): Explanation
   };
 }
 
+/** How many claims the rule holds on its tag (tagId null: the tag does not exist yet, so none), as an expression. */
+export function ruleClaimCount(loaded: LoadedRule, tagId: number | null): SQL {
+  const def = loaded.definition;
+  return sql`(select count(*) from claims c
+    where c.source = ${`rule:${def.id}`} and c.tag_id = ${tagId ?? -1} and c.entity_type = ${def.target})::int`;
+}
+
 /** True where the entity with this id did not exist at the as-of instant (created later, or gone). */
 function absentAt(type: "user" | "account", id: SQL, asOf: string): SQL {
   const table = entityTable(type);
@@ -704,11 +710,13 @@ async function removeClaimsOfAbsentEntities(
 }
 
 /**
- * The writes of applyDiff as CTEs over the statement's `diff`, for a compiled
- * run that evaluates and applies in one statement: tag events (additions
- * first, each in key order, as applyDiff writes them), then the claims.
+ * The writes of a diff, as CTEs over a relation `diff` (entity_id, action,
+ * explanation) of the same statement: tag events (additions first, each in key
+ * order, membership changed where no other source holds the tag), then the
+ * claims. A compiled run writes them from the statement that evaluates;
+ * applyDiff from its temporary diff table.
  */
-function directWrites(loaded: LoadedRule, opts: RunOptions, apply: { runId: number; tagId: number }): SQL {
+function diffWrites(loaded: LoadedRule, opts: RunOptions, apply: { runId: number; tagId: number }): SQL {
   const def = loaded.definition;
   const source = `rule:${def.id}`;
   const type = def.target;
@@ -739,42 +747,14 @@ const EVENT_COLUMNS = sql`(entity_type, entity_id, tag_id, action, source, membe
  * set-based and in key order. The diff only adds claims the rule does not hold
  * and removes claims it holds, under the rule's lock, so no write can conflict.
  */
-export async function applyDiff(
-  tx: Tx,
-  loaded: LoadedRule,
-  opts: RunOptions,
-  runId: number,
-  counts: { added: number; removed: number },
-): Promise<void> {
-  const def = loaded.definition;
-  const source = `rule:${def.id}`;
-  const type = def.target;
-  const asOf = opts.asOf.toISOString();
-  const tag = await ensureTag(tx, def.tag);
+export async function applyDiff(tx: Tx, loaded: LoadedRule, opts: RunOptions, runId: number): Promise<void> {
+  const tag = await ensureTag(tx, loaded.definition.tag);
   // The diff is joined below: without statistics the planner guesses its size (see also analyzeAfter).
   await tx.execute(sql`analyze rule_diff`);
-  // Membership changes where no other source holds the tag on the entity: those few entities, hashed once.
-  const others = sql`(select distinct o.entity_id from claims o
-                      where o.tag_id = ${tag.id} and o.entity_type = ${type} and o.source <> ${source})`;
-  const events = (action: "add" | "remove") => sql`
-    insert into tag_events ${EVENT_COLUMNS}
-    select ${type}, d.entity_id, ${tag.id}, ${action === "add" ? "added" : "removed"}, ${source},
-           o.entity_id is null, ${def.id}, ${loaded.version}, ${runId}, ${asOf}::timestamptz, d.explanation
-    from rule_diff d left join ${others} o on o.entity_id = d.entity_id
-    where d.action = ${action} order by d.entity_id`;
-  if (counts.added > 0) {
-    await tx.execute(events("add"));
-    await tx.execute(sql`
-      insert into claims (source, tag_id, entity_type, entity_id)
-      select ${source}, ${tag.id}, ${type}, d.entity_id from rule_diff d where d.action = 'add' order by d.entity_id`);
-  }
-  if (counts.removed > 0) {
-    await tx.execute(sql`
-      delete from claims c using rule_diff d
-      where d.action = 'remove' and c.source = ${source} and c.tag_id = ${tag.id}
-        and c.entity_type = ${type} and c.entity_id = d.entity_id`);
-    await tx.execute(events("remove"));
-  }
+  await tx.execute(sql`
+    with diff as (select entity_id, action, explanation from rule_diff),
+    ${diffWrites(loaded, opts, { runId, tagId: tag.id })}
+    select 1`);
 }
 
 /** What a rule run records besides its counts: how scoped it was and the key that makes it idempotent. */
