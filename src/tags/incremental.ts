@@ -141,6 +141,9 @@ export function changedEntities(
   const own = { table: entityTable(type), created: createdColumn(type, "e") };
   const now = asOf.toISOString();
   const kinds = ["row", ...(activity ? ["activity"] : []), ...(members ? ["member"] : [])];
+  const between = (column: SQL) => sql`${column} > ${then}::timestamptz and ${column} <= ${now}::timestamptz`;
+  const changedOf = (of: "user" | "account", kind: string) =>
+    sql`select c.entity_id from entity_changes c where ${since(baseline)} and c.entity_type = ${of} and c.kind = ${kind}`;
   const parts: SQL[] = [
     sql`select c.entity_id as id from entity_changes c
         where ${since(baseline)} and c.entity_type = ${type}
@@ -155,23 +158,18 @@ export function changedEntities(
         ]
       : []),
     // Entities that came into existence between the two instants.
-    sql`select e.id from ${own.table} e
-        where ${own.created} > ${then}::timestamptz and ${own.created} <= ${now}::timestamptz`,
+    sql`select e.id from ${own.table} e where ${between(own.created)}`,
     // Suppressions of the tag that ended between the two instants.
     sql`select s.entity_id from suppressions s
-        where s.tag_id = ${tagId ?? -1} and s.entity_type = ${type}
-          and s.until > ${then}::timestamptz and s.until <= ${now}::timestamptz`,
+        where s.tag_id = ${tagId ?? -1} and s.entity_type = ${type} and ${between(sql`s.until`)}`,
   ];
   if (type === "user" && facts.has("account")) {
-    parts.push(sql`select u.id from users u where u.account_id in (
-      select c.entity_id from entity_changes c where ${since(baseline)} and c.entity_type = 'account' and c.kind = 'row')`);
+    parts.push(sql`select u.id from users u where u.account_id in (${changedOf("account", "row")})`);
   }
   if (members) {
-    parts.push(sql`select u.account_id from users u
-      where u.created_at > ${then}::timestamptz and u.created_at <= ${now}::timestamptz`);
+    parts.push(sql`select u.account_id from users u where ${between(createdColumn("user", "u"))}`);
     if (facts.has("activeUsers")) {
-      parts.push(sql`select u.account_id from users u where u.id in (
-        select c.entity_id from entity_changes c where ${since(baseline)} and c.entity_type = 'user' and c.kind = 'activity')`);
+      parts.push(sql`select u.account_id from users u where u.id in (${changedOf("user", "activity")})`);
     }
   }
   return sql.join(parts, sql` union `);
