@@ -40,6 +40,7 @@ const envSchema = z.object({
   SIGNALTAG_PORT: optionalString(z.coerce.number().int().min(1).max(65535)).default(3000),
   SIGNALTAG_HOST: optionalString(z.string()).default("127.0.0.1"),
   SIGNALTAG_REMOVAL_GUARD: optionalString(z.coerce.number().min(0).max(1)).default(0.5),
+  SIGNALTAG_RUN_CONCURRENCY: optionalString(z.coerce.number().int().min(1).max(64)).default(2),
   SIGNALTAG_QUEUE_PREFIX: optionalString(
     z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "must be letters, digits, '_', '.' or '-'" }),
   ).default("signaltag"),
@@ -63,6 +64,8 @@ export interface Config {
   host: string;
   /** Share of a rule's claims a run may remove before it is held (0..1). */
   removalGuard: number;
+  /** Rules one run on Postgres evaluates at once when they do not wait for each other. */
+  runConcurrency: number;
   logLevel: string;
   /** Queue settings (BullMQ on REDIS_URL). */
   queue: {
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.SIGNALTAG_PORT,
     host: e.SIGNALTAG_HOST,
     removalGuard: e.SIGNALTAG_REMOVAL_GUARD,
+    runConcurrency: e.SIGNALTAG_RUN_CONCURRENCY,
     logLevel: e.SIGNALTAG_LOG_LEVEL,
     queue: {
       prefix: e.SIGNALTAG_QUEUE_PREFIX,

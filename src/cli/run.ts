@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
 import { describeConditions } from "../rules/evaluate.ts";
-import { loadValidRules, runRules, selectRules } from "../rules/runner.ts";
+import { loadValidRules, runConcurrency, runRules, selectRules } from "../rules/runner.ts";
 import { parseInstant } from "../rules/time.ts";
 import type { RunResult } from "../tags/reconcile.ts";
 import type { CliContext } from "./context.ts";
@@ -56,6 +56,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           force: opts.force,
           incremental: !opts.full,
           removalGuard: ctx.config.removalGuard,
+          concurrency: runConcurrency(database, ctx.config.runConcurrency),
           onRuleStart: (rule) => {
             bar.stop();
             current = rule.definition.id;

@@ -92,6 +92,17 @@ export function orderByDependencies(rules: LoadedRule[]): LoadedRule[] {
   return out;
 }
 
+/**
+ * For each rule of a run already in dependency order, the earlier rules whose
+ * tag it tests: when rules run at once, it starts only after they finished.
+ * (Two rules never assign the same tag to one target: validation refuses it.)
+ */
+export function mustWaitFor(ordered: readonly LoadedRule[]): number[][] {
+  return dependencies(ordered).map((edges, i) => [
+    ...new Set(edges.map((e) => e.producer).filter((j) => j < i)),
+  ]);
+}
+
 export interface RuleCycle {
   /** The rule ids around the cycle, first id repeated at the end: a -> b -> a. */
   ids: string[];

@@ -6,13 +6,13 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { findCycles, orderByDependencies } from "./cycles.ts";
+import { findCycles, mustWaitFor, orderByDependencies } from "./cycles.ts";
 import type { RuleProblem } from "./problems.ts";
 import type { LoadedRule, RuleDefinition } from "./types.ts";
 import { validateRuleObject, validateRuleText } from "./validate.ts";
 
 export type { RuleProblem } from "./problems.ts";
-export { orderByDependencies, validateRuleObject, validateRuleText };
+export { mustWaitFor, orderByDependencies, validateRuleObject, validateRuleText };
 
 /** The generated JSON Schema lives next to the rules and is not a rule. */
 export const RULE_SCHEMA_FILE = "rule.schema.json";

@@ -3,7 +3,7 @@ import { InputError } from "../errors/index.ts";
 import { pruneChanges } from "../tags/incremental.ts";
 import { type RunOptions, type RunResult, runRule } from "../tags/reconcile.ts";
 import { reconcileEntitiesAtOnce } from "../tags/reconcile-entities.ts";
-import { formatProblems, loadRulesDir, orderByDependencies } from "./load.ts";
+import { formatProblems, loadRulesDir, mustWaitFor, orderByDependencies } from "./load.ts";
 import { suggest } from "./suggest.ts";
 import { syncRules } from "./sync.ts";
 import type { LoadedRule } from "./types.ts";
@@ -42,8 +42,11 @@ export function selectRules(all: LoadedRule[], ids: string[]): LoadedRule[] {
 }
 
 /**
- * Runs rules one after another in dependency order, each in its own
- * transaction, so a rule testing `tags` sees what the rules before it did.
+ * Runs rules in dependency order, each in its own transaction, so a rule
+ * testing `tags` sees what the rules before it did. With `concurrency` above
+ * one (Postgres: each rule's transaction on its own connection), rules that do
+ * not wait for each other (see mustWaitFor) run at once, up to that many;
+ * the results come back in the order of `selected`.
  */
 export async function runRules(
   db: DbOrTx,
@@ -53,16 +56,72 @@ export async function runRules(
     onRuleStart?: (rule: LoadedRule) => void;
     /** Runs one rule instead of runRule (a queue job fans large runs out into partitions). */
     runOne?: (rule: LoadedRule) => Promise<RunResult>;
+    /** How many rules may run at once (default 1: one after another). */
+    concurrency?: number;
   },
 ): Promise<RunResult[]> {
   if (!opts.dryRun) await syncRules(db, rules, { complete: true });
-  const results: RunResult[] = [];
-  for (const rule of selected) {
+  const one = (rule: LoadedRule) => {
     opts.onRuleStart?.(rule);
-    results.push(await (opts.runOne ? opts.runOne(rule) : runRule(db, rule, opts)));
-  }
+    return opts.runOne ? opts.runOne(rule) : runRule(db, rule, opts);
+  };
+  const results = await runAtOnce(selected, Math.max(1, opts.concurrency ?? 1), one);
   // The change log behind incremental runs keeps only what a rule's next run can still need.
   if (!opts.dryRun) await pruneChanges(db);
+  return results;
+}
+
+/** Rules one Postgres run evaluates at once by default (SIGNALTAG_RUN_CONCURRENCY); the embedded database runs one. */
+export function runConcurrency(database: { kind: string }, configured: number): number {
+  return database.kind === "postgres" ? configured : 1;
+}
+
+async function runAtOnce(
+  ordered: LoadedRule[],
+  concurrency: number,
+  one: (rule: LoadedRule) => Promise<RunResult>,
+): Promise<RunResult[]> {
+  const results: RunResult[] = new Array(ordered.length);
+  if (concurrency === 1) {
+    for (const [i, rule] of ordered.entries()) results[i] = await one(rule);
+    return results;
+  }
+  const waits = mustWaitFor(ordered);
+  const done = new Set<number>();
+  const started = new Set<number>();
+  // A rule that throws (rather than returning a failed result) stops the run: nothing new starts, and
+  // the error is raised once the rules already running have finished.
+  await new Promise<void>((resolve, reject) => {
+    let running = 0;
+    let error: { err: unknown } | undefined;
+    const next = () => {
+      if (error) {
+        if (running === 0) reject(error.err);
+        return;
+      }
+      if (done.size === ordered.length) return resolve();
+      for (let i = 0; i < ordered.length && running < concurrency; i++) {
+        if (started.has(i) || !waits[i]!.every((j) => done.has(j))) continue;
+        started.add(i);
+        running++;
+        one(ordered[i]!)
+          .then(
+            (r) => {
+              results[i] = r;
+              done.add(i);
+            },
+            (err) => {
+              error ??= { err };
+            },
+          )
+          .finally(() => {
+            running--;
+            next();
+          });
+      }
+    };
+    next();
+  });
   return results;
 }
 

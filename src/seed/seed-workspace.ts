@@ -155,7 +155,7 @@ export async function seedWorkspace(
 
   // Fresh statistics, so the first rule run plans its queries for the real sizes.
   progress({ phase: "analyze", done: 0, total: null });
-  await db.execute(sql`analyze accounts, users, activity_events, activity_daily`);
+  await db.execute(sql`analyze accounts, users, activity_events, activity_daily, activity_summary`);
 
   return {
     counts,

@@ -13,6 +13,7 @@ import {
   DEFAULT_GUARD_MIN_CLAIMS,
   emptyResult,
   evaluateScope,
+  evaluationSettings,
   failedResult,
   lockKey,
   partitionTarget,
@@ -80,6 +81,7 @@ export async function evaluatePartition(
   const def = loaded.definition;
   return inTransaction(db, async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock_shared(${lockKey(def.id)})`);
+    await evaluationSettings(tx);
     await tx.execute(
       sql`delete from run_partition_changes where run_key = ${spec.runKey} and partition = ${spec.partition}`,
     );
@@ -129,6 +131,7 @@ export async function applyPartitionedRun(
   try {
     result = await inTransaction(db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${lockKey(def.id)})`);
+      await evaluationSettings(tx);
       const recorded = await recordedRun(tx, loaded, opts.runKey);
       if (recorded) {
         replayed = true;

@@ -114,6 +114,19 @@ export class Rollback extends Error {
   }
 }
 
+/**
+ * Session settings for the transaction of a run that evaluates many entities.
+ * JIT compilation costs more than it saves on these statements (0.65 s of a
+ * 3.2 s evaluation of 1M users, where the expressions are cheap and the time
+ * is in joins), and the default work_mem of 4 MB splits the hash joins of a
+ * million entities into batches written to disk.
+ */
+export async function evaluationSettings(tx: Tx): Promise<void> {
+  await tx.execute(sql`select set_config('jit', 'off', true), set_config('work_mem', ${RUN_WORK_MEM}, true)`);
+}
+
+const RUN_WORK_MEM = "128MB";
+
 export function lockKey(ruleId: string): SQL {
   return sql`hashtextextended(${`signaltag:rule:${ruleId}`}, 0)`;
 }
@@ -151,6 +164,7 @@ export async function runRule(db: DbOrTx, loaded: LoadedRule, opts: RunOptions):
   try {
     result = await inTransaction(db, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${lockKey(def.id)})`);
+      await evaluationSettings(tx);
       const recorded = opts.runKey === undefined ? undefined : await recordedRun(tx, loaded, opts.runKey);
       if (recorded) {
         replayed = true;

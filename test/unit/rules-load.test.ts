@@ -4,6 +4,7 @@ import {
   checkAcrossFiles,
   formatProblems,
   loadRulesDir,
+  mustWaitFor,
   orderByDependencies,
   ruleVersion,
 } from "../../src/rules/load.ts";
@@ -166,6 +167,26 @@ describe("loadRulesDir across files", () => {
     const { rules, problems } = await loadRulesDir(fixture("no-such-dir"));
     expect(rules).toEqual([]);
     expect(problems[0].message).toMatch(/does not exist/);
+  });
+});
+
+describe("mustWaitFor", () => {
+  it("names, for each rule in dependency order, the earlier rules whose tag it tests", () => {
+    const ordered = orderByDependencies([
+      rule("a-consumer", "consumer", ["middle", "Producer"]),
+      rule("m-middle", "middle", ["Producer"]),
+      rule("z-producer", "producer"),
+      rule("b-unrelated", "unrelated", ["manual tag"]),
+      rule("c", "c", ["producer"], "account"),
+    ]);
+    expect(ordered.map((r) => r.definition.id)).toEqual([
+      "b-unrelated",
+      "c",
+      "z-producer",
+      "m-middle",
+      "a-consumer",
+    ]);
+    expect(mustWaitFor(ordered)).toEqual([[], [], [], [2], [3, 2]]);
   });
 });
 

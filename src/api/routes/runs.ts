@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { enqueueRun } from "../../queue/enqueue.ts";
-import { loadValidRules, runRules, selectRules } from "../../rules/runner.ts";
+import { loadValidRules, runConcurrency, runRules, selectRules } from "../../rules/runner.ts";
 import { parseInstant } from "../../rules/time.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorResponses } from "../schemas.ts";
@@ -77,6 +77,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
         dryRun: b.dryRun,
         force: b.force,
         removalGuard: deps.config.removalGuard,
+        concurrency: runConcurrency(deps.database, deps.config.runConcurrency),
       });
       for (const r of results) {
         deps.metrics.runs.inc({ status: r.status });
