@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
 import { createdColumn, entityTable } from "../db/queries/entities.ts";
+import { inTransaction } from "../db/queries/transaction.ts";
 import { compileRule } from "../rules/compile.ts";
 import { collectFactRequests } from "../rules/facts.ts";
 import { calendarDate } from "../rules/time.ts";
@@ -33,6 +34,12 @@ export interface RunSnapshot {
 export interface Baseline extends RunSnapshot {
   runId: number;
   asOf: Date;
+  /**
+   * The rule's claims when that run committed (what it matched). With no
+   * change since, none of the rule's claims changed either: the change log
+   * records every claim of its tag that any transaction added or removed.
+   */
+  claims: number;
 }
 
 /** A baseline older than this is not used, and the change log keeps nothing older than the baselines within it. */
@@ -70,6 +77,7 @@ export async function findBaseline(
   const [b] = await rows<{
     id: number;
     as_of: Date;
+    matched: number;
     rule_version: string;
     snapshot: string;
     xid: string;
@@ -77,7 +85,7 @@ export async function findBaseline(
     recent: boolean;
   }>(
     tx,
-    sql`select id::int as id, as_of, rule_version, details->'baseline'->>'snapshot' as snapshot,
+    sql`select id::int as id, as_of, matched, rule_version, details->'baseline'->>'snapshot' as snapshot,
                details->'baseline'->>'xid' as xid, details->'baseline'->>'timezone' as timezone,
                started_at > now() - make_interval(hours => ${BASELINE_HOURS}) as recent
         from rule_runs
@@ -99,12 +107,16 @@ export async function findBaseline(
           where rule_id = ${def.id} and id > ${b.id} and status = 'applied'
             and (rule_version <> ${loaded.version} or as_of > ${asOf.toISOString()}::timestamptz
                  or (as_of at time zone ${timezone})::date <> ${today}::date)) as other,
-        exists (select 1 from entity_changes c where ${since(b)} and c.kind = 'reset') as reset`,
+        exists (select 1 from entity_changes c
+                where c.entity_type = ${def.target} and c.kind = 'reset' and c.tag_id is null and ${since(b)}) as reset`,
   );
   if (between?.other)
     return { ok: false, reason: "a run for another day or version came after its last run" };
   if (between?.reset) return { ok: false, reason: "a table it reads was truncated since its last run" };
-  return { ok: true, baseline: { runId: b.id, asOf: asOfBefore, snapshot: b.snapshot, xid: b.xid } };
+  return {
+    ok: true,
+    baseline: { runId: b.id, asOf: asOfBefore, snapshot: b.snapshot, xid: b.xid, claims: b.matched },
+  };
 }
 
 /** Whether a run of the rule now would be incremental (a queue job then needs no partitions). */
@@ -142,13 +154,17 @@ export function changedEntities(
   const now = asOf.toISOString();
   const kinds = ["row", ...(activity ? ["activity"] : []), ...(members ? ["member"] : [])];
   const between = (column: SQL) => sql`${column} > ${then}::timestamptz and ${column} <= ${now}::timestamptz`;
-  const changedOf = (of: "user" | "account", kind: string) =>
-    sql`select c.entity_id from entity_changes c where ${since(baseline)} and c.entity_type = ${of} and c.kind = ${kind}`;
-  const parts: SQL[] = [
+  // Each kind is read on its own through entity_changes_kind_idx: only a rule's own tag's claim changes,
+  // not every rule's.
+  const changes = (of: "user" | "account", ofKinds: string[], tag: "none" | "any" | number) =>
     sql`select c.entity_id as id from entity_changes c
-        where ${since(baseline)} and c.entity_type = ${type}
-          and (c.kind in ${kinds} or (c.kind in ('claim', 'suppression') and c.tag_id = ${tagId ?? -1})
-               ${facts.has("tags") ? sql`or c.kind = 'claim'` : sql``})`,
+        where c.entity_type = ${of} and c.kind in ${ofKinds}
+          ${tag === "none" ? sql`and c.tag_id is null` : tag === "any" ? sql`` : sql`and c.tag_id = ${tag}`}
+          and ${since(baseline)}`;
+  const parts: SQL[] = [
+    changes(type, kinds, "none"),
+    changes(type, ["claim", "suppression"], tagId ?? -1),
+    ...(facts.has("tags") ? [changes(type, ["claim"], "any")] : []),
     // With exit conditions the rule's own claim is one of its inputs: what its last run changed, it decides again.
     ...(def.exitConditions
       ? [
@@ -164,12 +180,14 @@ export function changedEntities(
         where s.tag_id = ${tagId ?? -1} and s.entity_type = ${type} and ${between(sql`s.until`)}`,
   ];
   if (type === "user" && facts.has("account")) {
-    parts.push(sql`select u.id from users u where u.account_id in (${changedOf("account", "row")})`);
+    parts.push(sql`select u.id from users u where u.account_id in (${changes("account", ["row"], "none")})`);
   }
   if (members) {
     parts.push(sql`select u.account_id from users u where ${between(createdColumn("user", "u"))}`);
     if (facts.has("activeUsers")) {
-      parts.push(sql`select u.account_id from users u where u.id in (${changedOf("user", "activity")})`);
+      parts.push(
+        sql`select u.account_id from users u where u.id in (${changes("user", ["activity"], "none")})`,
+      );
     }
   }
   return sql.join(parts, sql` union `);
@@ -181,35 +199,64 @@ export function changedEntities(
  * never used) and of partitions waiting to be applied. Only while no run or
  * partition is under way (one in progress may be about to record an older
  * snapshot): they hold a shared lock that this takes exclusively, and it
- * gives up at once when it cannot.
+ * gives up at once when it cannot. When every row can go (typically the run
+ * after one that wrote a first run's hundreds of thousands of claims) the
+ * table is truncated, unless some transaction is writing to it right now.
  */
 export async function pruneChanges(db: DbOrTx): Promise<number> {
-  const [r] = await rows<{ n: number }>(
-    db,
-    sql`with lock as (select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got),
-        horizon as (
-          select min(pg_snapshot_xmin(s::pg_snapshot)) as xmin from (
-            select r.details->'baseline'->>'snapshot' as s
-            from (select distinct on (rule_id) details from rule_runs
-                  where status = 'applied' and details ? 'baseline'
-                    and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
-                  order by rule_id, id desc) r
-            -- Partitions evaluated but not applied yet: their run will record them.
-            union all
-            select snapshot from run_partitions where snapshot is not null) snapshots),
-        gone as (
-          delete from entity_changes c
-          where (select got from lock)
-            and c.txid < coalesce((select xmin from horizon), pg_snapshot_xmin(pg_current_snapshot()))
-          returning 1)
-        select count(*)::int as n from gone`,
-  );
-  const pruned = r?.n ?? 0;
-  // A first run's claims leave hundreds of thousands of rows behind: without a vacuum every later run would
-  // read through their dead versions until autovacuum came by. Not possible inside a transaction.
+  const pruned = await inTransaction(db, async (tx) => {
+    const [h] = await rows<{ got: boolean; horizon: string }>(
+      tx,
+      sql`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got, coalesce((
+            select min(pg_snapshot_xmin(s::pg_snapshot)) from (
+              select r.details->'baseline'->>'snapshot' as s
+              from (select distinct on (rule_id) details from rule_runs
+                    where status = 'applied' and details ? 'baseline'
+                      and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
+                    order by rule_id, id desc) r
+              -- Partitions evaluated but not applied yet: their run will record them.
+              union all
+              select snapshot from run_partitions where snapshot is not null) snapshots),
+            pg_snapshot_xmin(pg_current_snapshot()))::text as horizon`,
+    );
+    if (!h?.got) return 0;
+    const keeps = sql`exists (select 1 from entity_changes c where c.txid >= ${h.horizon}::xid8)`;
+    const [k] = await rows<{ keep: boolean }>(tx, sql`select ${keeps} as keep`);
+    if (!k!.keep && (await lockedAtOnce(tx))) {
+      // Under the lock no transaction can have added a row since the look above; look once more to be sure.
+      const [c] = await rows<{ n: number; keep: boolean }>(
+        tx,
+        sql`select count(*)::int as n, ${keeps} as keep from entity_changes`,
+      );
+      if (!c!.keep) {
+        await tx.execute(sql`truncate entity_changes`);
+        return -c!.n;
+      }
+    }
+    const [r] = await rows<{ n: number }>(
+      tx,
+      sql`with gone as (delete from entity_changes c where c.txid < ${h.horizon}::xid8 returning 1)
+          select count(*)::int as n from gone`,
+    );
+    return r?.n ?? 0;
+  });
+  // A large delete leaves dead rows behind; a vacuum returns their space (not possible inside a transaction).
+  // A truncate (negative count) leaves nothing.
   if (pruned >= VACUUM_AFTER_PRUNED && !("rollback" in db))
     await db.execute(sql`vacuum (analyze, skip_locked) entity_changes`);
-  return pruned;
+  return Math.abs(pruned);
+}
+
+/** Takes the change log for itself, unless a transaction is writing to it (then false, and nothing is held). */
+async function lockedAtOnce(tx: Tx): Promise<boolean> {
+  await tx.execute(sql`savepoint signaltag_prune`);
+  try {
+    await tx.execute(sql`lock table entity_changes in access exclusive mode nowait`);
+    return true;
+  } catch {
+    await tx.execute(sql`rollback to savepoint signaltag_prune`);
+    return false;
+  }
 }
 
 const VACUUM_AFTER_PRUNED = 10_000;

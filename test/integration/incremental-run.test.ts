@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import fc from "fast-check";
+import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
 import { runRules } from "../../src/rules/runner.ts";
@@ -346,4 +347,55 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
       { kind: "claim", entity_id: "u7" },
     ]);
   });
+
+  it.skipIf(testBackend() !== "postgres")(
+    "does not truncate the change log under a transaction still writing to it",
+    async () => {
+      const db = t.database.db;
+      await db.execute(sql`truncate accounts, users, activity_daily, tags, claims, tag_events, suppressions,
+        rule_runs, entity_changes restart identity cascade`);
+      await db.execute(sql`insert into accounts (id, provisioned_at) values ('a0', '2026-01-01T00:00:00Z')`);
+      await db.execute(sql`insert into users (id, account_id, created_at)
+        select 'u' || i, 'a0', '2026-01-01T00:00:00Z' from generate_series(1, 50) i`);
+      const rule = {
+        id: "new-user",
+        name: "New",
+        tag: "new user",
+        target: "user",
+        enabled: true,
+        conditions: { all: [{ fact: "daysSinceCreated", operator: "lessThan", value: 30 }] },
+      } as RuleDefinition;
+      const rules = [{ definition: rule, version: "v1", file: "" }];
+      const opts = { timezone: "UTC", trigger: "manual" as const, removalGuard: 0.5 };
+      const logged = async () =>
+        (await rows<{ id: string }>(db, sql`select entity_id as id from entity_changes order by 1`)).map(
+          (r) => r.id,
+        );
+      await runRules(db, rules, rules, { ...opts, asOf: new Date("2026-03-31T12:00:00Z") });
+      // Nothing left that a next run could need: the log was emptied.
+      expect(await logged()).toEqual([]);
+
+      // Another connection creates a user and has not committed yet when the next run prunes.
+      const other = postgres(t.url!, { max: 1, onnotice: () => {} });
+      try {
+        const writer = await other.reserve();
+        await writer`begin`;
+        await writer`insert into users (id, account_id, created_at) values ('late', 'a0', '2026-03-30T00:00:00Z')`;
+        const [during] = await runRules(db, rules, rules, {
+          ...opts,
+          asOf: new Date("2026-03-31T13:00:00Z"),
+        });
+        expect(during).toMatchObject({ evaluated: 0, incrementalSince: 1 });
+        await writer`commit`;
+        writer.release();
+      } finally {
+        await other.end({ timeout: 5 });
+      }
+      // The writer's changes (the user, and its account's members) survived the prune, and the next run
+      // tags the new user.
+      expect(await logged()).toEqual(["a0", "late"]);
+      const [next] = await runRules(db, rules, rules, { ...opts, asOf: new Date("2026-03-31T14:00:00Z") });
+      expect(next).toMatchObject({ evaluated: 1, added: 1 });
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, date, doublePrecision, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { check, date, doublePrecision, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 export const contractStatuses = ["trial", "paying", "churned"] as const;
 export const healthLabels = ["good", "average", "poor"] as const;
@@ -22,5 +22,7 @@ export const accounts = pgTable(
     check("accounts_contract_status_check", sql`${t.contractStatus} in ('trial', 'paying', 'churned')`),
     check("accounts_health_check", sql`${t.health} in ('good', 'average', 'poor')`),
     check("accounts_health_score_check", sql`${t.healthScore} between 0 and 100`),
+    // Accounts provisioned between two instants: what an incremental run must evaluate besides the changes.
+    index("accounts_provisioned_at_idx").on(t.provisionedAt),
   ],
 );

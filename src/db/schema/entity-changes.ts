@@ -25,5 +25,11 @@ export const entityChanges = pgTable(
     kind: text("kind", { enum: ["row", "member", "activity", "claim", "suppression", "reset"] }).notNull(),
     tagId: integer("tag_id"),
   },
-  (t) => [index("entity_changes_txid_idx").on(t.txid)],
+  (t) => [
+    index("entity_changes_txid_idx").on(t.txid),
+    // A run reads the changes of its entity type by kind (and tag): a first run's hundreds of thousands of
+    // claim changes for other tags are not read by every rule's next run. tag_id is null except for
+    // claims and suppressions, so `tag_id is null` makes txid a range bound for the other kinds.
+    index("entity_changes_kind_idx").on(t.entityType, t.kind, t.tagId, t.txid),
+  ],
 );

@@ -14,5 +14,9 @@ export const users = pgTable(
     attributes: jsonb("attributes").$type<Record<string, unknown>>().notNull().default({}),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
-  (t) => [index("users_account_id_idx").on(t.accountId)],
+  (t) => [
+    index("users_account_id_idx").on(t.accountId),
+    // Users created between two instants: what an incremental run must evaluate besides the changes.
+    index("users_created_at_idx").on(t.createdAt),
+  ],
 );
