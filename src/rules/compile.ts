@@ -484,6 +484,9 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
           ${ctx.range?.after != null ? sql`and e.id > ${ctx.range.after}` : sql``}
           ${ctx.range?.through != null ? sql`and e.id <= ${ctx.range.through}` : sql``}
           ${only(sql`e.id`)}
+        -- Not pulled up into the outer query: each fact is computed once per entity, not once per place a
+        -- condition, its result in the explanation, or the decision refers to it.
+        offset 0
       ) x
     ) y`;
 }

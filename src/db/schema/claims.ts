@@ -17,8 +17,10 @@ export const claims = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
   (t) => [
-    primaryKey({ columns: [t.source, t.tagId, t.entityType, t.entityId] }),
+    // Tag first: the key also serves segments and every lookup of a tag's claims, so no second index
+    // on (tag_id, entity_type, entity_id) is kept up to date on each write. A rule's own claims are
+    // its tag's range, the source a filter within it.
+    primaryKey({ columns: [t.tagId, t.entityType, t.entityId, t.source] }),
     index("claims_entity_idx").on(t.entityType, t.entityId),
-    index("claims_tag_entity_idx").on(t.tagId, t.entityType, t.entityId),
   ],
 );
