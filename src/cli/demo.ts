@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
 import { rows } from "../db/client.ts";
+import { expandExplanations } from "../db/queries/history.ts";
 import { describeConditions, type ExplainedCondition } from "../rules/evaluate.ts";
 import { loadValidRules, runRules, selectRules } from "../rules/runner.ts";
 import { seedWorkspace } from "../seed/seed-workspace.ts";
@@ -67,10 +68,13 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       for (const r of results) {
         const [example] = await rows<{
           entity_id: string;
-          explanation: { conditions?: ExplainedCondition } | null;
+          rule_id: string | null;
+          rule_version: string | null;
+          as_of: Date | null;
+          explanation: Record<string, unknown> | null;
         }>(
           db,
-          sql`select e.entity_id, e.explanation from tag_events e
+          sql`select e.entity_id, e.rule_id, e.rule_version, e.as_of, e.explanation from tag_events e
               join claims c on c.tag_id = e.tag_id and c.entity_type = e.entity_type and c.entity_id = e.entity_id
                 and c.source = e.source
               where e.source = ${`rule:${r.rule}`} and e.action = 'added'
@@ -81,8 +85,10 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
           continue;
         }
         out(`\n  ${r.target} ${example.entity_id} has "${r.tag}" (rule ${r.rule}):\n`);
-        if (example.explanation?.conditions) {
-          for (const line of describeConditions(example.explanation.conditions, "    ")) out(`${line}\n`);
+        await expandExplanations(db, [example]);
+        const conditions = example.explanation?.conditions as ExplainedCondition | undefined;
+        if (conditions) {
+          for (const line of describeConditions(conditions, "    ")) out(`${line}\n`);
         }
       }
       out(

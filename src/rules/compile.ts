@@ -34,21 +34,17 @@ export interface CompileContext {
 export interface CompiledRule {
   /**
    * A SELECT over every entity that existed at the as-of instant, with columns
-   * id, want (boolean), has (boolean) and explanation (jsonb, only where want
-   * differs from has). `source` and `tagId` identify the rule's claims.
+   * id, want (boolean), has (boolean) and explanation (a CompactExplanation as
+   * jsonb, only where want differs from has). `source` and `tagId` identify the rule's claims.
    */
   evaluation(ctx: CompileContext, claims: ClaimsOf): SQL;
 }
 
-/**
- * Whose claims the statement compares with, and (`header`) constant members
- * every explanation starts with, built into the same object.
- */
+/** Whose claims the statement compares with. */
 export interface ClaimsOf {
   source: string;
   tagId: number | null;
   ruleId: string;
-  header?: Record<string, string>;
 }
 
 export type CompileResult = { ok: true; rule: CompiledRule } | { ok: false; reason: string };
@@ -302,8 +298,8 @@ function jsonbPredicate(v: SQL, op: OperatorName, x: unknown): SQL {
 
 interface Compiled {
   pred: SQL;
-  /** A jsonb expression rebuilding the explained condition tree (see ExplainedCondition). */
-  explain: SQL;
+  /** Each leaf's fact value (jsonb) and outcome, in the order expandExplanation walks them. */
+  leaves: { value: SQL; pred: SQL }[];
 }
 
 function compileNode(
@@ -325,19 +321,11 @@ function compileNode(
             children.map((c) => c.pred),
             sql.raw(kind === "all" ? " and " : " or "),
           )})`;
-    const list =
-      children.length === 0
-        ? sql`'[]'::jsonb`
-        : sql`jsonb_build_array(${sql.join(
-            children.map((c) => c.explain),
-            sql`, `,
-          )})`;
-    return { pred, explain: sql`jsonb_build_object(${kind}::text, ${list}, 'result', ${pred})` };
+    return { pred, leaves: children.flatMap((c) => c.leaves) };
   }
   if ("not" in node) {
     const inner = compileNode(b, node.not, shared, depth + 1);
-    const pred = sql`(not ${inner.pred})`;
-    return { pred, explain: sql`jsonb_build_object('not', ${inner.explain}, 'result', ${pred})` };
+    return { pred: sql`(not ${inner.pred})`, leaves: inner.leaves };
   }
   if ("condition" in node) {
     const target = shared?.[node.condition];
@@ -346,21 +334,11 @@ function compileNode(
   }
   const leaf = node as FactCondition;
   const { pred, value } = leafPredicate(b, leaf);
-  const fixed: Record<string, unknown> = {
-    fact: leaf.fact,
-    operator: leaf.operator,
-    value: leaf.value ?? null,
-  };
-  if (leaf.params && Object.keys(leaf.params).length > 0) fixed.params = leaf.params;
-  if (leaf.path) fixed.path = leaf.path;
   const factValue =
     factCatalog[leaf.fact]?.valueType === "object"
       ? sql`coalesce(${value}, 'null'::jsonb)`
       : sql`to_jsonb(${value})`;
-  return {
-    pred,
-    explain: sql`(${JSON.stringify(fixed)}::jsonb || jsonb_build_object('factValue', ${factValue}, 'result', ${pred}))`,
-  };
+  return { pred, leaves: [{ value: factValue, pred }] };
 }
 
 /** Compiles a rule, or says why it cannot be compiled. */
@@ -464,10 +442,15 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
 
   const factCols = [...b.columns.values()].map((c) => sql`${c.expr} as ${ident(c.alias)}`);
   const keep = exit ? sql`(not ${exit.pred})` : enter.pred;
-  const header = Object.entries(claims.header ?? {}).map(([k, v]) => sql`${k}::text, ${v}::text, `);
-  const explanation = sql`jsonb_build_object(${sql.join(header, sql``)}'matched', ${enter.pred}, 'conditions', ${enter.explain}${
-    exit ? sql`, 'exitMatched', ${exit.pred}, 'exitConditions', ${exit.explain}` : sql``
-  }, 'suppressed', x.suppressed)`;
+  // The compact explanation (see CompactExplanation): the leaves' values and outcomes only.
+  const leaves = [...enter.leaves, ...(exit?.leaves ?? [])];
+  const array = (items: SQL[]) =>
+    items.length === 0 ? sql`'[]'::jsonb` : sql`jsonb_build_array(${sql.join(items, sql`, `)})`;
+  const explanation = sql`jsonb_build_object('matched', ${enter.pred}${
+    exit ? sql`, 'exitMatched', ${exit.pred}` : sql``
+  }, 'suppressed', x.suppressed, 'facts', ${array(leaves.map((l) => l.value))}, 'results', ${array(
+    leaves.map((l) => l.pred),
+  )})`;
   return sql`
     with ${sql.join(ctes, sql`, `)}
     select y.id, y.want, y.has, case when y.want <> y.has then y.explanation end as explanation

@@ -7,6 +7,7 @@ import { ensureTag, findTag } from "../db/queries/tags.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
 import { compileRule } from "../rules/compile.ts";
 import { type Evaluation, RuleEvaluator, shouldHaveTag } from "../rules/evaluate.ts";
+import { expandExplanation, isCompactExplanation } from "../rules/explanation.ts";
 import { computeFacts } from "../rules/facts.ts";
 import { calendarDate } from "../rules/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
@@ -498,12 +499,7 @@ export async function evaluateScope(
         sql`with ev as materialized (
               ${compiled.rule.evaluation(
                 { type, asOf: opts.asOf, today, timezone: opts.timezone, range, ...(only ? { only } : {}) },
-                {
-                  source,
-                  tagId: tag?.id ?? null,
-                  ruleId: def.id,
-                  header: { rule: def.id, version: loaded.version, asOf },
-                },
+                { source, tagId: tag?.id ?? null, ruleId: def.id },
               )}
             ), held as (
               select c.entity_id from claims c
@@ -550,10 +546,14 @@ export async function evaluateScope(
               union all
               (select entity_id, action, explanation from rule_diff where action = 'remove' order by entity_id limit ${sampleLimit})`,
         );
+        const header = { rule: def.id, version: loaded.version, asOf };
         for (const p of picked) {
+          const stored = p.explanation;
           (p.action === "add" ? samples.added : samples.removed).push({
             entityId: p.entity_id,
-            explanation: p.explanation,
+            explanation: isCompactExplanation(stored)
+              ? ((expandExplanation(def, stored, header) as Explanation | undefined) ?? stored)
+              : stored,
           });
         }
       }
@@ -789,7 +789,12 @@ export async function recordRun(
 ): Promise<number> {
   const [row] = await rows<{ id: number }>(
     db,
-    sql`insert into rule_runs (rule_id, rule_version, trigger, as_of, status, forced, evaluated, matched, added, removed,
+    // The version is kept with the run: the compact explanations of its tag events are read against it.
+    sql`with version as (
+          insert into rule_versions (rule_id, version, definition)
+          values (${loaded.definition.id}, ${loaded.version}, ${JSON.stringify(loaded.definition)}::jsonb)
+          on conflict do nothing)
+        insert into rule_runs (rule_id, rule_version, trigger, as_of, status, forced, evaluated, matched, added, removed,
                                finished_at, duration_ms, error, details)
         values (${loaded.definition.id}, ${loaded.version}, ${opts.trigger}, ${opts.asOf.toISOString()}::timestamptz,
                 ${r.status}, ${opts.force ?? false}, ${r.evaluated}, ${r.matched}, ${r.added}, ${r.removed},

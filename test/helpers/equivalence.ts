@@ -6,7 +6,7 @@ import { loadEntityBatch } from "../../src/db/queries/facts.ts";
 import { compileRule } from "../../src/rules/compile.ts";
 import { RuleEvaluator, shouldHaveTag } from "../../src/rules/evaluate.ts";
 import { computeFacts } from "../../src/rules/facts.ts";
-import { orderByDependencies } from "../../src/rules/load.ts";
+import { orderByDependencies, ruleVersion } from "../../src/rules/load.ts";
 import { addDays, calendarDate } from "../../src/rules/time.ts";
 import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
 import { validateRuleObject } from "../../src/rules/validate.ts";
@@ -392,7 +392,7 @@ export async function bothPaths(
       { source: "rule:generated", tagId: tag?.id ?? null, ruleId: "generated" },
     ),
   );
-  const loaded: LoadedRule = { definition: rule, version: "v", file: "generated.json" };
+  const loaded: LoadedRule = { definition: rule, version: ruleVersion(rule), file: "generated.json" };
   const evaluator = new RuleEvaluator(loaded);
   const batch = await loadEntityBatch(
     db,
@@ -436,7 +436,8 @@ export function ruleSet(a: RuleDefinition, b: RuleDefinition, type: "user" | "ac
   // A generated rule only validates for its own target: keep the ones generated for this type.
   const kept = defs.filter((_d, i) => i === 2 || (i === 0 ? a : b).target === type);
   return orderByDependencies(
-    kept.map((definition) => ({ definition, version: `v-${definition.id}`, file: "" })),
+    // Versions are content hashes, as for rule files: what a run wrote is read against its definition.
+    kept.map((definition) => ({ definition, version: ruleVersion(definition), file: "" })),
   );
 }
 

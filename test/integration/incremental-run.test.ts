@@ -3,6 +3,7 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
+import { expandExplanations } from "../../src/db/queries/history.ts";
 import { runRules } from "../../src/rules/runner.ts";
 import { addDays, calendarDate } from "../../src/rules/time.ts";
 import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
@@ -277,11 +278,20 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
             runs++;
             if (result.incrementalSince !== undefined) incremental++;
             expect(result.status).toBe("applied");
-            const changed = await rows<{ action: string; entity_id: string; explanation: unknown }>(
+            const changed = await rows<{
+              action: string;
+              entity_id: string;
+              rule_id: string | null;
+              rule_version: string | null;
+              as_of: Date | null;
+              explanation: Record<string, unknown> | null;
+            }>(
               t.database.db,
-              sql`select action, entity_id, explanation from tag_events where run_id = ${result.runId ?? -1}
-                  order by 1, 2`,
+              sql`select action, entity_id, rule_id, rule_version, as_of, explanation from tag_events
+                  where run_id = ${result.runId ?? -1} order by 1, 2`,
             );
+            // Stored compact, read whole as history shows it, like the dry run's samples.
+            await expandExplanations(t.database.db, changed);
             const wanted = (list: { entityId: string; explanation: unknown }[] = []) =>
               list
                 .map((c) => ({ id: c.entityId, explanation: c.explanation }))

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
+import { expandExplanations } from "../../src/db/queries/history.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import {
@@ -64,12 +65,41 @@ describe.skipIf(backendUnavailable())("rule runs reconcile claims", () => {
     const events = await rows<{
       rule_id: string;
       rule_version: string;
-      explanation: Record<string, unknown>;
-    }>(t.database.db, sql`select rule_id, rule_version, explanation from tag_events order by id`);
+      as_of: Date;
+      explanation: Record<string, unknown> | null;
+    }>(t.database.db, sql`select rule_id, rule_version, as_of, explanation from tag_events order by id`);
     expect(events).toHaveLength(3);
     expect(events[0]?.rule_id).toBe("power-users");
     expect(events[0]?.rule_version).toMatch(/^[0-9a-f]{8,}$/);
-    expect(JSON.stringify(events[0]?.explanation)).toContain('"factValue":20');
+    // Stored compact: each leaf's fact value and outcome.
+    expect(events[0]?.explanation).toEqual({
+      matched: true,
+      suppressed: false,
+      facts: [20],
+      results: [true],
+    });
+    // Read whole against the rule version.
+    await expandExplanations(t.database.db, events);
+    expect(events[0]?.explanation).toEqual({
+      rule: "power-users",
+      version: events[0]?.rule_version,
+      asOf: "2026-03-31T12:00:00.000Z",
+      matched: true,
+      suppressed: false,
+      conditions: {
+        all: [
+          {
+            fact: "activeDays",
+            params: { days: 30 },
+            operator: "greaterThanInclusive",
+            value: 20,
+            factValue: 20,
+            result: true,
+          },
+        ],
+        result: true,
+      },
+    });
   });
 
   it("changes nothing and writes no events when run again", async () => {

@@ -1,5 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { EntityType } from "../../rules/catalog.ts";
+import { expandExplanation, isCompactExplanation } from "../../rules/explanation.ts";
+import type { RuleDefinition } from "../../rules/types.ts";
 import { type DbOrTx, rows } from "../client.ts";
 
 /** Microseconds, so an entry's instant orders (and pages) exactly. */
@@ -47,7 +49,7 @@ export async function entityHistory(
   const before = p.before
     ? sql`where (at_ts, seq, id) < (${p.before.at}::timestamptz, ${p.before.seq}, ${p.before.id})`
     : sql``;
-  return rows<HistoryRow>(
+  const found = await rows<HistoryRow>(
     db,
     sql`select kind, id, ${iso("at_ts")} as at, tag, action, source, actor, membership_changed, rule_id, rule_version,
                run_id, as_of, explanation, until, reason, seq
@@ -80,6 +82,43 @@ export async function entityHistory(
         order by at_ts desc, seq desc, id desc
         limit ${p.limit}`,
   );
+  await expandExplanations(db, found);
+  return found;
+}
+
+/**
+ * Replaces, in place, each compact explanation a compiled run stored (see
+ * CompactExplanation) by the whole one, read against the rule version that
+ * wrote it; other explanations stay as they are.
+ */
+export async function expandExplanations(
+  db: DbOrTx,
+  events: {
+    rule_id: string | null;
+    rule_version: string | null;
+    as_of: string | Date | null;
+    explanation: Record<string, unknown> | null;
+  }[],
+): Promise<void> {
+  const compact = events.filter((e) => e.rule_id && e.rule_version && isCompactExplanation(e.explanation));
+  if (compact.length === 0) return;
+  const keys = [...new Set(compact.map((e) => JSON.stringify([e.rule_id, e.rule_version])))].map(
+    (k) => JSON.parse(k) as [string, string],
+  );
+  const versions = await rows<{ rule_id: string; version: string; definition: RuleDefinition }>(
+    db,
+    sql`select v.rule_id, v.version, v.definition from rule_versions v
+        join jsonb_array_elements(${JSON.stringify(keys)}::jsonb) k
+          on v.rule_id = k->>0 and v.version = k->>1`,
+  );
+  const byKey = new Map(versions.map((v) => [JSON.stringify([v.rule_id, v.version]), v.definition]));
+  for (const e of compact) {
+    const def = byKey.get(JSON.stringify([e.rule_id, e.rule_version]));
+    if (!def || !isCompactExplanation(e.explanation)) continue;
+    const asOf = e.as_of === null ? "" : new Date(e.as_of).toISOString();
+    const header = { rule: e.rule_id!, version: e.rule_version!, asOf };
+    e.explanation = expandExplanation(def, e.explanation, header) ?? e.explanation;
+  }
 }
 
 /**
