@@ -5,6 +5,7 @@ import { rows } from "../../src/db/client.ts";
 import { loadEntityBatch } from "../../src/db/queries/facts.ts";
 import { compileRule } from "../../src/rules/compile.ts";
 import { RuleEvaluator, shouldHaveTag } from "../../src/rules/evaluate.ts";
+import { expandExplanation, isCompactExplanation } from "../../src/rules/explanation.ts";
 import { computeFacts } from "../../src/rules/facts.ts";
 import { orderByDependencies, ruleVersion } from "../../src/rules/load.ts";
 import { addDays, calendarDate } from "../../src/rules/time.ts";
@@ -385,7 +386,7 @@ export async function bothPaths(
   const [tag] = await rows<{ id: number }>(db, sql`select id from tags where name = 'generated'`);
   const compiled = compileRule(rule);
   if (!compiled.ok) throw new Error(`did not compile: ${compiled.reason}`);
-  const fast = await rows<{ id: string; want: boolean }>(
+  const fast = await rows<{ id: string; want: boolean; explanation: unknown }>(
     db,
     compiled.rule.evaluation(
       { type: rule.target, asOf, today, timezone: w.timezone },
@@ -393,6 +394,24 @@ export async function bothPaths(
     ),
   );
   const loaded: LoadedRule = { definition: rule, version: ruleVersion(rule), file: "generated.json" };
+  // Each stored explanation, read whole against the rule, says what the statement decided: its leaves line
+  // up with the rule's conditions (a leaf out of place would give a different outcome).
+  for (const r of fast) {
+    if (r.explanation === null) continue;
+    if (!isCompactExplanation(r.explanation)) throw new Error(`not a compact explanation: ${r.id}`);
+    const whole = expandExplanation(rule, r.explanation, {
+      rule: rule.id,
+      version: loaded.version,
+      asOf: w.asOf,
+    });
+    const outcome = (c: unknown) => (c as { result?: boolean } | undefined)?.result;
+    if (
+      !whole ||
+      outcome(whole.conditions) !== r.explanation.matched ||
+      (rule.exitConditions !== undefined && outcome(whole.exitConditions) !== r.explanation.exitMatched)
+    )
+      throw new Error(`explanation of ${r.id} does not read back: ${JSON.stringify(r.explanation)}`);
+  }
   const evaluator = new RuleEvaluator(loaded);
   const batch = await loadEntityBatch(
     db,
