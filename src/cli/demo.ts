@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
 import { rows } from "../db/client.ts";
-import { expandExplanations } from "../db/queries/history.ts";
+import { expandExplanations, type StoredExplanation } from "../db/queries/history.ts";
 import { describeConditions, type ExplainedCondition } from "../rules/evaluate.ts";
 import { loadValidRules, runRules, selectRules } from "../rules/runner.ts";
 import { seedWorkspace } from "../seed/seed-workspace.ts";
@@ -66,13 +66,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
 
       out(`\n4. why some entities have their tags (signaltag explain):\n`);
       for (const r of results) {
-        const [example] = await rows<{
-          entity_id: string;
-          rule_id: string | null;
-          rule_version: string | null;
-          as_of: Date | null;
-          explanation: Record<string, unknown> | null;
-        }>(
+        const [example] = await rows<StoredExplanation & { entity_id: string }>(
           db,
           sql`select e.entity_id, e.rule_id, e.rule_version, e.as_of, e.explanation from tag_events e
               join claims c on c.tag_id = e.tag_id and c.entity_type = e.entity_type and c.entity_id = e.entity_id

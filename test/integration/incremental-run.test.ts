@@ -3,7 +3,7 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
-import { expandExplanations } from "../../src/db/queries/history.ts";
+import { expandExplanations, type StoredExplanation } from "../../src/db/queries/history.ts";
 import { runRules } from "../../src/rules/runner.ts";
 import { addDays, calendarDate } from "../../src/rules/time.ts";
 import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
@@ -278,14 +278,7 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
             runs++;
             if (result.incrementalSince !== undefined) incremental++;
             expect(result.status).toBe("applied");
-            const changed = await rows<{
-              action: string;
-              entity_id: string;
-              rule_id: string | null;
-              rule_version: string | null;
-              as_of: Date | null;
-              explanation: Record<string, unknown> | null;
-            }>(
+            const changed = await rows<StoredExplanation & { action: string; entity_id: string }>(
               t.database.db,
               sql`select action, entity_id, rule_id, rule_version, as_of, explanation from tag_events
                   where run_id = ${result.runId ?? -1} order by 1, 2`,
@@ -320,14 +313,14 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
     // The property is about incremental runs: most second runs must have been ones.
     expect(incremental).toBeGreaterThan(runs / 3);
   });
-  it("keeps only the change log a rule's next run can need", async () => {
+  /** An account of `users` old users and the new-user rule, with nothing else in the database. */
+  async function newUserWorkspace(users: number) {
     const db = t.database.db;
-    const w = { asOf: "2026-03-31T12:00:00Z", timezone: "UTC" };
     await db.execute(sql`truncate accounts, users, activity_daily, tags, claims, tag_events, suppressions,
       rule_runs, entity_changes restart identity cascade`);
     await db.execute(sql`insert into accounts (id, provisioned_at) values ('a0', '2026-01-01T00:00:00Z')`);
     await db.execute(sql`insert into users (id, account_id, created_at)
-      select 'u' || i, 'a0', '2026-01-01T00:00:00Z' from generate_series(1, 12000) i`);
+      select 'u' || i, 'a0', '2026-01-01T00:00:00Z' from generate_series(1, ${users}::int) i`);
     const rule = {
       id: "new-user",
       name: "New",
@@ -337,7 +330,12 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
       conditions: { all: [{ fact: "daysSinceCreated", operator: "lessThan", value: 30 }] },
     } as RuleDefinition;
     const rules = [{ definition: rule, version: "v1", file: "" }];
-    const opts = { timezone: w.timezone, trigger: "manual" as const, removalGuard: 0.5 };
+    return { db, rules, opts: { timezone: "UTC", trigger: "manual" as const, removalGuard: 0.5 } };
+  }
+
+  it("keeps only the change log a rule's next run can need", async () => {
+    const w = { asOf: "2026-03-31T12:00:00Z" };
+    const { db, rules, opts } = await newUserWorkspace(12000);
     const count = async () =>
       (await rows<{ n: number }>(db, sql`select count(*)::int as n from entity_changes`))[0]!.n;
     expect(await count()).toBeGreaterThan(12000);
@@ -361,22 +359,7 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
   it.skipIf(testBackend() !== "postgres")(
     "does not truncate the change log under a transaction still writing to it",
     async () => {
-      const db = t.database.db;
-      await db.execute(sql`truncate accounts, users, activity_daily, tags, claims, tag_events, suppressions,
-        rule_runs, entity_changes restart identity cascade`);
-      await db.execute(sql`insert into accounts (id, provisioned_at) values ('a0', '2026-01-01T00:00:00Z')`);
-      await db.execute(sql`insert into users (id, account_id, created_at)
-        select 'u' || i, 'a0', '2026-01-01T00:00:00Z' from generate_series(1, 50) i`);
-      const rule = {
-        id: "new-user",
-        name: "New",
-        tag: "new user",
-        target: "user",
-        enabled: true,
-        conditions: { all: [{ fact: "daysSinceCreated", operator: "lessThan", value: 30 }] },
-      } as RuleDefinition;
-      const rules = [{ definition: rule, version: "v1", file: "" }];
-      const opts = { timezone: "UTC", trigger: "manual" as const, removalGuard: 0.5 };
+      const { db, rules, opts } = await newUserWorkspace(50);
       const logged = async () =>
         (await rows<{ id: string }>(db, sql`select entity_id as id from entity_changes order by 1`)).map(
           (r) => r.id,

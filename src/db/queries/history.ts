@@ -91,15 +91,15 @@ export async function entityHistory(
  * CompactExplanation) by the whole one, read against the rule version that
  * wrote it; other explanations stay as they are.
  */
-export async function expandExplanations(
-  db: DbOrTx,
-  events: {
-    rule_id: string | null;
-    rule_version: string | null;
-    as_of: string | Date | null;
-    explanation: Record<string, unknown> | null;
-  }[],
-): Promise<void> {
+/** The columns of a tag event that say which rule run wrote it and why. */
+export interface StoredExplanation {
+  rule_id: string | null;
+  rule_version: string | null;
+  as_of: string | Date | null;
+  explanation: Record<string, unknown> | null;
+}
+
+export async function expandExplanations(db: DbOrTx, events: StoredExplanation[]): Promise<void> {
   const compact = events.filter((e) => e.rule_id && e.rule_version && isCompactExplanation(e.explanation));
   if (compact.length === 0) return;
   const keys = [...new Set(compact.map((e) => JSON.stringify([e.rule_id, e.rule_version])))].map(
