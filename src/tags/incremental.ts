@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { type SQL, sql } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
@@ -29,6 +30,22 @@ import type { LoadedRule } from "../rules/types.ts";
 export interface RunSnapshot {
   snapshot: string;
   xid: string;
+}
+
+/**
+ * What evaluated a baseline: this signaltag's version and the revision of what
+ * its facts and operators mean (raise it with any change to either). A run by
+ * another evaluates every entity again, so an upgrade never leaves claims
+ * decided by the old meaning in place until the next day.
+ */
+export const EVALUATED_BY = `${
+  (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
+    .version
+}/facts-1`;
+
+/** The `baseline` member of a run's details: the snapshot it evaluated under, its time zone and evaluator. */
+export function baselineDetails(snapshot: RunSnapshot, timezone: string): Record<string, unknown> {
+  return { baseline: { ...snapshot, timezone, evaluatedBy: EVALUATED_BY } };
 }
 
 export interface Baseline extends RunSnapshot {
@@ -82,11 +99,13 @@ export async function findBaseline(
     snapshot: string;
     xid: string;
     timezone: string | null;
+    evaluated_by: string | null;
     recent: boolean;
   }>(
     tx,
     sql`select id::int as id, as_of, matched, rule_version, details->'baseline'->>'snapshot' as snapshot,
                details->'baseline'->>'xid' as xid, details->'baseline'->>'timezone' as timezone,
+               details->'baseline'->>'evaluatedBy' as evaluated_by,
                started_at > now() - make_interval(hours => ${BASELINE_HOURS}) as recent
         from rule_runs
         where rule_id = ${def.id} and status = 'applied' and details ? 'baseline'
@@ -95,6 +114,8 @@ export async function findBaseline(
   if (!b) return { ok: false, reason: "no earlier run to start from" };
   const asOfBefore = new Date(b.as_of);
   if (b.rule_version !== loaded.version) return { ok: false, reason: "the rule changed since its last run" };
+  if (b.evaluated_by !== EVALUATED_BY)
+    return { ok: false, reason: "signaltag was upgraded since the rule's last run" };
   if (!b.recent) return { ok: false, reason: `its last full run is more than ${BASELINE_HOURS} hours old` };
   if (b.timezone !== timezone || calendarDate(asOfBefore, timezone) !== today)
     return { ok: false, reason: "its last run was for another calendar day" };

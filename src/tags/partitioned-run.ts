@@ -5,7 +5,7 @@ import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { findTag } from "../db/queries/tags.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
 import type { LoadedRule } from "../rules/types.ts";
-import { commonSnapshot, PRUNE_LOCK } from "./incremental.ts";
+import { baselineDetails, commonSnapshot, PRUNE_LOCK } from "./incremental.ts";
 import {
   analyzeAfter,
   applyDiff,
@@ -198,13 +198,7 @@ export async function applyPartitionedRun(
             from (${commonSnapshot(sql`select snapshot::pg_snapshot as s from run_partitions where run_key = ${opts.runKey}`)}) c
             where not exists (select 1 from run_partitions where run_key = ${opts.runKey} and snapshot is null)`,
       );
-      r.runId = await recordRun(
-        tx,
-        loaded,
-        opts,
-        r,
-        common && { baseline: { snapshot: common.snapshot, xid: common.xid, timezone: opts.timezone } },
-      );
+      r.runId = await recordRun(tx, loaded, opts, r, common && baselineDetails(common, opts.timezone));
       if (r.added + r.removed > 0) await applyDiff(tx, loaded, opts, r.runId);
       await tx.execute(
         sql`update rule_runs set finished_at = now(), duration_ms = ${Date.now() - started} where id = ${r.runId}`,

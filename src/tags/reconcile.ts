@@ -13,6 +13,7 @@ import { calendarDate } from "../rules/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import {
   type Baseline,
+  baselineDetails,
   changedEntities,
   findBaseline,
   PRUNE_LOCK,
@@ -306,7 +307,7 @@ async function reconcile(
     }
   }
 
-  const baseline = snapshot && { baseline: { ...snapshot, timezone: opts.timezone } };
+  const baseline = snapshot && baselineDetails(snapshot, opts.timezone);
   // A compiled run over a tag that exists evaluates and applies in one statement, under a run row
   // recorded first: a run the guard holds is rolled back whole, like any run that is not applied.
   const tag = compiled && !opts.dryRun ? await findTag(tx, def.tag) : undefined;

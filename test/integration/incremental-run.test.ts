@@ -356,6 +356,24 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
     ]);
   });
 
+  it("evaluates every entity again when another signaltag version recorded the baseline", async () => {
+    const { db, rules, opts } = await newUserWorkspace(20);
+    const at = (hour: number) => new Date(`2026-03-31T${hour}:00:00Z`);
+    const [first] = await runRules(db, rules, rules, { ...opts, asOf: at(12) });
+    expect(first).toMatchObject({ evaluated: 20 });
+    const [same] = await runRules(db, rules, rules, { ...opts, asOf: at(13) });
+    expect(same).toMatchObject({ evaluated: 0, incrementalSince: first!.runId });
+    // As if an older signaltag had made that run.
+    await db.execute(
+      sql`update rule_runs set details = jsonb_set(details, '{baseline,evaluatedBy}', '"0.0.1/facts-0"')`,
+    );
+    const [upgraded] = await runRules(db, rules, rules, { ...opts, asOf: at(14) });
+    expect(upgraded!.incrementalSince).toBeUndefined();
+    expect(upgraded).toMatchObject({ evaluated: 20 });
+    const [after] = await runRules(db, rules, rules, { ...opts, asOf: at(15) });
+    expect(after).toMatchObject({ evaluated: 0, incrementalSince: upgraded!.runId });
+  });
+
   it.skipIf(testBackend() !== "postgres")(
     "does not truncate the change log under a transaction still writing to it",
     async () => {
