@@ -4,7 +4,6 @@ import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
 import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
-import { compileRule } from "../rules/compile.ts";
 import { collectFactRequests } from "../rules/facts.ts";
 import { calendarDate } from "../rules/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
@@ -147,7 +146,7 @@ export async function canRunIncrementally(
   asOf: Date,
   timezone: string,
 ): Promise<boolean> {
-  return compileRule(loaded.definition).ok && (await findBaseline(db, loaded, asOf, timezone)).ok;
+  return (await findBaseline(db, loaded, asOf, timezone)).ok;
 }
 
 /**

@@ -298,7 +298,7 @@ async function reconcile(
   if (!scoped) {
     await tx.execute(sql`select pg_advisory_xact_lock_shared(${PRUNE_LOCK})`);
     snapshot = await takeSnapshot(tx);
-    if (opts.incremental !== false && compiled) {
+    if (opts.incremental !== false) {
       const found = await findBaseline(tx, loaded, opts.asOf, opts.timezone);
       if (found.ok) {
         scope = { changedSince: found.baseline };
@@ -462,30 +462,26 @@ export async function evaluateScope(
   const scopeIds = "ids" in scope ? scope.ids : undefined;
   const changedSince = "changedSince" in scope ? scope.changedSince : undefined;
   const through = "through" in scope ? scope.through : null;
+  // An incremental run decides only the entities that changed since its baseline, gathered first into a
+  // table with statistics, so a few changed entities are probed by key rather than every row hashed;
+  // with none, there is nothing to evaluate.
+  const only = changedSince ? sql`(select rc.id from rule_candidates rc)` : undefined;
+  if (changedSince) {
+    await tx.execute(sql`create temp table rule_candidates on commit drop as
+      ${changedEntities(loaded, changedSince, opts.asOf, tag?.id ?? null)}`);
+    await tx.execute(sql`analyze rule_candidates`);
+    const [c] = await rows<{ n: number }>(tx, sql`select count(*)::int as n from rule_candidates`);
+    if (c!.n === 0) {
+      const claims = changedSince.claims;
+      Object.assign(out, { evaluated: 0, matched: claims, added: 0, removed: 0, claimsBefore: claims });
+      return out;
+    }
+  }
   // A whole key range evaluates as one statement; a few given entities are cheaper per entity.
   if (!scopeIds && opts.evaluation !== "reference") {
     const compiled = compileRule(def);
     if (compiled.ok) {
       const range = { after: "after" in scope ? scope.after : null, through };
-      // An incremental run decides only the entities that changed since its baseline, gathered first into a
-      // table with statistics, so a few changed entities are probed by key rather than every row hashed;
-      // with none, there is nothing to evaluate.
-      let only: SQL | undefined;
-      if (changedSince) {
-        await tx.execute(sql`create temp table rule_candidates on commit drop as
-          ${changedEntities(loaded, changedSince, opts.asOf, tag?.id ?? null)}`);
-        await tx.execute(sql`analyze rule_candidates`);
-        const [c] = await rows<{ any: boolean }>(
-          tx,
-          sql`select exists (select 1 from rule_candidates) as any`,
-        );
-        if (!c!.any) {
-          const claims = changedSince.claims;
-          Object.assign(out, { evaluated: 0, matched: claims, added: 0, removed: 0, claimsBefore: claims });
-          return out;
-        }
-        only = sql`(select rc.id from rule_candidates rc)`;
-      }
       const absent = absentExplanation(loaded, asOf);
       const counts = await rows<{
         evaluated: number;
@@ -565,7 +561,13 @@ export async function evaluateScope(
       `rule ${def.id}: evaluated by json-rules-engine per entity, since it does not compile to SQL: ${compiled.reason}`,
     );
   }
-  const total = scopeIds ? scopeIds.length : opts.onProgress ? await countEntities(tx, type, opts.asOf) : 0;
+  const total = scopeIds
+    ? scopeIds.length
+    : opts.onProgress
+      ? changedSince
+        ? ((await rows<{ n: number }>(tx, sql`select count(*)::int as n from rule_candidates`))[0]?.n ?? 0)
+        : await countEntities(tx, type, opts.asOf)
+      : 0;
   const batchSize = opts.batchSize ?? 2000;
   let after: string | null = "after" in scope ? scope.after : null;
   let offset = 0;
@@ -573,10 +575,20 @@ export async function evaluateScope(
   for (;;) {
     let batch: Awaited<ReturnType<typeof loadEntityBatch>>;
     let inBatch: SQL;
-    if (scopeIds) {
-      const ids = scopeIds.slice(offset, offset + batchSize);
+    if (scopeIds || changedSince) {
+      // Given ids, or the changed entities a batch at a time in key order.
+      const ids = scopeIds
+        ? scopeIds.slice(offset, offset + batchSize)
+        : (
+            await rows<{ id: string }>(
+              tx,
+              sql`select id from rule_candidates ${after === null ? sql`` : sql`where id > ${after}`}
+                  order by id limit ${batchSize}`,
+            )
+          ).map((r) => r.id);
       offset += batchSize;
       if (ids.length === 0) break;
+      after = ids[ids.length - 1]!;
       batch = await loadEntityBatch(tx, factCtx, { ids });
       inBatch = sql`entity_id in ${ids}`;
     } else {
@@ -640,6 +652,12 @@ export async function evaluateScope(
   }
 
   await removeClaimsOfAbsentEntities(tx, loaded, opts, scope, target, out, sampleLimit);
+  if (changedSince) {
+    // Outside the changed entities the claims already are the match set (the diff is not applied yet).
+    const [c] = await rows<{ n: number }>(tx, sql`select ${ruleClaimCount(loaded, tag?.id ?? null)} as n`);
+    out.claimsBefore = c!.n;
+    out.matched = c!.n + out.added - out.removed;
+  }
   return out;
 }
 
@@ -702,7 +720,9 @@ async function removeClaimsOfAbsentEntities(
     const reason = absentExplanation(loaded, asOf);
     const inScope = scopeIds
       ? sql`c.entity_id in ${scopeIds.length ? scopeIds : [""]}`
-      : sql`${"after" in scope && scope.after !== null ? sql`c.entity_id > ${scope.after}` : sql`true`}
+      : "changedSince" in scope
+        ? sql`c.entity_id in (select rc.id from rule_candidates rc)`
+        : sql`${"after" in scope && scope.after !== null ? sql`c.entity_id > ${scope.after}` : sql`true`}
             and ${through !== null ? sql`c.entity_id <= ${through}` : sql`true`}`;
     const gone = await rows<{ entity_id: string }>(
       tx,

@@ -245,7 +245,9 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
         fc.constantFrom<"user" | "account">("user", "account"),
         fc.constantFrom(0, 1, 90, 240),
         fc.array(changeArb, { maxLength: 10 }),
-        async (w, a, pick, type, minutesBetween, changes) => {
+        // The json-rules-engine path runs incrementally on the same changed entities.
+        fc.boolean(),
+        async (w, a, pick, type, minutesBetween, changes, reference) => {
           const chosen = sensitive[type][type === "user" ? pick.user : pick.account]!;
           const b = {
             ...a,
@@ -256,7 +258,13 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
           const asOf = new Date(w.asOf);
           const before = new Date(asOf.getTime() - minutesBetween * 60_000);
           const rules: LoadedRule[] = ruleSet(a, b, type);
-          const opts = { timezone: w.timezone, trigger: "manual" as const, removalGuard: 0.5, force: true };
+          const opts = {
+            timezone: w.timezone,
+            trigger: "manual" as const,
+            removalGuard: 0.5,
+            force: true,
+            ...(reference ? { evaluation: "reference" as const } : {}),
+          };
           await loadWorkspace(t.database, w);
           await seedRuleState(t.database, w, type);
 
