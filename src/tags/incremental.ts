@@ -214,9 +214,11 @@ export function changedEntities(
 }
 
 /**
- * Drops change-log rows no baseline can need: those older than the oldest
- * snapshot of every rule's latest baseline (baselines past BASELINE_HOURS are
- * never used) and of partitions waiting to be applied. Only while no run or
+ * Drops change-log rows no baseline can need: those every rule's latest
+ * baseline snapshot saw (baselines past BASELINE_HOURS are never used), and
+ * every snapshot of partitions waiting to be applied. A transaction that ran
+ * long in another database of the server holds back the snapshots' xmin, not
+ * what they saw: rows above it are judged one by one. Only while no run or
  * partition is under way (one in progress may be about to record an older
  * snapshot): they hold a shared lock that this takes exclusively, and it
  * gives up at once when it cannot. When every row can go (typically the run
@@ -225,22 +227,29 @@ export function changedEntities(
  */
 export async function pruneChanges(db: DbOrTx): Promise<number> {
   const pruned = await inTransaction(db, async (tx) => {
-    const [h] = await rows<{ got: boolean; horizon: string }>(
+    // Every snapshot a next run starts from, and this transaction's own (which sees all that committed).
+    const [h] = await rows<{ got: boolean; snapshots: string[] }>(
       tx,
-      sql`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got, coalesce((
-            select min(pg_snapshot_xmin(s::pg_snapshot)) from (
-              select r.details->'baseline'->>'snapshot' as s
-              from (select distinct on (rule_id) details from rule_runs
-                    where status = 'applied' and details ? 'baseline'
-                      and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
-                    order by rule_id, id desc) r
-              -- Partitions evaluated but not applied yet: their run will record them.
-              union all
-              select snapshot from run_partitions where snapshot is not null) snapshots),
-            pg_snapshot_xmin(pg_current_snapshot()))::text as horizon`,
+      sql`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got, array(
+            select r.details->'baseline'->>'snapshot'
+            from (select distinct on (rule_id) details from rule_runs
+                  where status = 'applied' and details ? 'baseline'
+                    and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
+                  order by rule_id, id desc) r
+            -- Partitions evaluated but not applied yet: their run will record them.
+            union all
+            select snapshot from run_partitions where snapshot is not null
+            union all
+            select pg_current_snapshot()::text) as snapshots`,
     );
     if (!h?.got) return 0;
-    const keeps = sql`exists (select 1 from entity_changes c where c.txid >= ${h.horizon}::xid8)`;
+    const snapshots = sql`jsonb_array_elements_text(${JSON.stringify(h.snapshots)}::jsonb)`;
+    // A change is still needed while some snapshot did not see it. Below the oldest xmin every snapshot saw
+    // every transaction; above it, what another database's long transaction held back is looked at row by row.
+    const horizon = sql`(select min(pg_snapshot_xmin(s::pg_snapshot)) from ${snapshots} s)`;
+    const needed = sql`c.txid >= ${horizon} and exists (
+      select 1 from ${snapshots} s where not pg_visible_in_snapshot(c.txid, s::pg_snapshot))`;
+    const keeps = sql`exists (select 1 from entity_changes c where ${needed})`;
     const [k] = await rows<{ keep: boolean }>(tx, sql`select ${keeps} as keep`);
     if (!k!.keep && (await lockedAtOnce(tx))) {
       // Under the lock no transaction can have added a row since the look above; look once more to be sure.
@@ -255,7 +264,7 @@ export async function pruneChanges(db: DbOrTx): Promise<number> {
     }
     const [r] = await rows<{ n: number }>(
       tx,
-      sql`with gone as (delete from entity_changes c where c.txid < ${h.horizon}::xid8 returning 1)
+      sql`with gone as (delete from entity_changes c where not (${needed}) returning 1)
           select count(*)::int as n from gone`,
     );
     return r?.n ?? 0;
