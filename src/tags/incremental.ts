@@ -227,28 +227,31 @@ export function changedEntities(
  */
 export async function pruneChanges(db: DbOrTx): Promise<number> {
   const pruned = await inTransaction(db, async (tx) => {
-    // Every snapshot a next run starts from, and this transaction's own (which sees all that committed).
-    const [h] = await rows<{ got: boolean; snapshots: string[] }>(
+    // Every snapshot a next run starts from, and this transaction's own (which sees all that committed). A
+    // change is still needed while one of them did not see it: its transaction was at or past that
+    // snapshot's xmax, or in progress then (an xip). A long transaction in another database of the server
+    // only adds itself to the xips.
+    const [h] = await rows<{ got: boolean; xmax: string; xip: string[] }>(
       tx,
-      sql`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got, array(
-            select r.details->'baseline'->>'snapshot'
-            from (select distinct on (rule_id) details from rule_runs
-                  where status = 'applied' and details ? 'baseline'
-                    and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
-                  order by rule_id, id desc) r
-            -- Partitions evaluated but not applied yet: their run will record them.
-            union all
-            select snapshot from run_partitions where snapshot is not null
-            union all
-            select pg_current_snapshot()::text) as snapshots`,
+      sql`with s as (
+            select x::pg_snapshot as s from (
+              select r.details->'baseline'->>'snapshot' as x
+              from (select distinct on (rule_id) details from rule_runs
+                    where status = 'applied' and details ? 'baseline'
+                      and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
+                    order by rule_id, id desc) r
+              -- Partitions evaluated but not applied yet: their run will record them.
+              union all
+              select snapshot from run_partitions where snapshot is not null
+              union all
+              select pg_current_snapshot()::text) q)
+          select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got,
+                 (select min(pg_snapshot_xmax(s.s)) from s)::text as xmax,
+                 array(select distinct x::text from s, pg_snapshot_xip(s.s) x) as xip`,
     );
     if (!h?.got) return 0;
-    const snapshots = sql`jsonb_array_elements_text(${JSON.stringify(h.snapshots)}::jsonb)`;
-    // A change is still needed while some snapshot did not see it. Below the oldest xmin every snapshot saw
-    // every transaction; above it, what another database's long transaction held back is looked at row by row.
-    const horizon = sql`(select min(pg_snapshot_xmin(s::pg_snapshot)) from ${snapshots} s)`;
-    const needed = sql`c.txid >= ${horizon} and exists (
-      select 1 from ${snapshots} s where not pg_visible_in_snapshot(c.txid, s::pg_snapshot))`;
+    const needed = sql`(c.txid >= ${h.xmax}::xid8 or c.txid = any(array(
+      select x::xid8 from jsonb_array_elements_text(${JSON.stringify(h.xip)}::jsonb) x)))`;
     const keeps = sql`exists (select 1 from entity_changes c where ${needed})`;
     const [k] = await rows<{ keep: boolean }>(tx, sql`select ${keeps} as keep`);
     if (!k!.keep && (await lockedAtOnce(tx))) {
