@@ -229,17 +229,20 @@ export async function pruneChanges(db: DbOrTx): Promise<number> {
   const pruned = await inTransaction(db, async (tx) => {
     // Every snapshot a next run starts from, and this transaction's own (which sees all that committed). A
     // change is still needed while one of them did not see it: its transaction was at or past that
-    // snapshot's xmax, or in progress then (an xip). A long transaction in another database of the server
-    // only adds itself to the xips.
+    // snapshot's xmax, or in progress then (an xip), or it is the baseline run itself (a snapshot never
+    // lists its own transaction, and a rule with exit conditions reads what its last run changed). A long
+    // transaction in another database of the server only adds itself to the xips.
     const [h] = await rows<{ got: boolean; xmax: string; xip: string[] }>(
       tx,
-      sql`with s as (
+      sql`with b as (
+            select details->'baseline' as b
+            from (select distinct on (rule_id) details from rule_runs
+                  where status = 'applied' and details ? 'baseline'
+                    and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
+                  order by rule_id, id desc) r),
+          s as (
             select x::pg_snapshot as s from (
-              select r.details->'baseline'->>'snapshot' as x
-              from (select distinct on (rule_id) details from rule_runs
-                    where status = 'applied' and details ? 'baseline'
-                      and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
-                    order by rule_id, id desc) r
+              select b->>'snapshot' as x from b
               -- Partitions evaluated but not applied yet: their run will record them.
               union all
               select snapshot from run_partitions where snapshot is not null
@@ -247,7 +250,8 @@ export async function pruneChanges(db: DbOrTx): Promise<number> {
               select pg_current_snapshot()::text) q)
           select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got,
                  (select min(pg_snapshot_xmax(s.s)) from s)::text as xmax,
-                 array(select distinct x::text from s, pg_snapshot_xip(s.s) x) as xip`,
+                 array(select x::text from s, pg_snapshot_xip(s.s) x
+                       union select b->>'xid' from b where b ? 'xid') as xip`,
     );
     if (!h?.got) return 0;
     const needed = sql`(c.txid >= ${h.xmax}::xid8 or c.txid = any(array(

@@ -316,11 +316,19 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
           }
         },
       ),
-      { numRuns: cases },
+      {
+        numRuns: cases,
+        // To replay a counterexample: the seed and path fast-check printed.
+        seed: process.env.SIGNALTAG_PROPERTY_SEED ? Number(process.env.SIGNALTAG_PROPERTY_SEED) : undefined,
+        path: process.env.SIGNALTAG_PROPERTY_PATH,
+        endOnFailure: process.env.SIGNALTAG_PROPERTY_PATH !== undefined,
+      },
     );
     // The property is about incremental runs: most second runs must have been ones.
     expect(incremental).toBeGreaterThan(runs / 3);
-  });
+    // Room for fast-check to shrink a counterexample, so a failure is reported, not a timeout.
+  }, 300_000);
+
   /** An account of `users` old users and the new-user rule, with nothing else in the database. */
   async function newUserWorkspace(users: number) {
     const db = t.database.db;
