@@ -3,10 +3,10 @@ import { Readable } from "node:stream";
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { sweepStaging } from "../../src/activity/import-run.ts";
-import { importAccounts, importEvents, importUsers } from "../../src/activity/imports.ts";
+import { importEvents } from "../../src/activity/imports.ts";
 import { rows } from "../../src/db/client.ts";
 import { InputError } from "../../src/errors/index.ts";
-import { csv, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
+import { csv, importEventOwners, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 
 /*
@@ -20,17 +20,7 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
   const files = useImportFiles();
   async function freshEntities(): Promise<void> {
     await t.reset();
-    await importAccounts(
-      t.database,
-      files.write("accounts.csv", csv(["id,provisioned_at", "a-1,2024-01-01", "a-2,2024-01-01"])),
-    );
-    await importUsers(
-      t.database,
-      files.write(
-        "users.csv",
-        csv(["id,account_id,created_at", "u-1,a-1,2024-01-01", "u-2,a-1,2024-01-01", "u-3,a-2,2024-01-01"]),
-      ),
-    );
+    await importEventOwners(t.database, files);
   }
   beforeEach(freshEntities);
 

@@ -2,7 +2,14 @@ import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { importAccounts, importEvents, importUsers } from "../../src/activity/imports.ts";
 import { rows } from "../../src/db/client.ts";
-import { count, csv, ndjson, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
+import {
+  count,
+  csv,
+  importEventOwners,
+  ndjson,
+  snapshot,
+  useImportFiles,
+} from "../fixtures/imports/files.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 
@@ -30,17 +37,7 @@ describe.skipIf(backendUnavailable())("import events", () => {
   const files = useImportFiles();
   beforeEach(async () => {
     await t.reset();
-    await importAccounts(
-      t.database,
-      files.write("accounts.csv", csv(["id,provisioned_at", "a-1,2024-01-01", "a-2,2024-01-01"])),
-    );
-    await importUsers(
-      t.database,
-      files.write(
-        "users.csv",
-        csv(["id,account_id,created_at", "u-1,a-1,2024-01-01", "u-2,a-1,2024-01-01", "u-3,a-2,2024-01-01"]),
-      ),
-    );
+    await importEventOwners(t.database, files);
   });
 
   async function events(): Promise<EventRow[]> {
