@@ -504,11 +504,15 @@ export async function evaluateScope(
                 ${range.after !== null ? sql`and c.entity_id > ${range.after}` : sql``}
                 ${range.through !== null ? sql`and c.entity_id <= ${range.through}` : sql``}
                 ${only ? sql`and c.entity_id in ${only}` : sql``}
+            ), n as (
+              -- Every count over the evaluation in one pass.
+              select count(*)::int as evaluated, (count(*) filter (where ev.want))::int as matched,
+                     (count(*) filter (where ev.has))::int as has, (select count(*) from held)::int as held
+              from ev
             ), gone as (
               -- Only when some claims are on entities the evaluation did not see, find them by key.
               select h.entity_id from held h
-              where (select count(*) from ev where ev.has) < (select count(*) from held)
-                and ${absentAt(type, sql`h.entity_id`, asOf)}
+              where (select n.has < n.held from n) and ${absentAt(type, sql`h.entity_id`, asOf)}
             ), diff as materialized (
               select ev.id as entity_id, case when ev.want then 'add' else 'remove' end as action, ev.explanation
               from ev where ev.want <> ev.has
@@ -522,15 +526,11 @@ export async function evaluateScope(
               select ${target.values}d.entity_id, d.action, d.explanation from diff d
               returning action)`
             }
-            select (select count(*) from ev)::int as evaluated,
-                   (select count(*) from ev where ev.want)::int as matched,
+            select n.evaluated, n.matched,
                    (select count(*) from ins where action = 'add')::int as added,
                    (select count(*) from ins where action = 'remove')::int as removed,
-                   ${
-                     changedSince
-                       ? ruleClaimCount(loaded, tag?.id ?? null)
-                       : sql`(select count(*) from held)::int`
-                   } as "claimsBefore"`,
+                   ${changedSince ? ruleClaimCount(loaded, tag?.id ?? null) : sql`n.held`} as "claimsBefore"
+            from n`,
       );
       const c = counts[0]!;
       Object.assign(out, c);
