@@ -218,7 +218,7 @@ export function changedEntities(
  * baseline snapshot saw (baselines past BASELINE_HOURS are never used), and
  * every snapshot of partitions waiting to be applied. A transaction that ran
  * long in another database of the server holds back the snapshots' xmin, not
- * what they saw: rows above it are judged one by one. Only while no run or
+ * what they saw, so a row is judged by what they saw, not by that xmin. Only while no run or
  * partition is under way (one in progress may be about to record an older
  * snapshot): they hold a shared lock that this takes exclusively, and it
  * gives up at once when it cannot. When every row can go (typically the run
@@ -227,39 +227,37 @@ export function changedEntities(
  */
 export async function pruneChanges(db: DbOrTx): Promise<number> {
   const pruned = await inTransaction(db, async (tx) => {
-    // Every snapshot a next run starts from, and this transaction's own (which sees all that committed). A
-    // change is still needed while one of them did not see it: its transaction was at or past that
-    // snapshot's xmax, or in progress then (an xip), or it is the baseline run itself (a snapshot never
-    // lists its own transaction, and a rule with exit conditions reads what its last run changed). A long
-    // transaction in another database of the server only adds itself to the xips.
-    const [h] = await rows<{ got: boolean; xmax: string; xip: string[] }>(
+    // A change is still needed while a snapshot a next run starts from did not see it, or when it is the
+    // baseline run's own (a snapshot never lists its own transaction, and a rule with exit conditions reads
+    // what its last run changed). commonSnapshot sees exactly what all of them saw; this transaction's
+    // own snapshot, which sees all that committed, is one of them, so none at all still prunes. A long
+    // transaction in another database of the server only adds itself to their in-progress lists.
+    const [h] = await rows<{ got: boolean; common: string; xids: string[] }>(
       tx,
-      sql`with b as (
+      sql`with base as (
             select details->'baseline' as b
             from (select distinct on (rule_id) details from rule_runs
                   where status = 'applied' and details ? 'baseline'
                     and started_at > now() - make_interval(hours => ${BASELINE_HOURS})
-                  order by rule_id, id desc) r),
-          s as (
-            select x::pg_snapshot as s from (
-              select b->>'snapshot' as x from b
-              -- Partitions evaluated but not applied yet: their run will record them.
-              union all
-              select snapshot from run_partitions where snapshot is not null
-              union all
-              select pg_current_snapshot()::text) q)
+                  order by rule_id, id desc) r)
           select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as got,
-                 (select min(pg_snapshot_xmax(s.s)) from s)::text as xmax,
-                 array(select x::text from s, pg_snapshot_xip(s.s) x
-                       union select b->>'xid' from b where b ? 'xid') as xip`,
+                 (${commonSnapshot(sql`select x::pg_snapshot as s from (
+                    select b->>'snapshot' as x from base
+                    -- Partitions evaluated but not applied yet: their run will record them.
+                    union all
+                    select snapshot from run_partitions where snapshot is not null
+                    union all
+                    select pg_current_snapshot()::text) q`)}) as common,
+                 array(select b->>'xid' from base where b ? 'xid') as xids`,
     );
     if (!h?.got) return 0;
-    const needed = sql`(c.txid >= ${h.xmax}::xid8 or c.txid = any(array(
-      select x::xid8 from jsonb_array_elements_text(${JSON.stringify(h.xip)}::jsonb) x)))`;
+    const needed = sql`(c.txid >= pg_snapshot_xmin(${h.common}::pg_snapshot)
+      and (not pg_visible_in_snapshot(c.txid, ${h.common}::pg_snapshot)
+           or c.txid = any(array(select x::xid8 from jsonb_array_elements_text(${JSON.stringify(h.xids)}::jsonb) x))))`;
     const keeps = sql`exists (select 1 from entity_changes c where ${needed})`;
     const [k] = await rows<{ keep: boolean }>(tx, sql`select ${keeps} as keep`);
     if (!k!.keep && (await lockedAtOnce(tx))) {
-      // Under the lock no transaction can have added a row since the look above; look once more to be sure.
+      // From here on no transaction can add a row; one may have committed one since the look above.
       const [c] = await rows<{ n: number; keep: boolean }>(
         tx,
         sql`select count(*)::int as n, ${keeps} as keep from entity_changes`,

@@ -466,12 +466,14 @@ export async function evaluateScope(
   // table with statistics, so a few changed entities are probed by key rather than every row hashed;
   // with none, there is nothing to evaluate.
   const only = changedSince ? sql`(select rc.id from rule_candidates rc)` : undefined;
+  let candidates = 0;
   if (changedSince) {
     await tx.execute(sql`create temp table rule_candidates on commit drop as
       ${changedEntities(loaded, changedSince, opts.asOf, tag?.id ?? null)}`);
     await tx.execute(sql`analyze rule_candidates`);
     const [c] = await rows<{ n: number }>(tx, sql`select count(*)::int as n from rule_candidates`);
-    if (c!.n === 0) {
+    candidates = c!.n;
+    if (candidates === 0) {
       const claims = changedSince.claims;
       Object.assign(out, { evaluated: 0, matched: claims, added: 0, removed: 0, claimsBefore: claims });
       return out;
@@ -563,11 +565,11 @@ export async function evaluateScope(
   }
   const total = scopeIds
     ? scopeIds.length
-    : opts.onProgress
-      ? changedSince
-        ? ((await rows<{ n: number }>(tx, sql`select count(*)::int as n from rule_candidates`))[0]?.n ?? 0)
-        : await countEntities(tx, type, opts.asOf)
-      : 0;
+    : changedSince
+      ? candidates
+      : opts.onProgress
+        ? await countEntities(tx, type, opts.asOf)
+        : 0;
   const batchSize = opts.batchSize ?? 2000;
   let after: string | null = "after" in scope ? scope.after : null;
   let offset = 0;

@@ -86,11 +86,6 @@ export async function entityHistory(
   return found;
 }
 
-/**
- * Replaces, in place, each compact explanation a compiled run stored (see
- * CompactExplanation) by the whole one, read against the rule version that
- * wrote it; other explanations stay as they are.
- */
 /** The columns of a tag event that say which rule run wrote it and why. */
 export interface StoredExplanation {
   rule_id: string | null;
@@ -99,6 +94,11 @@ export interface StoredExplanation {
   explanation: Record<string, unknown> | null;
 }
 
+/**
+ * Replaces, in place, each compact explanation a compiled run stored (see
+ * CompactExplanation) by the whole one, read against the rule version that
+ * wrote it; other explanations stay as they are.
+ */
 export async function expandExplanations(db: DbOrTx, events: StoredExplanation[]): Promise<void> {
   const compact = events.filter((e) => e.rule_id && e.rule_version && isCompactExplanation(e.explanation));
   if (compact.length === 0) return;
