@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { type SQL, sql } from "drizzle-orm";
-import { copyText, type Database, rows, type Tx } from "../db/client.ts";
+import { CopyRefused, copyText, type Database, rows, type Tx } from "../db/client.ts";
 import { inTransaction, transactionConnection } from "../db/queries/transaction.ts";
 import {
   NeedsExactImport,
@@ -9,7 +9,7 @@ import {
   scanEvents,
   splitHeader,
 } from "./import-events-scan.ts";
-import { EventSums } from "./import-events-sums.ts";
+import { EventSums, type ValueRanks } from "./import-events-sums.ts";
 import { formatOf, type ImportSource } from "./import-source.ts";
 import { collectTouched, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
@@ -41,6 +41,53 @@ function badReferences(sums: EventSums): SQL {
     left join users u on u.id = r."user"
     where case when r."user" is not null then u.id is null or u.account_id <> r.account
       else not exists (select 1 from accounts a where a.id = r.account) end`;
+}
+
+/**
+ * Whether any entity has rollups on a day from `first` to `last` (days since
+ * 1970), as the activity summary tells without reading the rollups: each
+ * summary spans its entity's first to last active day.
+ */
+async function rollupsWithin(tx: Tx, first: number, last: number): Promise<boolean> {
+  const [found] = await rows<{ found: boolean }>(
+    tx,
+    sql`select exists (select 1 from activity_summary s
+          where s.first_day <= date '1970-01-01' + ${last}::int and s.last_day >= date '1970-01-01' + ${first}::int) as found`,
+  );
+  return found?.found === true;
+}
+
+/**
+ * How the database orders the sums' users, accounts, activities and modules
+ * (the collation of the rollups' key), so that the sums can be sent in the
+ * key's order. One statement; the lists are as long as the file's distinct
+ * values.
+ */
+async function valueRanks(tx: Tx, sums: EventSums): Promise<ValueRanks> {
+  const lists = sums.values();
+  const ranked = (list: string[]) =>
+    sql`(select coalesce(json_agg(t.i order by t.v, t.i), '[]')::text
+         from json_array_elements_text(${JSON.stringify(list)}::json) with ordinality as t(v, i))`;
+  const [found] = await rows<Record<keyof ValueRanks, string>>(
+    tx,
+    sql`select ${ranked(lists.users)} as users, ${ranked(lists.accounts)} as accounts,
+               ${ranked(lists.activities)} as activities, ${ranked(lists.modules)} as modules`,
+  );
+  // Each list comes back as the 1-based positions of its values in order; the rank of a value is its place there.
+  const rank = (sorted: string | undefined) => {
+    const positions = JSON.parse(sorted ?? "[]") as number[];
+    const out = new Int32Array(positions.length);
+    positions.forEach((position, place) => {
+      out[position - 1] = place;
+    });
+    return out;
+  };
+  return {
+    users: rank(found?.users),
+    accounts: rank(found?.accounts),
+    activities: rank(found?.activities),
+    modules: rank(found?.modules),
+  };
 }
 
 /**
@@ -122,7 +169,8 @@ export async function importEventsDirect(
         scanEvents(split.body, columns, spec, scan, () => progress("reading"), summed),
       ).catch((err: unknown) => {
         // A value the scanner let through that Postgres refuses: the exact path names the line.
-        if (err instanceof Error && err.name === "PostgresError") throw new NeedsExactImport(err.message);
+        if (err instanceof CopyRefused || (err instanceof Error && err.name === "PostgresError"))
+          throw new NeedsExactImport(err.message);
         throw err;
       });
       progress("merging");
@@ -152,17 +200,30 @@ export async function importEventsDirect(
       const limit = opts.touchedLimit ?? 10_000;
       let result: TouchedRow[];
       if (sums) {
-        await tx.execute(
-          sql`create temporary table signaltag_rollup_sums (entity_type text not null, entity_id text not null,
-                day date not null, activity text not null, module text not null, count bigint not null) on commit drop`,
-        );
-        await copyText(
-          connection,
-          "COPY signaltag_rollup_sums FROM STDIN WITH (FORMAT binary)",
-          sums.copyData(),
-        );
         await lockRollups(tx);
-        await mergeRollupSums(tx, sql`signaltag_rollup_sums`, sums.partial);
+        if (!sums.partial && !(await rollupsWithin(tx, sums.firstDay, sums.lastDay))) {
+          // Every sum is a new key (no entity has rollups on these days: a first
+          // import, or days after the last ones imported): loaded as they come,
+          // in the key's order, with no table in between.
+          await copyText(
+            connection,
+            "COPY activity_daily (entity_type, entity_id, day, activity, module, count) FROM STDIN WITH (FORMAT binary)",
+            sums.copyData(await valueRanks(tx, sums)),
+          );
+        } else {
+          await tx.execute(
+            sql`create temporary table signaltag_rollup_sums (entity_type text not null, entity_id text not null,
+                  day date not null, activity text not null, module text not null, count bigint not null) on commit drop`,
+          );
+          // Partial sums are added up by key in SQL, which orders them itself.
+          const ranks = sums.partial ? undefined : await valueRanks(tx, sums);
+          await copyText(
+            connection,
+            "COPY signaltag_rollup_sums FROM STDIN WITH (FORMAT binary)",
+            sums.copyData(ranks),
+          );
+          await mergeRollupSums(tx, sql`signaltag_rollup_sums`, sums.partial);
+        }
         // The touched entities are those the file names, and the accounts of users it names alone.
         const named = sums.named(limit + 1);
         const accounts = new Set(named.accounts);

@@ -184,20 +184,11 @@ class SumTable {
     this.size = 0;
   }
 
-  /**
-   * The offsets in `slots` of the entries, grouped by entity (a counting sort),
-   * so that the rollup rows of an entity reach the same few index pages
-   * together.
-   */
-  byEntity(): Int32Array {
-    const a = this.slots;
-    let max = 0;
-    for (let k = 0; k < a.length; k += 4) if (a[k]! > max) max = a[k]!;
-    const next = new Int32Array(max + 2);
-    for (let k = 0; k < a.length; k += 4) if (a[k] !== -1) next[a[k]! + 1]!++;
-    for (let e = 1; e < next.length; e++) next[e]! += next[e - 1]!;
+  /** The offsets in `slots` of the entries. */
+  entries(): Int32Array {
     const order = new Int32Array(this.size);
-    for (let k = 0; k < a.length; k += 4) if (a[k] !== -1) order[next[a[k]!]!++] = k;
+    let n = 0;
+    for (let k = 0; k < this.slots.length; k += 4) if (this.slots[k] !== -1) order[n++] = k;
     return order;
   }
 
@@ -227,6 +218,40 @@ function hash3(a: number, b: number, c: number): number {
  * pair after another (filled in place for each row, no array per field).
  */
 export type Spans = Int32Array;
+
+/** The slot offsets at the given positions of `slots`. */
+function positionsToSlots(order: Int32Array, slots: Int32Array): Int32Array {
+  for (let i = 0; i < order.length; i++) order[i] = slots[order[i]!]!;
+  return order;
+}
+
+/**
+ * The positions 0..n-1 stably sorted by keys[i], whole numbers below
+ * `buckets`, applied after `order` (positions already sorted by less
+ * significant keys): a counting sort, linear in entries and buckets.
+ */
+function sortBy(order: Int32Array, keys: Int32Array, buckets: number): Int32Array {
+  const next = new Int32Array(buckets + 1);
+  for (let i = 0; i < keys.length; i++) next[keys[i]! + 1]!++;
+  for (let b = 1; b <= buckets; b++) next[b]! += next[b - 1]!;
+  const out = new Int32Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    const p = order[i]!;
+    out[next[keys[p]!]!++] = p;
+  }
+  return out;
+}
+
+/**
+ * Where each distinct value the sums hold falls in the database's order of
+ * text: per kind, the rank of each value numbered as values() lists it.
+ */
+export interface ValueRanks {
+  users: ArrayLike<number>;
+  accounts: ArrayLike<number>;
+  activities: ArrayLike<number>;
+  modules: ArrayLike<number>;
+}
 
 const MIN_DAY = daysFromCivil(1, 1, 1);
 const MAX_DAY = daysFromCivil(9999, 12, 31);
@@ -327,6 +352,10 @@ export class EventSums {
     }
   }
 
+  /** The first and the last day summed, in days since 1970 (first > last while none). */
+  firstDay = MAX_DAY + 1;
+  lastDay = MIN_DAY - 1;
+
   /** Some sums wait for a user's account: a row named a user and left account_id empty. */
   throughUsers = false;
 
@@ -341,6 +370,17 @@ export class EventSums {
     fs.closeSync(this.spillFile.fd);
     fs.rmSync(this.spillFile.file, { force: true });
     this.spillFile = undefined;
+  }
+
+  /** Every distinct user, account, activity and module the sums hold, numbered as ValueRanks expects. */
+  values(): { users: string[]; accounts: string[]; activities: string[]; modules: string[] } {
+    const all = (names: Interner) => Array.from({ length: names.count }, (_, id) => names.text(id));
+    return {
+      users: all(this.users),
+      accounts: all(this.accounts),
+      activities: all(this.activities),
+      modules: all(this.modules),
+    };
   }
 
   /** The users and the accounts the rows name (at most `limit` of each). */
@@ -369,12 +409,15 @@ export class EventSums {
   /**
    * The sums as COPY ... (FORMAT binary) data, whose rows Postgres reads in
    * about two thirds of the time CSV takes: entity_type, entity_id, day,
-   * activity, module, count, grouped by entity. An entity_type of
-   * "user-account" stands for the account of the user entity_id (a row left
-   * account_id empty). The partial sums of the spill file come first. Empties
-   * the sums.
+   * activity, module, count. An entity_type of "user-account" stands for
+   * the account of the user entity_id (a row left account_id empty). The
+   * partial sums of the spill file come first, grouped by entity. The others
+   * come in the order of the rollups' primary key when `ranks` tells how the
+   * database orders the values (an insert in key order visits each index page
+   * once, where rows grouped only by entity land all over the index), and
+   * grouped by entity otherwise. Empties the sums.
    */
-  async *copyData(): AsyncGenerator<Buffer> {
+  async *copyData(ranks?: ValueRanks): AsyncGenerator<Buffer> {
     const sums = this.sums;
     if (!sums) return;
     this.sums = undefined;
@@ -391,12 +434,70 @@ export class EventSums {
         yield Buffer.from(chunk.subarray(0, n));
       }
     }
-    yield* this.rows(sums);
+    yield* this.rows(sums, ranks);
     yield Buffer.from([255, 255]); // the trailer: a field count of -1
   }
 
-  /** The table's sums as binary COPY rows, grouped by entity. */
-  private *rows(sums: SumTable): Generator<Buffer> {
+  /**
+   * The offsets of the table's sums in the order of (entity_type, entity_id,
+   * day, activity, module) as `ranks` order the values ("account" before
+   * "user" before "user-account" in any collation), or grouped by entity.
+   * Three counting sorts, least significant key first.
+   */
+  private keyOrder(sums: SumTable, ranks: ValueRanks | undefined): Int32Array {
+    const a = sums.slots;
+    const slots = sums.entries();
+    const n = slots.length;
+    const entity = new Int32Array(n);
+    let order: Int32Array = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      entity[i] = a[slots[i]!]! | 0;
+      order[i] = i;
+    }
+    if (!ranks) {
+      let max = 0;
+      for (let i = 0; i < n; i++) max = Math.max(max, entity[i]!);
+      return positionsToSlots(sortBy(order, entity, max + 1), slots);
+    }
+    const pairs = this.pairActivity.map((_, p) => p);
+    pairs.sort(
+      (p, q) =>
+        ranks.activities[this.pairActivity[p]!]! - ranks.activities[this.pairActivity[q]!]! ||
+        ranks.modules[this.pairModule[p]!]! - ranks.modules[this.pairModule[q]!]!,
+    );
+    const pairRank = new Int32Array(pairs.length);
+    pairs.forEach((p, rank) => {
+      pairRank[p] = rank;
+    });
+    const keys = new Int32Array(n);
+    for (let i = 0; i < n; i++) keys[i] = pairRank[a[slots[i]! + 2]! | 0]!;
+    order = sortBy(order, keys, pairs.length);
+    let minDay = MAX_DAY;
+    let maxDay = MIN_DAY;
+    for (let i = 0; i < n; i++) {
+      const day = a[slots[i]! + 1]! | 0;
+      keys[i] = day;
+      if (day < minDay) minDay = day;
+      if (day > maxDay) maxDay = day;
+    }
+    for (let i = 0; i < n; i++) keys[i]! -= minDay;
+    order = sortBy(order, keys, Math.max(0, maxDay - minDay) + 1);
+    const accounts = this.accounts.count;
+    const users = this.users.count;
+    const userRanks = ranks.users;
+    const accountRanks = ranks.accounts;
+    for (let i = 0; i < n; i++) {
+      const e = entity[i]!;
+      const id = e >>> 2;
+      const kind = e & 3;
+      keys[i] =
+        kind === ACCOUNT ? accountRanks[id]! : accounts + (kind === USER ? 0 : users) + userRanks[id]!;
+    }
+    return positionsToSlots(sortBy(order, keys, accounts + 2 * users), slots);
+  }
+
+  /** The table's sums as binary COPY rows, in keyOrder(). */
+  private *rows(sums: SumTable, ranks?: ValueRanks): Generator<Buffer> {
     let out = Buffer.allocUnsafe(1 << 20);
     let o = 0;
     const int32 = (v: number) => {
@@ -410,7 +511,7 @@ export class EventSums {
       o = names.write(id, out, o);
     };
     const a = sums.slots;
-    for (const k of sums.byEntity()) {
+    for (const k of this.keyOrder(sums, ranks)) {
       const entity = a[k]!;
       const day = a[k + 1]!;
       const pair = a[k + 2]!;
@@ -471,6 +572,8 @@ export class EventSums {
       this.giveUp("a day outside the years 1 to 9999");
       return;
     }
+    if (day < this.firstDay) this.firstDay = day;
+    if (day > this.lastDay) this.lastDay = day;
     if (user >= 0) {
       if (user >= this.userAccount.length) {
         const known = this.userAccount.length;

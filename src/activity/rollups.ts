@@ -67,7 +67,8 @@ export function rollupMerge(events: SQL, timezone: string): SQL {
 /**
  * As rollupMerge(), for rollups already summed by the import that streamed
  * the events: `sums` is a table with the columns of activity_daily, its rows
- * grouped by entity. When `partial`, a key may have several rows, to be added
+ * in the primary key's order (or at least grouped by entity), which the insert
+ * keeps. When `partial`, a key may have several rows, to be added
  * up, and an entity_type of 'user-account' stands for the account of the user
  * entity_id. Callers hold lockRollups().
  *

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { PGlite } from "@electric-sql/pglite";
 import { type SQL, sql } from "drizzle-orm";
@@ -101,9 +102,23 @@ async function* copyLines(
 }
 
 /**
- * Runs a COPY ... FROM STDIN statement with the given data. If the source fails, the COPY is aborted (CopyFail) before the
- * error is rethrown, or the connection would stay inside it and every later
- * statement on it would hang.
+ * A COPY the server refused after its last data. postgres.js (3.4.9) drops
+ * the server's error in that case (porsager/postgres#1173), so the reason is
+ * only in the server's log.
+ */
+export class CopyRefused extends Error {
+  constructor(statement: string) {
+    super(`the server refused ${statement.split(" FROM ")[0]} (the reason is in its log)`);
+    this.name = "CopyRefused";
+  }
+}
+
+/**
+ * Runs a COPY ... FROM STDIN statement with the given data. If the source
+ * fails, the COPY is aborted (CopyFail) before the error is rethrown, or the
+ * connection would stay inside it and every later statement on it would hang.
+ * If the server refuses the data, its error is thrown (CopyRefused when the
+ * driver lost it).
  */
 export async function copyText(
   connection: postgres.Sql,
@@ -111,11 +126,20 @@ export async function copyText(
   source: AsyncIterable<string | Uint8Array>,
 ): Promise<void> {
   const query = connection.unsafe(statement);
-  const writable = await query.writable();
+  const writable: Writable = await query.writable();
+  let finished = false;
+  let failed: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
-    writable.on("finish", resolve);
-    writable.on("error", reject);
+    writable.on("finish", () => {
+      finished = true;
+      resolve();
+    });
+    writable.on("error", (err) => {
+      failed ??= err;
+      reject(err);
+    });
   });
+  done.catch(() => {}); // every outcome is read from `finished` and `failed` too
   try {
     for await (const chunk of source) {
       if (!writable.write(chunk)) await Promise.race([new Promise((r) => writable.once("drain", r)), done]);
@@ -126,9 +150,28 @@ export async function copyText(
     await (query as Promise<unknown>).catch(() => {});
     throw err;
   }
+  // When the server refuses the data after its end was sent, postgres.js
+  // neither finishes the stream nor reports the error (porsager/postgres#1173).
+  // A statement sent after the end is answered only once the server has ended
+  // the COPY, one way or the other: when its answer comes and the stream has
+  // not finished, the COPY failed. The statement is empty: the server answers
+  // it even in a failed transaction, and the driver runs the stream's pending
+  // final step on the next statement that completes, which would finish the
+  // stream after all. The end is sent by that final step, hooked here to tell
+  // when it has run (before it, the driver refuses other statements).
+  const hooked = writable as Writable & { _final: (cb: (err?: Error | null) => void) => void };
+  const final = hooked._final;
+  const endSent = new Promise<void>((resolve) => {
+    hooked._final = function (this: Writable, cb) {
+      final.call(this, cb);
+      resolve();
+    };
+  });
   writable.end();
-  await done;
-  await query;
+  await Promise.race([endSent, done]);
+  await (connection.unsafe("") as Promise<unknown>).catch(() => {});
+  if (failed) throw failed;
+  if (!finished) throw new CopyRefused(statement);
 }
 
 /** COPY text format: \N for null, backslash escapes for the separators. */

@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { rows } from "../../src/db/client.ts";
-import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
+import { CopyRefused, rows } from "../../src/db/client.ts";
+import { inTransaction } from "../../src/db/queries/transaction.ts";
+import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 
 describe.skipIf(backendUnavailable())("bulk loading", () => {
   const t = useTestDatabase();
@@ -29,4 +30,35 @@ describe.skipIf(backendUnavailable())("bulk loading", () => {
     ]);
     if (t.url) expect(loaded.map((r) => r.a)).toEqual(["2", "3"]);
   });
+
+  // The server refuses these rows only once it has them all (the duplicate is
+  // the last row), after the end of the data was sent: the case the driver
+  // loses (it left the load waiting forever, and its transaction open).
+  it.skipIf(testBackend() !== "postgres")(
+    "reports a load the server refuses after its last row, in a transaction or not, and loads on",
+    async () => {
+      await t.database.db.execute(sql`create table copy_keyed (a text primary key, b text)`);
+      async function* duplicate() {
+        yield ["1", "x"];
+        yield ["2", "y"];
+        yield ["1", "z"];
+      }
+      await expect(t.database.copyRows("copy_keyed", ["a", "b"], duplicate())).rejects.toThrow(CopyRefused);
+      await expect(
+        inTransaction(t.database.db, async (tx) => {
+          await t.database.copyRows("copy_keyed", ["a", "b"], duplicate(), tx);
+          await tx.execute(sql`insert into copy_keyed values ('after', 'never')`);
+        }),
+      ).rejects.toThrow(/refused COPY "copy_keyed"/);
+      async function* good() {
+        yield ["3", "w"];
+      }
+      await inTransaction(t.database.db, async (tx) => {
+        expect(await t.database.copyRows("copy_keyed", ["a", "b"], good(), tx)).toBe(1);
+      });
+      expect(await t.database.copyRows("copy_keyed", ["a", "b"], (async function* () {})())).toBe(0);
+      const loaded = await rows<{ a: string }>(t.database.db, sql`select a from copy_keyed order by a`);
+      expect(loaded.map((r) => r.a)).toEqual(["3"]);
+    },
+  );
 });

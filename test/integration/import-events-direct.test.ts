@@ -184,6 +184,50 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     ]);
   });
 
+  it("loads the rollups of new days as they are and merges days that have rollups, equal to a recount", async () => {
+    const header = "user_id,account_id,activity,module,occurred_at,count";
+    const recountDiffers = async () => {
+      const [found] = await rows<{ n: number }>(
+        t.database.db,
+        sql`with recount as (
+              select entity_type, entity_id, day, activity, module, sum(count)::bigint as count from (
+                select 'account' as entity_type, account_id as entity_id, (occurred_at at time zone 'UTC')::date as day,
+                       activity, coalesce(module, '') as module, count from activity_events
+                union all
+                select 'user', user_id, (occurred_at at time zone 'UTC')::date, activity, coalesce(module, ''), count
+                from activity_events where user_id is not null) c
+              group by 1, 2, 3, 4, 5),
+            stored as (select entity_type, entity_id, day, activity, module, count from activity_daily)
+            select count(*)::int as n from ((select * from recount except all select * from stored)
+              union all (select * from stored except all select * from recount)) d`,
+      );
+      return Number(found?.n);
+    };
+    // A first day, then a later day (no rollups on it yet), then both days
+    // again and one before them: the last file's keys partly exist already.
+    const days = [
+      ["u-1,a-1,login,,2024-03-30T10:00:00Z,", "u-2,a-1,export,reports,2024-03-30T11:00:00Z,2"],
+      ["u-1,a-1,login,,2024-03-31T10:00:00Z,", ",a-2,sync,api,2024-03-31T12:00:00Z,4"],
+      [
+        "u-1,a-1,login,,2024-03-31T18:00:00Z,",
+        "u-2,a-1,export,reports,2024-03-30T19:00:00Z,",
+        "u-3,a-2,view,,2024-03-29T08:00:00Z,3",
+      ],
+    ];
+    for (const lines of days) {
+      const result = await importEvents(t.database, files.write("events.csv", csv([header, ...lines])), {
+        timezone: "UTC",
+      });
+      expect(result.imported).toBe(lines.length);
+      expect(await recountDiffers()).toBe(0);
+    }
+    const { daily } = await stored();
+    expect(daily).toContain("user|u-1|2024-03-31|login||2");
+    expect(daily).toContain("account|a-1|2024-03-30|export|reports|3");
+    expect(daily).toContain("account|a-2|2024-03-31|sync|api|4");
+    expect(daily).toContain("user|u-3|2024-03-29|view||3");
+  });
+
   it("refuses a plain file with an unknown user, names its line and changes nothing", async () => {
     const before = await snapshot(t.database.db);
     const file = files.write(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EventSums } from "../../src/activity/import-events-sums.ts";
+import { EventSums, type ValueRanks } from "../../src/activity/import-events-sums.ts";
 import { daysFromCivil, readInstant, writeTimestamp } from "../../src/activity/import-events-time.ts";
 
 function instant(s: string) {
@@ -22,10 +22,10 @@ function civilFromDays(days: number): string {
   return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
 }
 
-/** The sums' binary COPY data as sorted CSV lines. */
-async function csvOf(sums: EventSums): Promise<string[]> {
+/** The sums' binary COPY data as CSV lines, sorted unless `ranks` is given (then in the order written). */
+async function csvOf(sums: EventSums, ranks?: ValueRanks): Promise<string[]> {
   const chunks: Buffer[] = [];
-  for await (const chunk of sums.copyData()) chunks.push(Buffer.from(chunk));
+  for await (const chunk of sums.copyData(ranks)) chunks.push(Buffer.from(chunk));
   const data = Buffer.concat(chunks);
   expect(data.subarray(0, 11).toString("latin1")).toBe("PGCOPY\n\xff\r\n\0");
   let o = 19;
@@ -47,7 +47,7 @@ async function csvOf(sums: EventSums): Promise<string[]> {
     lines.push(values.join(","));
   }
   expect(o).toBe(data.length);
-  return lines.sort();
+  return ranks ? lines : lines.sort();
 }
 
 function add(sums: EventSums, user: string, account: string, activity: string, module: string, at: string) {
@@ -146,6 +146,36 @@ describe("event sums", () => {
       "user,u-1,2024-10-26,login,,1",
       "user,u-1,2024-10-27,login,,1",
     ]);
+  });
+
+  it("writes the sums in the rollup key's order as the database ranks the values", async () => {
+    const sums = new EventSums("UTC");
+    add(sums, "u-b", "a-2", "view", "reports", "2024-03-31T08:00:00Z");
+    add(sums, "u-a", "a-1", "login", "", "2024-03-31T08:00:00Z");
+    add(sums, "u-b", "a-2", "login", "", "2024-03-30T08:00:00Z");
+    add(sums, "u-b", "a-2", "view", "", "2024-03-31T09:00:00Z");
+    add(sums, "u-a", "a-1", "view", "reports", "2024-03-29T08:00:00Z");
+    expect(sums.values()).toEqual({
+      users: ["u-b", "u-a"],
+      accounts: ["a-2", "a-1"],
+      activities: ["view", "login"],
+      modules: ["reports", ""],
+    });
+    // A collation that puts every list in the reverse of its usual order (ranks per value as listed above).
+    const reversed = { users: [0, 1], accounts: [0, 1], activities: [0, 1], modules: [0, 1] };
+    expect(await csvOf(sums, reversed)).toEqual([
+      "account,a-2,2024-03-30,login,,1",
+      "account,a-2,2024-03-31,view,reports,1",
+      "account,a-2,2024-03-31,view,,1",
+      "account,a-1,2024-03-29,view,reports,1",
+      "account,a-1,2024-03-31,login,,1",
+      "user,u-b,2024-03-30,login,,1",
+      "user,u-b,2024-03-31,view,reports,1",
+      "user,u-b,2024-03-31,view,,1",
+      "user,u-a,2024-03-29,view,reports,1",
+      "user,u-a,2024-03-31,login,,1",
+    ]);
+    expect([sums.firstDay, sums.lastDay]).toEqual([daysFromCivil(2024, 3, 29), daysFromCivil(2024, 3, 31)]);
   });
 
   it("writes partial sums to a file when the table is full, and all of them out", async () => {
