@@ -6,10 +6,12 @@
  * bare table with no checks, indexes or rollups. Prints both rates, their
  * ratio and the peak RSS of this process.
  *
- *   npm run bench:ingest -- [--events 2000000] [--users N] [--accounts M] [--days 60] [--loader] [--json] [--keep]
+ *   npm run bench:ingest -- [--events 2000000] [--users N] [--accounts M] [--days 60] [--loader] [--floor] [--json] [--keep]
  *
  * --loader adds a second baseline: the file read by the import's CSV reader and
  * loaded through the bulk loader into a bare table (no checks, merge or rollups).
+ * --floor adds the floor of any import that stores rollups: the bare COPY plus
+ * the import's rollup rows written into an empty table with their primary key.
  *
  * Runs on DATABASE_URL (a database you can throw away: the events stay in it)
  * or, by default, on a scratch database it recreates on the local Postgres
@@ -229,6 +231,35 @@ async function main(): Promise<void> {
       log(`  ${loaderSeconds.toFixed(1)} s, ${loader.loaderEventsPerSecond} events/s`);
     }
 
+    // Optional floor: the import's rollup rows, in key order as it sends them,
+    // written into an empty table with the rollups' primary key and no
+    // triggers (read from an unlogged copy, whose reading costs little beside
+    // the writing). The bare COPY plus this is what an import that only wrote
+    // the events and their rollup rows would cost, with nothing checked or summed.
+    let floor: { floorRollupSeconds?: number; floorSeconds?: number; floorRatio?: number } = {};
+    if (args.floor === true) {
+      await bare.unsafe(
+        `create unlogged table bench_floor_source as
+         select * from activity_daily order by entity_type, entity_id, day, activity, module`,
+      );
+      await bare.unsafe("create table bench_floor_rollups (like activity_daily including all)");
+      await database.db.execute(sql`checkpoint`);
+      log("writing the import's rollup rows into an empty table with their key and no triggers...");
+      const [floorRollupSeconds] = await timed(() =>
+        bare.unsafe("insert into bench_floor_rollups select * from bench_floor_source"),
+      );
+      const floorSeconds = copySeconds + floorRollupSeconds;
+      floor = {
+        floorRollupSeconds: Number(floorRollupSeconds.toFixed(2)),
+        floorSeconds: Number(floorSeconds.toFixed(2)),
+        floorRatio: Number((copySeconds / floorSeconds).toFixed(3)),
+      };
+      log(
+        `  ${floorRollupSeconds.toFixed(1)} s; bare COPY and rollup rows ${floorSeconds.toFixed(1)} s, ` +
+          `ratio ${(floor.floorRatio! * 100).toFixed(0)} % of the bare COPY rate`,
+      );
+    }
+
     const summary = {
       events,
       users,
@@ -246,6 +277,7 @@ async function main(): Promise<void> {
         mergeSeconds: Number(merge.toFixed(2)),
       },
       ...loader,
+      ...floor,
       rollupRows: Number(
         (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from activity_daily`))[0]?.n,
       ),
@@ -258,7 +290,11 @@ async function main(): Promise<void> {
     if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     if (!keep)
-      await bare.unsafe("drop table if exists bench_bare_events, bench_loader_events").catch(() => {});
+      await bare
+        .unsafe(
+          "drop table if exists bench_bare_events, bench_loader_events, bench_floor_rollups, bench_floor_source",
+        )
+        .catch(() => {});
     await bare.end({ timeout: 5 });
     await database.close();
     fs.rmSync(dir, { recursive: true, force: true });
