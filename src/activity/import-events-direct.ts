@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { type SQL, sql } from "drizzle-orm";
+import type postgres from "postgres";
 import { CopyRefused, copyText, type Database, rows, type Tx } from "../db/client.ts";
 import { inTransaction, transactionConnection } from "../db/queries/transaction.ts";
 import {
@@ -13,7 +14,7 @@ import { EventSums, type ValueRanks } from "./import-events-sums.ts";
 import { formatOf, type ImportSource } from "./import-source.ts";
 import { collectTouched, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
-import { lockRollups, mergeRollupSums, rollupMerge } from "./rollups.ts";
+import { lockRollups, mergeRollupSums, rollupMerge, rollupsWithin } from "./rollups.ts";
 
 /**
  * The events this transaction stored: they all carry its start time (found
@@ -34,27 +35,29 @@ const badEvents = sql`select count(*)::int as bad from activity_events e left jo
   where ${OURS} and case when e.user_id is not null then u.id is null or u.account_id <> e.account_id
     else not exists (select 1 from accounts a where a.id = e.account_id) end`;
 
-/** The same count over the file's distinct references as the sums collected them. */
-function badReferences(sums: EventSums): SQL {
-  return sql`select count(*)::int as bad
-    from json_to_recordset(${JSON.stringify(sums.references())}::json) as r("user" text, account text)
-    left join users u on u.id = r."user"
-    where case when r."user" is not null then u.id is null or u.account_id <> r.account
-      else not exists (select 1 from accounts a where a.id = r.account) end`;
-}
-
 /**
- * Whether any entity has rollups on a day from `first` to `last` (days since
- * 1970), as the activity summary tells without reading the rollups: each
- * summary spans its entity's first to last active day.
+ * badEvents over the file's distinct references as the sums collected them,
+ * loaded into a temporary table with statistics: a million of them are then
+ * hash-joined with users, not looked up one at a time.
  */
-async function rollupsWithin(tx: Tx, first: number, last: number): Promise<boolean> {
-  const [found] = await rows<{ found: boolean }>(
-    tx,
-    sql`select exists (select 1 from activity_summary s
-          where s.first_day <= date '1970-01-01' + ${last}::int and s.last_day >= date '1970-01-01' + ${first}::int) as found`,
+async function badReferences(tx: Tx, connection: postgres.Sql, sums: EventSums): Promise<number> {
+  await tx.execute(
+    sql`create temporary table signaltag_import_references (user_id text, account_id text) on commit drop`,
   );
-  return found?.found === true;
+  await copyText(
+    connection,
+    "COPY signaltag_import_references FROM STDIN WITH (FORMAT binary)",
+    sums.referencesCopyData(),
+  );
+  await tx.execute(sql`analyze signaltag_import_references`);
+  const [found] = await rows<{ bad: number }>(
+    tx,
+    sql`select count(*)::int as bad
+        from signaltag_import_references r left join users u on u.id = r.user_id
+        where case when r.user_id is not null then u.id is null or u.account_id <> r.account_id
+          else not exists (select 1 from accounts a where a.id = r.account_id) end`,
+  );
+  return Number(found?.bad);
 }
 
 /**
@@ -192,19 +195,21 @@ export async function importEventsDirect(
               from users u where ${OURS} and e.account_id = '' and u.id = e.user_id`,
         );
       }
-      const [check] = await rows<{ bad: number }>(tx, sums ? badReferences(sums) : badEvents);
-      if (Number(check?.bad) > 0)
-        throw new NeedsExactImport("a row refers to an unknown or other user or account");
+      const bad = sums
+        ? await badReferences(tx, connection, sums)
+        : Number((await rows<{ bad: number }>(tx, badEvents))[0]?.bad);
+      if (bad > 0) throw new NeedsExactImport("a row refers to an unknown or other user or account");
       const checked = performance.now();
 
       const limit = opts.touchedLimit ?? 10_000;
       let result: TouchedRow[];
       if (sums) {
         await lockRollups(tx);
-        if (!sums.partial && !(await rollupsWithin(tx, sums.firstDay, sums.lastDay))) {
-          // Every sum is a new key (no entity has rollups on these days: a first
-          // import, or days after the last ones imported): loaded as they come,
-          // in the key's order, with no table in between.
+        // When no entity has rollups on the file's days (a first import, or
+        // days after the last ones imported), every sum is a new key.
+        const fresh = !(await rollupsWithin(tx, sums.firstDay, sums.lastDay));
+        if (fresh && !sums.partial) {
+          // Loaded as they come, in the key's order, with no table in between.
           await copyText(
             connection,
             "COPY activity_daily (entity_type, entity_id, day, activity, module, count) FROM STDIN WITH (FORMAT binary)",
@@ -222,7 +227,7 @@ export async function importEventsDirect(
             "COPY signaltag_rollup_sums FROM STDIN WITH (FORMAT binary)",
             sums.copyData(ranks),
           );
-          await mergeRollupSums(tx, sql`signaltag_rollup_sums`, sums.partial);
+          await mergeRollupSums(tx, sql`signaltag_rollup_sums`, { partial: sums.partial, fresh });
         }
         // The touched entities are those the file names, and the accounts of users it names alone.
         const named = sums.named(limit + 1);

@@ -242,6 +242,13 @@ function sortBy(order: Int32Array, keys: Int32Array, buckets: number): Int32Arra
   return out;
 }
 
+/** The header of COPY ... (FORMAT binary) data: its signature, then flags and header extension length, 0. */
+function copyHeader(): Buffer {
+  const header = Buffer.alloc(19);
+  header.write("PGCOPY\n\xff\r\n\0", 0, "latin1");
+  return header;
+}
+
 /**
  * Where each distinct value the sums hold falls in the database's order of
  * text: per kind, the rank of each value numbered as values() lists it.
@@ -391,19 +398,41 @@ export class EventSums {
   }
 
   /**
-   * The references to check: each user with the account its rows name (null
-   * when they name none), and each account named by a row without a user.
+   * The references to check, as COPY ... (FORMAT binary) data of (user,
+   * account) rows: each user with the account its rows name (null when they
+   * name none), and each account named by a row without a user (user null).
+   * Written from the interned bytes, so memory stays flat however many there are.
    */
-  references(): { user: string | null; account: string | null }[] {
-    const out: { user: string | null; account: string | null }[] = [];
-    for (let u = 0; u < this.users.count; u++) {
-      const a = this.userAccount[u]!;
-      out.push({ user: this.users.text(u), account: a < 0 ? null : this.accounts.text(a) });
+  *referencesCopyData(): Generator<Buffer> {
+    yield copyHeader();
+    let out = Buffer.allocUnsafe(1 << 16);
+    let o = 0;
+    const text = (names: Interner, id: number) => {
+      if (id < 0) {
+        o = out.writeInt32BE(-1, o);
+        return;
+      }
+      o = out.writeInt32BE(names.length(id), o);
+      o = names.write(id, out, o);
+    };
+    const users = this.users.count;
+    for (let i = 0; i < users + this.accounts.count; i++) {
+      const user = i < users ? i : -1;
+      const account = user >= 0 ? this.userAccount[user]! : i - users;
+      if (user < 0 && !this.accountAlone[account]) continue;
+      const need =
+        12 + (user < 0 ? 0 : this.users.length(user)) + (account < 0 ? 0 : this.accounts.length(account));
+      if (o + need > out.length) {
+        yield out.subarray(0, o);
+        out = Buffer.allocUnsafe(Math.max(1 << 16, need));
+        o = 0;
+      }
+      o = out.writeInt16BE(2, o);
+      text(this.users, user);
+      text(this.accounts, account);
     }
-    for (let a = 0; a < this.accounts.count; a++) {
-      if (this.accountAlone[a]) out.push({ user: null, account: this.accounts.text(a) });
-    }
-    return out;
+    o = out.writeInt16BE(-1, o);
+    yield out.subarray(0, o);
   }
 
   /**
@@ -421,9 +450,7 @@ export class EventSums {
     const sums = this.sums;
     if (!sums) return;
     this.sums = undefined;
-    const header = Buffer.alloc(19);
-    header.write("PGCOPY\n\xff\r\n\0", 0, "latin1"); // then flags and header extension length, 0
-    yield header;
+    yield copyHeader();
     if (this.spillFile !== undefined) {
       const chunk = Buffer.allocUnsafe(1 << 20);
       let position = 0;

@@ -123,7 +123,7 @@ export class CopyRefused extends Error {
 export async function copyText(
   connection: postgres.Sql,
   statement: string,
-  source: AsyncIterable<string | Uint8Array>,
+  source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
 ): Promise<void> {
   const query = connection.unsafe(statement);
   const writable: Writable = await query.writable();
