@@ -11,7 +11,8 @@
  * --loader adds a second baseline: the file read by the import's CSV reader and
  * loaded through the bulk loader into a bare table (no checks, merge or rollups).
  * --floor adds the floor of any import that stores rollups: the bare COPY plus
- * the import's rollup rows written into an empty table with their primary key.
+ * the import's rollup rows written into an empty table with their primary key,
+ * and the same for the rollups stored one row per (entity, day) with arrays.
  *
  * Runs on DATABASE_URL (a database you can throw away: the events stay in it)
  * or, by default, on a scratch database it recreates on the local Postgres
@@ -236,28 +237,51 @@ async function main(): Promise<void> {
     // triggers (read from an unlogged copy, whose reading costs little beside
     // the writing). The bare COPY plus this is what an import that only wrote
     // the events and their rollup rows would cost, with nothing checked or summed.
-    let floor: { floorRollupSeconds?: number; floorSeconds?: number; floorRatio?: number } = {};
+    let floor: Record<string, number> = {};
     if (args.floor === true) {
+      // The same rollups one row per (entity, day), their activities, modules
+      // and counts in arrays: what the floor would be with that layout.
       await bare.unsafe(
         `create unlogged table bench_floor_source as
          select * from activity_daily order by entity_type, entity_id, day, activity, module`,
       );
+      await bare.unsafe(
+        `create unlogged table bench_floor_days_source as
+         select entity_type, entity_id, day, array_agg(activity order by activity, module) as activities,
+                array_agg(module order by activity, module) as modules, array_agg(count order by activity, module) as counts
+         from activity_daily group by 1, 2, 3 order by 1, 2, 3`,
+      );
       await bare.unsafe("create table bench_floor_rollups (like activity_daily including all)");
-      await database.db.execute(sql`checkpoint`);
-      log("writing the import's rollup rows into an empty table with their key and no triggers...");
-      const [floorRollupSeconds] = await timed(() =>
-        bare.unsafe("insert into bench_floor_rollups select * from bench_floor_source"),
+      await bare.unsafe(
+        `create table bench_floor_days (entity_type text, entity_id text, day date, activities text[],
+           modules text[], counts bigint[], primary key (entity_type, entity_id, day))`,
       );
-      const floorSeconds = copySeconds + floorRollupSeconds;
-      floor = {
-        floorRollupSeconds: Number(floorRollupSeconds.toFixed(2)),
-        floorSeconds: Number(floorSeconds.toFixed(2)),
-        floorRatio: Number((copySeconds / floorSeconds).toFixed(3)),
+      const timedInsert = async (what: string, table: string, source: string) => {
+        await database.db.execute(sql`checkpoint`);
+        log(`writing the import's rollups into an empty table with their key and no triggers, ${what}...`);
+        const [seconds] = await timed(() => bare.unsafe(`insert into ${table} select * from ${source}`));
+        const ratio = copySeconds / (copySeconds + seconds);
+        log(`  ${seconds.toFixed(1)} s; with the bare COPY ${(ratio * 100).toFixed(0)} % of its rate`);
+        return [Number(seconds.toFixed(2)), Number(ratio.toFixed(3))] as const;
       };
-      log(
-        `  ${floorRollupSeconds.toFixed(1)} s; bare COPY and rollup rows ${floorSeconds.toFixed(1)} s, ` +
-          `ratio ${(floor.floorRatio! * 100).toFixed(0)} % of the bare COPY rate`,
+      const [rowSeconds, rowRatio] = await timedInsert(
+        "a row per key",
+        "bench_floor_rollups",
+        "bench_floor_source",
       );
+      const [daySeconds, dayRatio] = await timedInsert(
+        "a row per entity and day",
+        "bench_floor_days",
+        "bench_floor_days_source",
+      );
+      floor = {
+        floorRollupSeconds: rowSeconds,
+        floorSeconds: Number((copySeconds + rowSeconds).toFixed(2)),
+        floorRatio: rowRatio,
+        floorDayRows: Number((await bare`select count(*)::int as n from bench_floor_days_source`)[0]?.n),
+        floorDayRowSeconds: daySeconds,
+        floorDayRowRatio: dayRatio,
+      };
     }
 
     const summary = {
@@ -292,7 +316,7 @@ async function main(): Promise<void> {
     if (!keep)
       await bare
         .unsafe(
-          "drop table if exists bench_bare_events, bench_loader_events, bench_floor_rollups, bench_floor_source",
+          "drop table if exists bench_bare_events, bench_loader_events, bench_floor_rollups, bench_floor_source, bench_floor_days, bench_floor_days_source",
         )
         .catch(() => {});
     await bare.end({ timeout: 5 });
