@@ -6,10 +6,12 @@
  * bare table with no checks, indexes or rollups. Prints both rates, their
  * ratio and the peak RSS of this process.
  *
- *   npm run bench:ingest -- [--events 2000000] [--users N] [--accounts M] [--days 60] [--loader] [--floor] [--json] [--keep]
+ *   npm run bench:ingest -- [--events 2000000] [--users N] [--accounts M] [--days 60] [--loader] [--floor] [--user-only] [--json] [--keep]
  *
  * --loader adds a second baseline: the file read by the import's CSV reader and
  * loaded through the bulk loader into a bare table (no checks, merge or rollups).
+ * --user-only leaves account_id empty on users' events (the import takes it
+ * from the user).
  * --floor adds the floor of any import that stores rollups: the bare COPY plus
  * the import's rollup rows written into an empty table with their primary key,
  * and the same for the rollups stored one row per (entity, day) with arrays.
@@ -38,6 +40,8 @@ const accounts = Number(args.accounts ?? Math.max(1, Math.round(users / 10)));
 const days = Number(args.days ?? 60);
 const json = args.json === true;
 const keep = args.keep === true;
+/** Events of users leave account_id empty (the import takes each user's). */
+const userOnly = args["user-only"] === true;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 for (const [name, value] of Object.entries({ events, users, accounts, days })) {
@@ -132,7 +136,8 @@ async function generate(dir: string): Promise<{ accounts: string; users: string;
     const [activity, module] = activities[Math.floor(rnd() * rnd() * activities.length)]!;
     const at = new Date(session.day + Math.floor(rnd() * 86_400_000)).toISOString().slice(0, 19);
     const count = i % 7 === 0 ? String(1 + Math.floor(rnd() * 5)) : "";
-    return `${session.user},${session.account},${activity},${module},${at}${offsets[i % 4]},${count}`;
+    const account = userOnly && session.user ? "" : session.account;
+    return `${session.user},${account},${activity},${module},${at}${offsets[i % 4]},${count}`;
   });
   return files;
 }
@@ -289,6 +294,7 @@ async function main(): Promise<void> {
       users,
       accounts,
       days,
+      userOnly,
       fileMb: Math.round(fileMb),
       importSeconds: Number(importSeconds.toFixed(2)),
       importEventsPerSecond: Math.round(importRate),
