@@ -182,7 +182,7 @@ export async function importEventsDirect(
 
       // As on the exact path: the rollups hash their rows (this transaction only).
       await tx.execute(sql`set local work_mem = '256MB'`);
-      const sums =
+      let sums =
         summed.abandoned === undefined && (await sameDays(tx, summed, opts.timezone)) ? summed : undefined;
       if (!sums || scan.fillAccount) {
         // Statistics that include the rows just stored, or the plans below expect a handful.
@@ -199,6 +199,22 @@ export async function importEventsDirect(
         ? await badReferences(tx, connection, sums)
         : Number((await rows<{ bad: number }>(tx, badEvents))[0]?.bad);
       if (bad > 0) throw new NeedsExactImport("a row refers to an unknown or other user or account");
+      if (sums?.throughUsers && !sums.partialBySpill) {
+        // Users named without an account: their sums go to their accounts
+        // here, so that none waits for a join in SQL (read in batches).
+        const resolving = sums;
+        await connection
+          .unsafe(
+            `select r.user_id, u.account_id from signaltag_import_references r
+             join users u on u.id = r.user_id where r.account_id is null`,
+          )
+          .cursor(10_000, (batch) => {
+            for (const row of batch) resolving.setAccount(row.user_id as string, row.account_id as string);
+          });
+        sums.resolveAccounts();
+        // Given up (an id past what the sums keep): summed from the stored events below.
+        if (sums.abandoned !== undefined) sums = undefined;
+      }
       const checked = performance.now();
 
       const limit = opts.touchedLimit ?? 10_000;

@@ -23,10 +23,11 @@ import { DAY_SECONDS, daysFromCivil, PG_EPOCH_DAY } from "./import-events-time.t
 const HOUR = 3600;
 const DAY = DAY_SECONDS;
 /**
- * At most this many sum slots (32 bytes each: 64 MB), filled to 70 %: about
- * 1.47M sums, those of about 2.1M events of the benchmark's kind.
+ * At most this many sum slots (20 bytes each: 80 MB), filled to 70 %: about
+ * 2.9M sums, those of about 4M events of the benchmark's kind, or of a day's
+ * 2M events over a million users with their accounts.
  */
-const MAX_SLOTS = 1 << 21;
+const MAX_SLOTS = 1 << 22;
 /** At most this many distinct ids of one kind (users, accounts, activities, modules). */
 const MAX_VALUES = 1 << 20;
 
@@ -132,12 +133,14 @@ function grow<T extends Int32Array | Float64Array>(a: T, length: number): T {
 
 /**
  * Sums per (kind and entity, day, activity and module), in open addressing
- * over one Float64Array: a slot is its three key parts and its sum side by
- * side, so a probe reads one cache line.
+ * over four parallel arrays (20 bytes a slot): a slot's entity (-1 when
+ * empty), day, pair and sum.
  */
 class SumTable {
-  /** entity (-1 when empty), day, pair, sum per slot. */
-  slots: Float64Array;
+  entity: Int32Array;
+  day: Int32Array;
+  pair: Int32Array;
+  sum: Float64Array;
   size = 0;
 
   /** `expected` sums are room for at first (within maxSlots), to save growing. */
@@ -147,30 +150,32 @@ class SumTable {
   ) {
     let slots = Math.min(1 << 12, maxSlots);
     while (slots < maxSlots && slots * 7 < expected * 10) slots *= 2;
-    this.slots = new Float64Array(slots << 2).fill(-1);
+    this.entity = new Int32Array(slots).fill(-1);
+    this.day = new Int32Array(slots);
+    this.pair = new Int32Array(slots);
+    this.sum = new Float64Array(slots);
   }
 
   get capacity(): number {
-    return this.slots.length >> 2;
+    return this.entity.length;
   }
 
   add(entity: number, day: number, pair: number, count: number): void {
-    const a = this.slots;
-    const mask = (a.length >> 2) - 1;
-    let k = (hash3(entity, day, pair) & mask) << 2;
+    const mask = this.entity.length - 1;
+    let k = hash3(entity, day, pair) & mask;
     for (;;) {
-      const e = a[k]!;
+      const e = this.entity[k]!;
       if (e === -1) break;
-      if (e === entity && a[k + 1] === day && a[k + 2] === pair) {
-        a[k + 3]! += count;
+      if (e === entity && this.day[k] === day && this.pair[k] === pair) {
+        this.sum[k]! += count;
         return;
       }
-      k = (k + 4) & (a.length - 1);
+      k = (k + 1) & mask;
     }
-    a[k] = entity;
-    a[k + 1] = day;
-    a[k + 2] = pair;
-    a[k + 3] = count;
+    this.entity[k] = entity;
+    this.day[k] = day;
+    this.pair[k] = pair;
+    this.sum[k] = count;
     if (++this.size * 10 > this.capacity * 7 && this.capacity < this.maxSlots) this.rehash();
   }
 
@@ -180,29 +185,35 @@ class SumTable {
   }
 
   clear(): void {
-    this.slots.fill(-1);
+    this.entity.fill(-1);
     this.size = 0;
   }
 
-  /** The offsets in `slots` of the entries. */
+  /** The slots that hold a sum. */
   entries(): Int32Array {
     const order = new Int32Array(this.size);
     let n = 0;
-    for (let k = 0; k < this.slots.length; k += 4) if (this.slots[k] !== -1) order[n++] = k;
+    for (let k = 0; k < this.entity.length; k++) if (this.entity[k] !== -1) order[n++] = k;
     return order;
   }
 
   private rehash(): void {
-    const old = this.slots;
-    const a = new Float64Array(old.length * 2).fill(-1);
-    const mask = (a.length >> 2) - 1;
-    for (let o = 0; o < old.length; o += 4) {
-      if (old[o] === -1) continue;
-      let k = (hash3(old[o]!, old[o + 1]!, old[o + 2]!) & mask) << 2;
-      while (a[k] !== -1) k = (k + 4) & (a.length - 1);
-      a.set(old.subarray(o, o + 4), k);
+    const old = { entity: this.entity, day: this.day, pair: this.pair, sum: this.sum };
+    const slots = old.entity.length * 2;
+    this.entity = new Int32Array(slots).fill(-1);
+    this.day = new Int32Array(slots);
+    this.pair = new Int32Array(slots);
+    this.sum = new Float64Array(slots);
+    const mask = slots - 1;
+    for (let o = 0; o < old.entity.length; o++) {
+      if (old.entity[o] === -1) continue;
+      let k = hash3(old.entity[o]!, old.day[o]!, old.pair[o]!) & mask;
+      while (this.entity[k] !== -1) k = (k + 1) & mask;
+      this.entity[k] = old.entity[o]!;
+      this.day[k] = old.day[o]!;
+      this.pair[k] = old.pair[o]!;
+      this.sum[k] = old.sum[o]!;
     }
-    this.slots = a;
   }
 }
 
@@ -219,7 +230,7 @@ function hash3(a: number, b: number, c: number): number {
  */
 export type Spans = Int32Array;
 
-/** The slot offsets at the given positions of `slots`. */
+/** The slots at the given positions of `slots`. */
 function positionsToSlots(order: Int32Array, slots: Int32Array): Int32Array {
   for (let i = 0; i < order.length; i++) order[i] = slots[order[i]!]!;
   return order;
@@ -366,9 +377,60 @@ export class EventSums {
   /** Some sums wait for a user's account: a row named a user and left account_id empty. */
   throughUsers = false;
 
+  /**
+   * The sums of users named without an account have been moved to their
+   * accounts (resolveAccounts): a key may stand in two slots, which rows()
+   * adds up, and no sum may be added any more.
+   */
+  private moved = false;
+
+  /** The account of a user the rows named without one, as the database has it (before resolveAccounts). */
+  setAccount(user: string, account: string): void {
+    if (this.sums === undefined) return;
+    try {
+      const u = Buffer.from(user, "utf8");
+      const a = Buffer.from(account, "utf8");
+      const id = this.users.id(u, 0, u.length);
+      if (id < this.userAccount.length && this.userAccount[id]! < 0) {
+        this.userAccount[id] = this.accounts.id(a, 0, a.length);
+      }
+    } catch (err) {
+      if (!(err instanceof TooMany)) throw err;
+      this.giveUp(err.message);
+    }
+  }
+
+  /**
+   * Counts the sums of users named without an account (setAccount gave each
+   * its account) for those accounts, so that no key waits for the database
+   * to find them: the sums are no longer partial unless they spilled.
+   */
+  resolveAccounts(): void {
+    const sums = this.sums;
+    if (!sums || !this.throughUsers || this.partialBySpill) return;
+    const entities = sums.entity;
+    for (let k = 0; k < entities.length; k++) {
+      const e = entities[k]!;
+      if (e === -1 || (e & 3) !== ACCOUNT_OF_USER) continue;
+      const account = this.userAccount[e >>> 2]!;
+      if (account < 0) {
+        this.giveUp("a user named without an account has none");
+        return;
+      }
+      entities[k] = (account << 2) | ACCOUNT;
+    }
+    this.throughUsers = false;
+    this.moved = true;
+  }
+
+  /** Some sums spilled to the temporary file: partial sums, to be added up by key. */
+  get partialBySpill(): boolean {
+    return this.spillFile !== undefined;
+  }
+
   /** Some keys may come more than once (partial sums, accounts through users), to be added up by key. */
   get partial(): boolean {
-    return this.throughUsers || this.spillFile !== undefined;
+    return this.throughUsers || this.partialBySpill;
   }
 
   /** Removes the spill file (call once the sums are written or given up). */
@@ -449,6 +511,8 @@ export class EventSums {
   async *copyData(ranks?: ValueRanks): AsyncGenerator<Buffer> {
     const sums = this.sums;
     if (!sums) return;
+    // Moved sums share keys, which only the key's order brings together.
+    if (this.moved && !ranks) throw new Error("sums moved to accounts are written in the key's order only");
     this.sums = undefined;
     yield copyHeader();
     if (this.spillFile !== undefined) {
@@ -466,19 +530,18 @@ export class EventSums {
   }
 
   /**
-   * The offsets of the table's sums in the order of (entity_type, entity_id,
+   * The slots of the table's sums in the order of (entity_type, entity_id,
    * day, activity, module) as `ranks` order the values ("account" before
    * "user" before "user-account" in any collation), or grouped by entity.
    * Three counting sorts, least significant key first.
    */
   private keyOrder(sums: SumTable, ranks: ValueRanks | undefined): Int32Array {
-    const a = sums.slots;
     const slots = sums.entries();
     const n = slots.length;
     const entity = new Int32Array(n);
     let order: Int32Array = new Int32Array(n);
     for (let i = 0; i < n; i++) {
-      entity[i] = a[slots[i]!]! | 0;
+      entity[i] = sums.entity[slots[i]!]!;
       order[i] = i;
     }
     if (!ranks) {
@@ -497,12 +560,12 @@ export class EventSums {
       pairRank[p] = rank;
     });
     const keys = new Int32Array(n);
-    for (let i = 0; i < n; i++) keys[i] = pairRank[a[slots[i]! + 2]! | 0]!;
+    for (let i = 0; i < n; i++) keys[i] = pairRank[sums.pair[slots[i]!]!]!;
     order = sortBy(order, keys, pairs.length);
     let minDay = MAX_DAY;
     let maxDay = MIN_DAY;
     for (let i = 0; i < n; i++) {
-      const day = a[slots[i]! + 1]! | 0;
+      const day = sums.day[slots[i]!]!;
       keys[i] = day;
       if (day < minDay) minDay = day;
       if (day > maxDay) maxDay = day;
@@ -537,12 +600,19 @@ export class EventSums {
       int32(names.length(id));
       o = names.write(id, out, o);
     };
-    const a = sums.slots;
-    for (const k of this.keyOrder(sums, ranks)) {
-      const entity = a[k]!;
-      const day = a[k + 1]!;
-      const pair = a[k + 2]!;
-      const sum = a[k + 3]!;
+    const order = this.keyOrder(sums, ranks);
+    for (let i = 0; i < order.length; i++) {
+      const k = order[i]!;
+      const entity = sums.entity[k]!;
+      const day = sums.day[k]!;
+      const pair = sums.pair[k]!;
+      let sum = sums.sum[k]!;
+      // A key in two slots (see resolveAccounts) comes twice in a row: added up.
+      for (let next = order[i + 1]; next !== undefined; next = order[i + 1]) {
+        if (sums.entity[next] !== entity || sums.day[next] !== day || sums.pair[next] !== pair) break;
+        sum += sums.sum[next]!;
+        i++;
+      }
       const kind = entity & 3;
       const id = entity >>> 2;
       const names = kind === ACCOUNT ? this.accounts : this.users;
@@ -592,6 +662,7 @@ export class EventSums {
   private add(user: number, account: number, pair: number, seconds: number, count: number): void {
     const sums = this.sums;
     if (!sums) return;
+    if (this.moved) throw new Error("no sums may be added once moved to accounts");
     const offset = this.utc ? 0 : this.offsetAt(Math.floor(seconds / HOUR));
     if (offset === undefined) return;
     const day = Math.floor((seconds + offset) / DAY);

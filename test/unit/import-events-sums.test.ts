@@ -200,6 +200,31 @@ describe("event sums", () => {
     expect([sums.firstDay, sums.lastDay]).toEqual([daysFromCivil(2024, 3, 29), daysFromCivil(2024, 3, 31)]);
   });
 
+  it("moves the sums of users named without an account to the accounts the database gives them", async () => {
+    const sums = new EventSums("UTC");
+    add(sums, "u-1", "a-1", "login", "", "2024-03-31T08:00:00Z");
+    add(sums, "u-2", "", "login", "", "2024-03-31T09:00:00Z");
+    add(sums, "u-2", "", "export", "reports", "2024-03-31T10:00:00Z");
+    add(sums, "u-3", "", "login", "", "2024-03-30T09:00:00Z");
+    expect(sums.partial).toBe(true);
+    sums.setAccount("u-2", "a-1");
+    sums.setAccount("u-3", "a-9");
+    sums.resolveAccounts();
+    expect(sums.partial).toBe(false);
+    // Ranks as listed: users u-1, u-2, u-3; accounts a-1, a-9; activities login, export; modules "", reports.
+    const ranks = { users: [0, 1, 2], accounts: [0, 1], activities: [0, 1], modules: [0, 1] };
+    expect(await csvOf(sums, ranks)).toEqual([
+      "account,a-1,2024-03-31,login,,2",
+      "account,a-1,2024-03-31,export,reports,1",
+      "account,a-9,2024-03-30,login,,1",
+      "user,u-1,2024-03-31,login,,1",
+      "user,u-2,2024-03-31,login,,1",
+      "user,u-2,2024-03-31,export,reports,1",
+      "user,u-3,2024-03-30,login,,1",
+    ]);
+    expect(sums.named(10)).toEqual({ users: ["u-1", "u-2", "u-3"], accounts: ["a-1", "a-9"] });
+  });
+
   it("writes partial sums to a file when the table is full, and all of them out", async () => {
     const rows: [string, string, string][] = [];
     for (let i = 0; i < 3000; i++)
