@@ -4,13 +4,14 @@ import type postgres from "postgres";
 import { CopyRefused, copyText, type Database, rows, type Tx } from "../db/client.ts";
 import { inTransaction, transactionConnection } from "../db/queries/transaction.ts";
 import {
+  firstRowLacksAccount,
   NeedsExactImport,
   SCANNED_COLUMNS,
   type ScanResult,
   scanEvents,
   splitHeader,
 } from "./import-events-scan.ts";
-import { EventSums, type ValueRanks } from "./import-events-sums.ts";
+import { EventSums, UserAccounts, type ValueRanks } from "./import-events-sums.ts";
 import { formatOf, type ImportSource } from "./import-source.ts";
 import { collectTouched, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
@@ -58,6 +59,23 @@ async function badReferences(tx: Tx, connection: postgres.Sql, sums: EventSums):
           else not exists (select 1 from accounts a where a.id = r.account_id) end`,
   );
   return Number(found?.bad);
+}
+
+/**
+ * Every user's account, read in batches, or undefined when there are more
+ * users than UserAccounts keeps.
+ */
+async function userAccounts(connection: postgres.Sql): Promise<UserAccounts | undefined> {
+  const limit = UserAccounts.limit;
+  const [counted] = await connection.unsafe(
+    `select count(*)::int as n from (select 1 from users limit ${limit + 1}) t`,
+  );
+  if (Number(counted?.n) > limit) return undefined;
+  const accounts = new UserAccounts();
+  await connection.unsafe("select id, account_id from users").cursor(10_000, (batch) => {
+    for (const row of batch) accounts.add(row.id as string, row.account_id as string);
+  });
+  return accounts.full ? undefined : accounts;
 }
 
 /**
@@ -163,13 +181,19 @@ export async function importEventsDirect(
       const connection = transactionConnection(tx);
       if (!connection) throw new NeedsExactImport("no reserved connection");
       const started = performance.now();
+      // Rows that leave account_id empty get their user's as they stream, from
+      // every user's account loaded first, instead of an update of every
+      // stored event afterwards.
+      const accounts = firstRowLacksAccount(split.first, columns)
+        ? await userAccounts(connection)
+        : undefined;
       const scan: ScanResult = { rows: 0, fillAccount: false };
       const progress = (phase: "reading" | "merging") =>
         opts.onProgress?.({ phase, bytesRead: stream.bytesRead, totalBytes: stat.size, rows: scan.rows });
       await copyText(
         connection,
         `COPY activity_events (${SCANNED_COLUMNS.join(", ")}) FROM STDIN WITH (FORMAT binary)`,
-        scanEvents(split.body, columns, spec, scan, () => progress("reading"), summed),
+        scanEvents(split.body, columns, spec, scan, () => progress("reading"), summed, accounts),
       ).catch((err: unknown) => {
         // A value the scanner let through that Postgres refuses: the exact path names the line.
         if (err instanceof CopyRefused || (err instanceof Error && err.name === "PostgresError"))

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { EventSums, Spans } from "./import-events-sums.ts";
+import type { EventSums, Spans, UserAccounts } from "./import-events-sums.ts";
 import { type Instant, readInstant, writeTimestamp } from "./import-events-time.ts";
 import type { ImportSpec } from "./import-types.ts";
 import { CellError } from "./import-values.ts";
@@ -103,8 +103,8 @@ export interface ScanResult {
  * (which Postgres reads in about three quarters of the time of the CSV, most
  * of the difference being its timestamp parsing): each row checked at the
  * byte level, its fields in COPY order, an empty user_id or module as null,
- * an empty count as 1 and an empty account_id as '' (to be filled from the
- * user). A row the byte checks do not settle goes through the spec's own
+ * an empty count as 1 and an empty account_id as the user's account when
+ * `accounts` has it, or else as '' (to be filled from the user). A row the byte checks do not settle goes through the spec's own
  * convert(); one it refuses, and any quoted field, end the scan with
  * NeedsExactImport, so a file is only loaded here when the exact path would
  * load the same values without a problem. Each row is also added to `sums`.
@@ -116,6 +116,7 @@ export async function* scanEvents(
   result: ScanResult,
   onRows: (rows: number) => void,
   sums?: EventSums,
+  accounts?: UserAccounts,
 ): AsyncGenerator<Buffer> {
   const width = columns.length;
   const at = SCANNED_COLUMNS.map((c) => columns.indexOf(c));
@@ -248,7 +249,12 @@ export async function* scanEvents(
         canonicalTimestamp(buf, occurredFrom, occurredTo) &&
         (countTo === countFrom || plainCount(buf, countFrom, countTo));
       if (fast) {
-        if (accountTo === accountFrom) result.fillAccount = true;
+        // An empty account_id: the user's, when `accounts` has it.
+        const filled =
+          accountTo === accountFrom && userTo > userFrom && accounts
+            ? accounts.of(buf, userFrom, userTo)
+            : -1;
+        if (accountTo === accountFrom && filled < 0) result.fillAccount = true;
         let n = 1;
         if (countTo > countFrom) {
           n = 0;
@@ -258,7 +264,12 @@ export async function* scanEvents(
         out[o++] = 0;
         out[o++] = 6;
         text(buf, userFrom, userTo, true);
-        text(buf, accountFrom, accountTo, false);
+        if (filled >= 0) {
+          const length = accounts!.accountLength(filled);
+          ensure(length + 4);
+          int32(length);
+          o = accounts!.writeAccount(filled, out, o);
+        } else text(buf, accountFrom, accountTo, false);
         text(buf, activityFrom, activityTo, false);
         text(buf, moduleFrom, moduleTo, true);
         occurredAndCount(n);
@@ -312,10 +323,34 @@ export async function* scanEvents(
   onRows(result.rows);
 }
 
-/** Splits a stream's first line (the header) from the rest; undefined when the first line is not a plain header. */
+/**
+ * Whether the first row of `first` (rows of a file with these columns) names
+ * a user and leaves account_id empty, as files of users' events often do
+ * throughout.
+ */
+export function firstRowLacksAccount(first: Buffer, columns: readonly string[]): boolean {
+  const userAt = columns.indexOf("user_id");
+  const accountAt = columns.indexOf("account_id");
+  if (userAt < 0) return false;
+  for (let from = 0; from < first.length; ) {
+    let to = first.indexOf(NEWLINE, from);
+    if (to < 0) to = first.length;
+    const cells = first.toString("utf8", from, to).split(",");
+    from = to + 1;
+    if (cells.every((c) => c.trim() === "")) continue;
+    return (cells[userAt] ?? "").trim() !== "" && (accountAt < 0 || (cells[accountAt] ?? "").trim() === "");
+  }
+  return false;
+}
+
+/**
+ * Splits a stream's first line (the header) from the rest; undefined when the
+ * first line is not a plain header. `first` is what was read past the header
+ * (the file's first rows, unless its first read ended there).
+ */
 export async function splitHeader(
   stream: Readable,
-): Promise<{ columns: string[]; body: AsyncGenerator<Buffer> } | undefined> {
+): Promise<{ columns: string[]; first: Buffer; body: AsyncGenerator<Buffer> } | undefined> {
   const iterator = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let nl = -1;
@@ -342,5 +377,5 @@ export async function splitHeader(
       yield step.value;
     }
   }
-  return { columns, body: body() };
+  return { columns, first: rest, body: body() };
 }

@@ -90,6 +90,18 @@ class Interner {
     return id;
   }
 
+  /** The id of a value already numbered, or -1 (numbers nothing new). */
+  lookup(buf: Uint8Array, from: number, to: number): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const mask = this.slots.length - 1;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const v = this.slots[slot]! - 1;
+      if (v < 0) return -1;
+      if (this.hashes[v] === h && this.equals(v, buf, from, to)) return v;
+    }
+  }
+
   /** The value's bytes written into out at o; returns the new offset. */
   write(id: number, out: Buffer, o: number): number {
     // Byte by byte: ids are short, and Buffer.copy costs a native call each.
@@ -122,6 +134,51 @@ class Interner {
       slots[slot] = id + 1;
     }
     this.slots = slots;
+  }
+}
+
+/**
+ * Every user's account as the database has them, for an events file whose
+ * rows leave account_id empty: the import writes each event's account as it
+ * streams instead of updating every stored event afterwards. Bounded like
+ * the sums: past MAX_VALUES users it gives up (full).
+ */
+export class UserAccounts {
+  /** At most this many users are kept. */
+  static readonly limit = MAX_VALUES;
+
+  private readonly users = new Interner();
+  private readonly accounts = new Interner();
+  private accountOf = new Int32Array(1024);
+  full = false;
+
+  add(user: string, account: string): void {
+    if (this.full) return;
+    try {
+      const u = Buffer.from(user, "utf8");
+      const a = Buffer.from(account, "utf8");
+      const id = this.users.id(u, 0, u.length);
+      if (id >= this.accountOf.length) this.accountOf = grow(this.accountOf, this.accountOf.length * 2);
+      this.accountOf[id] = this.accounts.id(a, 0, a.length);
+    } catch (err) {
+      if (!(err instanceof TooMany)) throw err;
+      this.full = true;
+    }
+  }
+
+  /** The bytes of account `id` (from of()) written into out at o; returns the new offset. */
+  writeAccount(id: number, out: Buffer, o: number): number {
+    return this.accounts.write(id, out, o);
+  }
+
+  accountLength(id: number): number {
+    return this.accounts.length(id);
+  }
+
+  /** The account of the user buf[from, to) as a number for writeAccount(), or -1 when there is no such user. */
+  of(buf: Uint8Array, from: number, to: number): number {
+    const id = this.users.lookup(buf, from, to);
+    return id < 0 ? -1 : this.accountOf[id]!;
   }
 }
 

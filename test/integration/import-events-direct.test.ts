@@ -228,6 +228,38 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     expect(daily).toContain("user|u-3|2024-03-29|view||3");
   });
 
+  it("gives events that leave account_id empty their user's account, as the exact path does", async () => {
+    // The first row names no account, so the users' accounts are read before the rows stream.
+    const text = csv([
+      "user_id,account_id,activity,module,occurred_at,count",
+      "u-3,,login,,2024-03-30T10:00:00Z,",
+      "u-1,,export,reports,2024-03-30T11:00:00Z,2",
+      "u-1,a-1,login,,2024-03-30T12:00:00Z,",
+      ",a-2,sync,api,2024-03-31T12:00:00Z,4",
+      "u-2,,login,,2024-03-31T08:00:00Z,",
+    ]);
+    const direct = await importEvents(t.database, files.write("events.csv", text), { timezone: "UTC" });
+    expect(direct).toMatchObject({ imported: 5, problemCount: 0 });
+    const fromFile = await stored();
+    expect(fromFile.events).toContain("u-3|a-2|login|-|2024-03-30T10:00:00.000000|1");
+    expect(fromFile.events).toContain("u-2|a-1|login|-|2024-03-31T08:00:00.000000|1");
+    expect(fromFile.daily).toContain("account|a-1|2024-03-30|export|reports|2");
+    expect(fromFile.daily).toContain("account|a-2|2024-03-30|login||1");
+    await freshEntities();
+    await viaStream(text);
+    const exact = await stored();
+    expect(exact).toEqual(fromFile);
+
+    // An unknown user among such rows: refused with its line, nothing stored.
+    await freshEntities();
+    await expect(
+      importEvents(t.database, files.write("events.csv", `${text}u-9,,login,,2024-03-31T09:00:00Z,\n`), {
+        timezone: "UTC",
+      }),
+    ).rejects.toThrow(/line 7: unknown user "u-9"/);
+    expect(await stored()).toEqual({ events: [], daily: [] });
+  });
+
   it("refuses a plain file with an unknown user, names its line and changes nothing", async () => {
     const before = await snapshot(t.database.db);
     const file = files.write(
