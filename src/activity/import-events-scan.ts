@@ -282,7 +282,13 @@ export async function* scanEvents(
           spans[5] = activityTo;
           spans[6] = moduleFrom;
           spans[7] = moduleTo;
-          sums.addSpans(buf, spans, instant.seconds, n);
+          sums.addSpans(
+            buf,
+            spans,
+            instant.seconds,
+            n,
+            filled >= 0 ? accounts!.accountBytes(filled) : undefined,
+          );
         }
         return;
       }

@@ -114,6 +114,11 @@ class Interner {
     return this.starts[id + 1]! - this.starts[id]!;
   }
 
+  /** The value's bytes (a view into the pool, valid until the next value is numbered). */
+  bytes(id: number): Uint8Array {
+    return this.pool.subarray(this.starts[id]!, this.starts[id + 1]!);
+  }
+
   text(id: number): string {
     return this.pool.toString("utf8", this.starts[id]!, this.starts[id + 1]!);
   }
@@ -173,6 +178,11 @@ export class UserAccounts {
 
   accountLength(id: number): number {
     return this.accounts.length(id);
+  }
+
+  /** The bytes of account `id` (a view, not a copy). */
+  accountBytes(id: number): Uint8Array {
+    return this.accounts.bytes(id);
   }
 
   /** The account of the user buf[from, to) as a number for writeAccount(), or -1 when there is no such user. */
@@ -384,15 +394,20 @@ export class EventSums {
   /**
    * One row of the fast path: the byte ranges of its user, account, activity
    * and module (user or account may be empty, not both), occurred at
-   * `seconds` since 1970.
+   * `seconds` since 1970. `account`, when given, is the account of a row
+   * whose account range is empty (its user's, found by the import).
    */
-  addSpans(buf: Uint8Array, fields: Spans, seconds: number, count: number): void {
+  addSpans(buf: Uint8Array, fields: Spans, seconds: number, count: number, account?: Uint8Array): void {
     if (this.sums === undefined) return;
     try {
       const [userFrom, userTo, accountFrom, accountTo, activityFrom, activityTo, moduleFrom, moduleTo] =
         fields;
       const u = userTo > userFrom ? this.users.id(buf, userFrom, userTo) : -1;
-      const a = accountTo > accountFrom ? this.accounts.id(buf, accountFrom, accountTo) : -1;
+      const a = account
+        ? this.accounts.id(account, 0, account.length)
+        : accountTo > accountFrom
+          ? this.accounts.id(buf, accountFrom, accountTo)
+          : -1;
       const pair = this.pairOf(
         this.activities.id(buf, activityFrom, activityTo),
         this.modules.id(buf, moduleFrom, moduleTo),
