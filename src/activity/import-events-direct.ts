@@ -15,7 +15,7 @@ import { EventSums, UserAccounts, type ValueRanks } from "./import-events-sums.t
 import { formatOf, type ImportSource } from "./import-source.ts";
 import { collectTouched, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
-import { lockRollups, mergeRollupSums, rollupMerge, rollupsWithin } from "./rollups.ts";
+import { lockRollups, mergeRollupSums, rollupMerge, rollupsWithin, rollupsWithinEvents } from "./rollups.ts";
 
 /**
  * The events this transaction stored: they all carry its start time (found
@@ -289,9 +289,10 @@ export async function importEventsDirect(
         const touchedOf = (type: string) =>
           sql`(select ${type} as kind, entity_id as id, null::int as a, null::int as b
                from (select distinct entity_id from roll_new where entity_type = ${type}) t limit ${limit + 1})`;
+        const fresh = !(await rollupsWithinEvents(tx, events, opts.timezone));
         result = await rows<TouchedRow>(
           tx,
-          sql`with ${rollupMerge(events, opts.timezone)}
+          sql`with ${rollupMerge(events, opts.timezone, fresh)}
               ${touchedOf("account")} union all ${touchedOf("user")}`,
         );
       }

@@ -6,7 +6,7 @@ import type { ImportSource } from "./import-source.ts";
 import { collectTouched, duplicateIds, quoted, type TouchedRow } from "./import-sql.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./import-types.ts";
 import { CellError, optional, positiveCount, required, text, timestamp } from "./import-values.ts";
-import { lockRollups, rollupMerge } from "./rollups.ts";
+import { lockRollups, rollupMerge, rollupsWithinEvents } from "./rollups.ts";
 
 export interface ImportEventsOptions extends ImportOptions {
   /** The workspace time zone: rollups count each event on its calendar day there. */
@@ -88,6 +88,8 @@ function eventsSpec(timezone: string): ImportSpec {
          from (select distinct user_id from ${events} where user_id is not null) t limit ${touchedLimit + 1})`;
       let result: TouchedRow[];
       await lockRollups(tx);
+      // No entity has rollups on the file's days: every rollup key is new.
+      const fresh = !(await rollupsWithinEvents(tx, staging, timezone));
       if (present.has("event_id")) {
         // Events whose event_id is already stored are not inserted, so they never
         // reach the rollups either: the rollups read the rows actually inserted.
@@ -97,7 +99,7 @@ function eventsSpec(timezone: string): ImportSpec {
             insert into activity_events (${columns}) select ${columns} from ${staging}
             on conflict (event_id) where event_id is not null do nothing
             returning user_id, account_id, activity, module, occurred_at, count
-          ), ${rollupMerge(sql`ins`, timezone)}
+          ), ${rollupMerge(sql`ins`, timezone, fresh)}
           select 'count' as kind, null::text as id, (select count(*) from ins)::int as a,
                  (select count(*) from ${staging})::int as b
           union all ${touchedIn(sql`ins`)}`,
@@ -106,7 +108,7 @@ function eventsSpec(timezone: string): ImportSpec {
         // Every staged event is inserted: a plain insert (no speculative
         // insertion), and the rollups read the staged rows.
         await tx.execute(sql`insert into activity_events (${columns}) select ${columns} from ${staging}`);
-        await tx.execute(sql`with ${rollupMerge(staging, timezone)} select 1`);
+        await tx.execute(sql`with ${rollupMerge(staging, timezone, fresh)} select 1`);
         result = await rows<TouchedRow>(
           tx,
           sql`select 'count' as kind, null::text as id, count(*)::int as a, count(*)::int as b from ${staging}

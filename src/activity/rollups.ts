@@ -30,8 +30,10 @@ const sameKey = sql`d.entity_type = n.entity_type and d.entity_id = n.entity_id 
 /**
  * Common table expressions (for a WITH, after the one `events` names) that add
  * the rollups of newly stored events to the existing ones: the keys that exist
- * are updated, the others inserted by a plain INSERT. Callers hold
- * lockRollups(), so no other transaction adds a key in between.
+ * are updated, the others inserted by a plain INSERT; when `fresh` (no entity
+ * has rollups on the events' days, see rollupsWithinEvents), all of them are
+ * inserted with no update or test. Callers hold lockRollups(), so no other
+ * transaction adds a key in between.
  *
  * The events must have been checked (every event of a user carries that
  * user's account), as both imports do before merging: the events are then
@@ -50,18 +52,21 @@ const sameKey = sql`d.entity_type = n.entity_type and d.entity_id = n.entity_id 
  * hash aggregate or a MERGE's hash join leave them) took about four times as
  * long to insert.
  */
-export function rollupMerge(events: SQL, timezone: string): SQL {
+export function rollupMerge(events: SQL, timezone: string, fresh = false): SQL {
   return sql`roll_events as (
       select e.user_id, e.account_id, (e.occurred_at at time zone ${timezone})::date as day,
              e.activity, coalesce(e.module, '') as module, sum(e.count)::bigint as count
       from ${events} e
       group by 1, 2, 3, 4, 5),
-    ${mergeNew(sql`
+    ${mergeNew(
+      sql`
       select 'user' as entity_type, g.user_id as entity_id, g.day, g.activity, g.module, g.count
       from roll_events g where g.user_id is not null
       union all
       select 'account', g.account_id, g.day, g.activity, g.module, sum(g.count)::bigint
-      from roll_events g group by g.account_id, g.day, g.activity, g.module`)}`;
+      from roll_events g group by g.account_id, g.day, g.activity, g.module`,
+      fresh,
+    )}`;
 }
 
 /**
@@ -119,24 +124,46 @@ export async function mergeRollupSums(
  * summary spans its entity's first to last active day.
  */
 export async function rollupsWithin(db: DbOrTx, first: number, last: number): Promise<boolean> {
+  return summaryOverlaps(
+    db,
+    sql`select date '1970-01-01' + ${first}::int as lo, date '1970-01-01' + ${last}::int as hi`,
+  );
+}
+
+/** rollupsWithin() for the days of `events` (a relation with occurred_at) in `timezone`. */
+export async function rollupsWithinEvents(db: DbOrTx, events: SQL, timezone: string): Promise<boolean> {
+  return summaryOverlaps(
+    db,
+    sql`select min((e.occurred_at at time zone ${timezone})::date) as lo,
+               max((e.occurred_at at time zone ${timezone})::date) as hi from ${events} e`,
+  );
+}
+
+async function summaryOverlaps(db: DbOrTx, range: SQL): Promise<boolean> {
   const [found] = await rows<{ found: boolean }>(
     db,
-    sql`select exists (select 1 from activity_summary s
-          where s.first_day <= date '1970-01-01' + ${last}::int and s.last_day >= date '1970-01-01' + ${first}::int) as found`,
+    sql`select exists (select 1 from activity_summary s, (${range}) r
+          where s.first_day <= r.hi and s.last_day >= r.lo) as found`,
   );
   return found?.found === true;
 }
 
-/** roll_new (the new rollup rows, one per key), then the update of existing keys and the insert of the others. */
-function mergeNew(rollupRows: SQL): SQL {
+/**
+ * roll_new (the new rollup rows, one per key), then the update of existing
+ * keys and the insert of the others; when `fresh` (no key can exist, see
+ * rollupsWithin), the insert of them all.
+ */
+function mergeNew(rollupRows: SQL, fresh: boolean): SQL {
+  const inserted = (unseen: SQL) => sql`roll_inserted as (
+      insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+      select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from roll_new n
+      ${unseen}
+      order by hashtext(n.entity_id))`;
+  if (fresh) return sql`roll_new as (${rollupRows}), ${inserted(sql``)}`;
   return sql`roll_new as (${rollupRows}),
     roll_updated as (
       update activity_daily d set count = d.count + n.count from roll_new n where ${sameKey}),
-    roll_inserted as (
-      insert into activity_daily (entity_type, entity_id, day, activity, module, count)
-      select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from roll_new n
-      where not exists (select 1 from activity_daily d where ${sameKey})
-      order by hashtext(n.entity_id))`;
+    ${inserted(sql`where not exists (select 1 from activity_daily d where ${sameKey})`)}`;
 }
 
 /**
