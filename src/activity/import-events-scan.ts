@@ -104,10 +104,11 @@ export interface ScanResult {
  * of the difference being its timestamp parsing): each row checked at the
  * byte level, its fields in COPY order, an empty user_id or module as null,
  * an empty count as 1 and an empty account_id as the user's account when
- * `accounts` has it, or else as '' (to be filled from the user). A row the byte checks do not settle goes through the spec's own
- * convert(); one it refuses, and any quoted field, end the scan with
- * NeedsExactImport, so a file is only loaded here when the exact path would
- * load the same values without a problem. Each row is also added to `sums`.
+ * `accounts` has it, or else as '' (to be filled from the user). A row the
+ * byte checks do not settle goes through the spec's own convert(); one it
+ * refuses, and any quoted field, end the scan with NeedsExactImport, so a
+ * file is only loaded here when the exact path would load the same values
+ * without a problem. Each row is also added to `sums`.
  */
 export async function* scanEvents(
   body: AsyncIterable<Buffer>,
@@ -264,11 +265,10 @@ export async function* scanEvents(
         out[o++] = 0;
         out[o++] = 6;
         text(buf, userFrom, userTo, true);
-        if (filled >= 0) {
-          const length = accounts!.accountLength(filled);
-          ensure(length + 4);
-          int32(length);
-          o = accounts!.writeAccount(filled, out, o);
+        const account = filled >= 0 ? accounts!.accountBytes(filled) : undefined;
+        if (account) {
+          ensure(account.length + 4);
+          text(account, 0, account.length, false);
         } else text(buf, accountFrom, accountTo, false);
         text(buf, activityFrom, activityTo, false);
         text(buf, moduleFrom, moduleTo, true);
@@ -282,13 +282,7 @@ export async function* scanEvents(
           spans[5] = activityTo;
           spans[6] = moduleFrom;
           spans[7] = moduleTo;
-          sums.addSpans(
-            buf,
-            spans,
-            instant.seconds,
-            n,
-            filled >= 0 ? accounts!.accountBytes(filled) : undefined,
-          );
+          sums.addSpans(buf, spans, instant.seconds, n, account);
         }
         return;
       }

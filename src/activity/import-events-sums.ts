@@ -57,17 +57,22 @@ class Interner {
     return this.last;
   }
 
-  private find(buf: Uint8Array, from: number, to: number): number {
+  /** The value's hash, and the slot that holds it or the empty slot where it would go. */
+  private probe(buf: Uint8Array, from: number, to: number): { h: number; slot: number } {
     let h = 0x811c9dc5 | 0;
     for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
     const mask = this.slots.length - 1;
     let slot = h & mask;
     for (;;) {
       const v = this.slots[slot]! - 1;
-      if (v < 0) break;
-      if (this.hashes[v] === h && this.equals(v, buf, from, to)) return v;
+      if (v < 0 || (this.hashes[v] === h && this.equals(v, buf, from, to))) return { h, slot };
       slot = (slot + 1) & mask;
     }
+  }
+
+  private find(buf: Uint8Array, from: number, to: number): number {
+    const { h, slot } = this.probe(buf, from, to);
+    if (this.slots[slot]! > 0) return this.slots[slot]! - 1;
     const id = this.count;
     if (id >= MAX_VALUES) throw new TooMany("more distinct ids than the sums keep");
     if (id + 2 > this.starts.length) {
@@ -92,14 +97,7 @@ class Interner {
 
   /** The id of a value already numbered, or -1 (numbers nothing new). */
   lookup(buf: Uint8Array, from: number, to: number): number {
-    let h = 0x811c9dc5 | 0;
-    for (let i = from; i < to; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    const mask = this.slots.length - 1;
-    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
-      const v = this.slots[slot]! - 1;
-      if (v < 0) return -1;
-      if (this.hashes[v] === h && this.equals(v, buf, from, to)) return v;
-    }
+    return this.slots[this.probe(buf, from, to).slot]! - 1;
   }
 
   /** The value's bytes written into out at o; returns the new offset. */
@@ -171,21 +169,12 @@ export class UserAccounts {
     }
   }
 
-  /** The bytes of account `id` (from of()) written into out at o; returns the new offset. */
-  writeAccount(id: number, out: Buffer, o: number): number {
-    return this.accounts.write(id, out, o);
-  }
-
-  accountLength(id: number): number {
-    return this.accounts.length(id);
-  }
-
-  /** The bytes of account `id` (a view, not a copy). */
+  /** The bytes of account `id` (from of(); a view, not a copy). */
   accountBytes(id: number): Uint8Array {
     return this.accounts.bytes(id);
   }
 
-  /** The account of the user buf[from, to) as a number for writeAccount(), or -1 when there is no such user. */
+  /** The account of the user buf[from, to) as a number for accountBytes(), or -1 when there is no such user. */
   of(buf: Uint8Array, from: number, to: number): number {
     const id = this.users.lookup(buf, from, to);
     return id < 0 ? -1 : this.accountOf[id]!;
@@ -634,16 +623,9 @@ export class EventSums {
     const keys = new Int32Array(n);
     for (let i = 0; i < n; i++) keys[i] = pairRank[sums.pair[slots[i]!]!]!;
     order = sortBy(order, keys, pairs.length);
-    let minDay = MAX_DAY;
-    let maxDay = MIN_DAY;
-    for (let i = 0; i < n; i++) {
-      const day = sums.day[slots[i]!]!;
-      keys[i] = day;
-      if (day < minDay) minDay = day;
-      if (day > maxDay) maxDay = day;
-    }
-    for (let i = 0; i < n; i++) keys[i]! -= minDay;
-    order = sortBy(order, keys, Math.max(0, maxDay - minDay) + 1);
+    // Every day summed lies between firstDay and lastDay.
+    for (let i = 0; i < n; i++) keys[i] = sums.day[slots[i]!]! - this.firstDay;
+    order = sortBy(order, keys, Math.max(0, this.lastDay - this.firstDay) + 1);
     const accounts = this.accounts.count;
     const users = this.users.count;
     const userRanks = ranks.users;
