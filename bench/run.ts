@@ -212,7 +212,7 @@ async function main() {
 
   log("5 % churn run (a day later, 5 % of power users lose their activity)...");
   await database.db.execute(sql`
-    delete from activity_daily where entity_type = 'user' and entity_id in (
+    delete from activity_days where entity_type = 'user' and entity_id in (
       select entity_id from claims where source = 'rule:power-users' and hashtext(entity_id) % 20 = 0)`);
   const churnAsOf = new Date(asOf.getTime() + 86_400_000);
   const [churnSeconds, churn] = await seconds(() =>

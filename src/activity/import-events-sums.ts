@@ -35,6 +35,9 @@ const MAX_VALUES = 1 << 20;
 const USER = 0;
 const ACCOUNT = 1;
 const ACCOUNT_OF_USER = 2;
+/** The type oids of text and bigint, which a binary array names for its elements. */
+const TEXT_OID = 25;
+const INT8_OID = 20;
 const KIND_NAMES = [Buffer.from("user"), Buffer.from("account"), Buffer.from("user-account")];
 
 class TooMany extends Error {}
@@ -570,11 +573,8 @@ export class EventSums {
    * grouped by entity otherwise. Empties the sums.
    */
   async *copyData(ranks?: ValueRanks): AsyncGenerator<Buffer> {
-    const sums = this.sums;
+    const sums = this.takeSums(ranks);
     if (!sums) return;
-    // Moved sums share keys, which only the key's order brings together.
-    if (this.moved && !ranks) throw new Error("sums moved to accounts are written in the key's order only");
-    this.sums = undefined;
     yield copyHeader();
     if (this.spillFile !== undefined) {
       const chunk = Buffer.allocUnsafe(1 << 20);
@@ -588,6 +588,31 @@ export class EventSums {
     }
     yield* this.rows(sums, ranks);
     yield Buffer.from([255, 255]); // the trailer: a field count of -1
+  }
+
+  /**
+   * The sums as COPY ... (FORMAT binary) data of activity_days: a row per
+   * entity and day, in the primary key's order as `ranks` tell it, with its
+   * activities, modules and counts as arrays. For sums that did not spill
+   * (not partial) only. Empties the sums.
+   */
+  async *copyDayData(ranks: ValueRanks): AsyncGenerator<Buffer> {
+    if (this.partial) throw new Error("partial sums are added up by key in SQL");
+    const sums = this.takeSums(ranks);
+    if (!sums) return;
+    yield copyHeader();
+    yield* this.dayRows(sums, ranks);
+    yield Buffer.from([255, 255]);
+  }
+
+  /** The sums, which no one may write out again. */
+  private takeSums(ranks: ValueRanks | undefined): SumTable | undefined {
+    const sums = this.sums;
+    // Moved sums share keys, which only the key's order brings together.
+    if (sums && this.moved && !ranks)
+      throw new Error("sums moved to accounts are written in the key's order only");
+    this.sums = undefined;
+    return sums;
   }
 
   /**
@@ -692,6 +717,93 @@ export class EventSums {
       const high = Math.floor(sum / 4_294_967_296);
       int32(high);
       int32(sum - high * 4_294_967_296);
+    }
+    if (o > 0) yield out.subarray(0, o);
+  }
+
+  /** The table's sums as binary COPY rows of activity_days, in keyOrder(). */
+  private *dayRows(sums: SumTable, ranks: ValueRanks): Generator<Buffer> {
+    let out = Buffer.allocUnsafe(1 << 20);
+    let o = 0;
+    const int32 = (v: number) => {
+      out[o++] = v >>> 24;
+      out[o++] = (v >>> 16) & 255;
+      out[o++] = (v >>> 8) & 255;
+      out[o++] = v & 255;
+    };
+    // A binary array's header: one dimension, no nulls, the element type, n elements from 1.
+    const arrayHeader = (bytes: number, elementType: number, n: number) => {
+      int32(20 + bytes);
+      int32(1);
+      int32(0);
+      int32(elementType);
+      int32(n);
+      int32(1);
+    };
+    const order = this.keyOrder(sums, ranks);
+    // The day's keys (pairs) and their totals, a key in two slots added up.
+    const pairs: number[] = [];
+    const totals: number[] = [];
+    for (let i = 0; i < order.length; ) {
+      const first = order[i]!;
+      const entity = sums.entity[first]!;
+      const day = sums.day[first]!;
+      pairs.length = 0;
+      totals.length = 0;
+      let activityBytes = 0;
+      let moduleBytes = 0;
+      for (; i < order.length; i++) {
+        const k = order[i]!;
+        if (sums.entity[k] !== entity || sums.day[k] !== day) break;
+        const pair = sums.pair[k]!;
+        if (pairs[pairs.length - 1] === pair) {
+          totals[totals.length - 1]! += sums.sum[k]!;
+          continue;
+        }
+        pairs.push(pair);
+        totals.push(sums.sum[k]!);
+        activityBytes += 4 + this.activities.length(this.pairActivity[pair]!);
+        moduleBytes += 4 + this.modules.length(this.pairModule[pair]!);
+      }
+      const kind = entity & 3;
+      const id = entity >>> 2;
+      const names = kind === ACCOUNT ? this.accounts : this.users;
+      const name = KIND_NAMES[kind]!;
+      const n = pairs.length;
+      const need =
+        2 + 4 + name.length + 4 + names.length(id) + 8 + 3 * 24 + activityBytes + moduleBytes + 12 * n;
+      if (o + need > out.length) {
+        yield out.subarray(0, o);
+        out = Buffer.allocUnsafe(Math.max(out.length, need));
+        o = 0;
+      }
+      out[o++] = 0;
+      out[o++] = 6;
+      int32(name.length);
+      for (let c = 0; c < name.length; c++) out[o++] = name[c]!;
+      int32(names.length(id));
+      o = names.write(id, out, o);
+      int32(4);
+      int32(day - PG_EPOCH_DAY);
+      arrayHeader(activityBytes, TEXT_OID, n);
+      for (const pair of pairs) {
+        const activity = this.pairActivity[pair]!;
+        int32(this.activities.length(activity));
+        o = this.activities.write(activity, out, o);
+      }
+      arrayHeader(moduleBytes, TEXT_OID, n);
+      for (const pair of pairs) {
+        const module = this.pairModule[pair]!;
+        int32(this.modules.length(module));
+        o = this.modules.write(module, out, o);
+      }
+      arrayHeader(12 * n, INT8_OID, n);
+      for (const sum of totals) {
+        int32(8);
+        const high = Math.floor(sum / 4_294_967_296);
+        int32(high);
+        int32(sum - high * 4_294_967_296);
+      }
     }
     if (o > 0) yield out.subarray(0, o);
   }

@@ -34,6 +34,7 @@ describe.skipIf(backendUnavailable())("db migrate", () => {
         "users",
         "activity_events",
         "activity_daily",
+        "activity_days",
         "tags",
         "claims",
         "tag_events",
