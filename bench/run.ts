@@ -66,7 +66,7 @@ async function lowerBoundSets(db: Tx): Promise<Record<string, number>> {
   const [r] = await rows<Record<string, number>>(
     db,
     sql`with ua as (
-          select entity_id, count(distinct day) as n from activity_daily
+          select entity_id, count(*) as n from activity_days
           where entity_type = 'user' and day > ${today}::date - 30 and day <= ${today}::date
           group by entity_id),
         u as (select u.id, u.created_at, coalesce(ua.n, 0) as active from users u left join ua on ua.entity_id = u.id
