@@ -320,6 +320,69 @@ function copyHeader(): Buffer {
 }
 
 /**
+ * Binary COPY rows written into chunks of about `size` bytes: room() before
+ * each row (it hands back the chunk filled so far when a new one starts),
+ * then the row's fields. A chunk once handed back is never written again.
+ */
+class CopyWriter {
+  private out: Buffer;
+  private o = 0;
+
+  constructor(private readonly size: number) {
+    this.out = Buffer.allocUnsafe(size);
+  }
+
+  room(need: number): Buffer | undefined {
+    if (this.o + need <= this.out.length) return undefined;
+    const full = this.out.subarray(0, this.o);
+    this.out = Buffer.allocUnsafe(Math.max(this.size, need));
+    this.o = 0;
+    return full.length > 0 ? full : undefined;
+  }
+
+  int16(v: number): void {
+    this.out[this.o++] = (v >>> 8) & 255;
+    this.out[this.o++] = v & 255;
+  }
+
+  int32(v: number): void {
+    const out = this.out;
+    out[this.o++] = v >>> 24;
+    out[this.o++] = (v >>> 16) & 255;
+    out[this.o++] = (v >>> 8) & 255;
+    out[this.o++] = v & 255;
+  }
+
+  /** A bigint's eight bytes (for integers a double holds exactly). */
+  int64(v: number): void {
+    const high = Math.floor(v / 4_294_967_296);
+    this.int32(high);
+    this.int32(v - high * 4_294_967_296);
+  }
+
+  /** A length-prefixed field of interned text; null when `id` is negative. */
+  text(names: Interner, id: number): void {
+    if (id < 0) {
+      this.int32(-1);
+      return;
+    }
+    this.int32(names.length(id));
+    this.o = names.write(id, this.out, this.o);
+  }
+
+  /** A length-prefixed field of these bytes. */
+  bytes(b: Buffer): void {
+    this.int32(b.length);
+    this.o += b.copy(this.out, this.o);
+  }
+
+  /** What was written since the last chunk handed back. */
+  rest(): Buffer {
+    return this.out.subarray(0, this.o);
+  }
+}
+
+/**
  * Where each distinct value the sums hold falls in the database's order of
  * text: per kind, the rank of each value numbered as values() lists it.
  */
@@ -531,34 +594,24 @@ export class EventSums {
    */
   *referencesCopyData(): Generator<Buffer> {
     yield copyHeader();
-    let out = Buffer.allocUnsafe(1 << 16);
-    let o = 0;
-    const text = (names: Interner, id: number) => {
-      if (id < 0) {
-        o = out.writeInt32BE(-1, o);
-        return;
-      }
-      o = out.writeInt32BE(names.length(id), o);
-      o = names.write(id, out, o);
-    };
+    const w = new CopyWriter(1 << 16);
     const users = this.users.count;
     for (let i = 0; i < users + this.accounts.count; i++) {
       const user = i < users ? i : -1;
       const account = user >= 0 ? this.userAccount[user]! : i - users;
       if (user < 0 && !this.accountAlone[account]) continue;
-      const need =
-        12 + (user < 0 ? 0 : this.users.length(user)) + (account < 0 ? 0 : this.accounts.length(account));
-      if (o + need > out.length) {
-        yield out.subarray(0, o);
-        out = Buffer.allocUnsafe(Math.max(1 << 16, need));
-        o = 0;
-      }
-      o = out.writeInt16BE(2, o);
-      text(this.users, user);
-      text(this.accounts, account);
+      const full = w.room(
+        12 + (user < 0 ? 0 : this.users.length(user)) + (account < 0 ? 0 : this.accounts.length(account)),
+      );
+      if (full) yield full;
+      w.int16(2);
+      w.text(this.users, user);
+      w.text(this.accounts, account);
     }
-    o = out.writeInt16BE(-1, o);
-    yield out.subarray(0, o);
+    const full = w.room(2);
+    if (full) yield full;
+    w.int16(-1);
+    yield w.rest();
   }
 
   /**
@@ -667,18 +720,7 @@ export class EventSums {
 
   /** The table's sums as binary COPY rows, in keyOrder(). */
   private *rows(sums: SumTable, ranks?: ValueRanks): Generator<Buffer> {
-    let out = Buffer.allocUnsafe(1 << 20);
-    let o = 0;
-    const int32 = (v: number) => {
-      out[o++] = v >>> 24;
-      out[o++] = (v >>> 16) & 255;
-      out[o++] = (v >>> 8) & 255;
-      out[o++] = v & 255;
-    };
-    const text = (names: Interner, id: number) => {
-      int32(names.length(id));
-      o = names.write(id, out, o);
-    };
+    const w = new CopyWriter(1 << 20);
     const order = this.keyOrder(sums, ranks);
     for (let i = 0; i < order.length; i++) {
       const k = order[i]!;
@@ -697,48 +739,35 @@ export class EventSums {
       const names = kind === ACCOUNT ? this.accounts : this.users;
       const activity = this.pairActivity[pair]!;
       const module = this.pairModule[pair]!;
-      const need = names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64;
-      if (o + need > out.length) {
-        yield out.subarray(0, o);
-        out = Buffer.allocUnsafe(Math.max(out.length, need));
-        o = 0;
-      }
-      out[o++] = 0;
-      out[o++] = 6;
-      const name = KIND_NAMES[kind]!;
-      int32(name.length);
-      for (let i = 0; i < name.length; i++) out[o++] = name[i]!;
-      text(names, id);
-      int32(4);
-      int32(day - PG_EPOCH_DAY);
-      text(this.activities, activity);
-      text(this.modules, module);
-      int32(8);
-      const high = Math.floor(sum / 4_294_967_296);
-      int32(high);
-      int32(sum - high * 4_294_967_296);
+      const full = w.room(
+        names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64,
+      );
+      if (full) yield full;
+      w.int16(6);
+      w.bytes(KIND_NAMES[kind]!);
+      w.text(names, id);
+      w.int32(4);
+      w.int32(day - PG_EPOCH_DAY);
+      w.text(this.activities, activity);
+      w.text(this.modules, module);
+      w.int32(8);
+      w.int64(sum);
     }
-    if (o > 0) yield out.subarray(0, o);
+    const rest = w.rest();
+    if (rest.length > 0) yield rest;
   }
 
   /** The table's sums as binary COPY rows of activity_days, in keyOrder(). */
   private *dayRows(sums: SumTable, ranks: ValueRanks): Generator<Buffer> {
-    let out = Buffer.allocUnsafe(1 << 20);
-    let o = 0;
-    const int32 = (v: number) => {
-      out[o++] = v >>> 24;
-      out[o++] = (v >>> 16) & 255;
-      out[o++] = (v >>> 8) & 255;
-      out[o++] = v & 255;
-    };
+    const w = new CopyWriter(1 << 20);
     // A binary array's header: one dimension, no nulls, the element type, n elements from 1.
     const arrayHeader = (bytes: number, elementType: number, n: number) => {
-      int32(20 + bytes);
-      int32(1);
-      int32(0);
-      int32(elementType);
-      int32(n);
-      int32(1);
+      w.int32(20 + bytes);
+      w.int32(1);
+      w.int32(0);
+      w.int32(elementType);
+      w.int32(n);
+      w.int32(1);
     };
     const order = this.keyOrder(sums, ranks);
     // The day's keys (pairs) and their totals, a key in two slots added up.
@@ -770,42 +799,27 @@ export class EventSums {
       const names = kind === ACCOUNT ? this.accounts : this.users;
       const name = KIND_NAMES[kind]!;
       const n = pairs.length;
-      const need =
-        2 + 4 + name.length + 4 + names.length(id) + 8 + 3 * 24 + activityBytes + moduleBytes + 12 * n;
-      if (o + need > out.length) {
-        yield out.subarray(0, o);
-        out = Buffer.allocUnsafe(Math.max(out.length, need));
-        o = 0;
-      }
-      out[o++] = 0;
-      out[o++] = 6;
-      int32(name.length);
-      for (let c = 0; c < name.length; c++) out[o++] = name[c]!;
-      int32(names.length(id));
-      o = names.write(id, out, o);
-      int32(4);
-      int32(day - PG_EPOCH_DAY);
+      const full = w.room(
+        2 + 4 + name.length + 4 + names.length(id) + 8 + 3 * 24 + activityBytes + moduleBytes + 12 * n,
+      );
+      if (full) yield full;
+      w.int16(6);
+      w.bytes(name);
+      w.text(names, id);
+      w.int32(4);
+      w.int32(day - PG_EPOCH_DAY);
       arrayHeader(activityBytes, TEXT_OID, n);
-      for (const pair of pairs) {
-        const activity = this.pairActivity[pair]!;
-        int32(this.activities.length(activity));
-        o = this.activities.write(activity, out, o);
-      }
+      for (const pair of pairs) w.text(this.activities, this.pairActivity[pair]!);
       arrayHeader(moduleBytes, TEXT_OID, n);
-      for (const pair of pairs) {
-        const module = this.pairModule[pair]!;
-        int32(this.modules.length(module));
-        o = this.modules.write(module, out, o);
-      }
+      for (const pair of pairs) w.text(this.modules, this.pairModule[pair]!);
       arrayHeader(12 * n, INT8_OID, n);
       for (const sum of totals) {
-        int32(8);
-        const high = Math.floor(sum / 4_294_967_296);
-        int32(high);
-        int32(sum - high * 4_294_967_296);
+        w.int32(8);
+        w.int64(sum);
       }
     }
-    if (o > 0) yield out.subarray(0, o);
+    const rest = w.rest();
+    if (rest.length > 0) yield rest;
   }
 
   private giveUp(reason: string): void {
