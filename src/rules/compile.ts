@@ -45,6 +45,12 @@ export interface ClaimsOf {
   source: string;
   tagId: number | null;
   ruleId: string;
+  /**
+   * No suppression of the tag is in force for the entity type, as the caller
+   * found in its transaction: the statement then reads none (on 1M users
+   * the empty join alone took about 0.18 s of every rule's evaluation).
+   */
+  noSuppressions?: boolean;
 }
 
 export type CompileResult = { ok: true; rule: CompiledRule } | { ok: false; reason: string };
@@ -434,11 +440,14 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
   ctes.push(sql`cl as (select entity_id from claims
       where source = ${claims.source} and tag_id = ${tagId} and entity_type = ${type} ${only(sql`entity_id`)})`);
   joins.push(sql`left join cl on cl.entity_id = e.id`);
-  ctes.push(sql`sup as (select distinct entity_id from suppressions
+  if (!claims.noSuppressions) {
+    ctes.push(sql`sup as (select distinct entity_id from suppressions
       where tag_id = ${tagId} and entity_type = ${type} and lifted_at is null
         and (rule_id is null or rule_id = ${claims.ruleId}) and (until is null or until > ${t}::timestamptz)
         ${only(sql`entity_id`)})`);
-  joins.push(sql`left join sup on sup.entity_id = e.id`);
+    joins.push(sql`left join sup on sup.entity_id = e.id`);
+  }
+  const suppressed = claims.noSuppressions ? sql`false` : sql`(sup.entity_id is not null)`;
 
   const factCols = [...b.columns.values()].map((c) => sql`${c.expr} as ${ident(c.alias)}`);
   const keep = exit ? sql`(not ${exit.pred})` : enter.pred;
@@ -459,7 +468,7 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
         (case when x.has then ${keep} else ${enter.pred} end) and not x.suppressed as want,
         ${explanation} as explanation
       from (
-        select e.id, (cl.entity_id is not null) as has, (sup.entity_id is not null) as suppressed
+        select e.id, (cl.entity_id is not null) as has, ${suppressed} as suppressed
           ${factCols.length ? sql`, ${sql.join(factCols, sql`, `)}` : sql``}
         from ${table} e
         ${sql.join(joins, sql` `)}

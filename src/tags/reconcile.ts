@@ -485,6 +485,11 @@ export async function evaluateScope(
     if (compiled.ok) {
       const range = { after: "after" in scope ? scope.after : null, through };
       const absent = absentExplanation(loaded, asOf);
+      const [inForce] = await rows<{ found: boolean }>(
+        tx,
+        sql`select exists (select 1 from suppressions where tag_id = ${tag?.id ?? -1} and entity_type = ${type}
+              and lifted_at is null) as found`,
+      );
       const counts = await rows<{
         evaluated: number;
         matched: number;
@@ -498,7 +503,7 @@ export async function evaluateScope(
         sql`with ev as materialized (
               ${compiled.rule.evaluation(
                 { type, asOf: opts.asOf, today, timezone: opts.timezone, range, ...(only ? { only } : {}) },
-                { source, tagId: tag?.id ?? null, ruleId: def.id },
+                { source, tagId: tag?.id ?? null, ruleId: def.id, noSuppressions: inForce?.found === false },
               )}
             ), held as (
               select c.entity_id from claims c
