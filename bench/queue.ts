@@ -17,7 +17,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { Redis } from "ioredis";
-import { addRollupRows } from "../src/activity/rollups.ts";
 import { createContext } from "../src/cli/context.ts";
 import { main } from "../src/cli/main.ts";
 import { loadConfig } from "../src/config.ts";
@@ -139,11 +138,10 @@ await database.db.execute(sql`
   insert into users (id, account_id, email, name, created_at)
   select 'bench-' || lpad(n::text, 5, '0'), (select min(id) from accounts), null, null, now() - interval '90 days'
   from generate_series(1, ${trials}) n`);
-await addRollupRows(
-  database.db,
-  sql`select 'user', 'bench-' || lpad(n::text, 5, '0'), ${today}::date - d, 'login', '', 1::bigint
-  from generate_series(1, ${trials}) n, generate_series(1, 19) d`,
-);
+await database.db.execute(sql`
+  insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+  select 'user', 'bench-' || lpad(n::text, 5, '0'), ${today}::date - d, 'login', '', 1
+  from generate_series(1, ${trials}) n, generate_series(1, 19) d`);
 await cli(database, env, ["run"]);
 
 const worker = await startWorker(env);

@@ -66,7 +66,7 @@ async function lowerBoundSets(db: Tx): Promise<Record<string, number>> {
   const [r] = await rows<Record<string, number>>(
     db,
     sql`with ua as (
-          select entity_id, count(*) as n from activity_days
+          select entity_id, count(distinct day) as n from activity_daily
           where entity_type = 'user' and day > ${today}::date - 30 and day <= ${today}::date
           group by entity_id),
         u as (select u.id, u.created_at, coalesce(ua.n, 0) as active from users u left join ua on ua.entity_id = u.id
@@ -212,7 +212,7 @@ async function main() {
 
   log("5 % churn run (a day later, 5 % of power users lose their activity)...");
   await database.db.execute(sql`
-    delete from activity_days where entity_type = 'user' and entity_id in (
+    delete from activity_daily where entity_type = 'user' and entity_id in (
       select entity_id from claims where source = 'rule:power-users' and hashtext(entity_id) % 20 = 0)`);
   const churnAsOf = new Date(asOf.getTime() + 86_400_000);
   const [churnSeconds, churn] = await seconds(() =>

@@ -249,11 +249,11 @@ export async function importEventsDirect(
         // days after the last ones imported), every sum is a new key.
         const fresh = !(await rollupsWithin(tx, sums.firstDay, sums.lastDay));
         if (fresh && !sums.partial) {
-          // Loaded as day rows in the key's order as they come, with no table in between.
+          // Loaded as they come, in the key's order, with no table in between.
           await copyText(
             connection,
-            "COPY activity_days (entity_type, entity_id, day, activities, modules, counts) FROM STDIN WITH (FORMAT binary)",
-            sums.copyDayData(await valueRanks(tx, sums)),
+            "COPY activity_daily (entity_type, entity_id, day, activity, module, count) FROM STDIN WITH (FORMAT binary)",
+            sums.copyData(await valueRanks(tx, sums)),
           );
         } else {
           await tx.execute(

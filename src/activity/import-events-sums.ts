@@ -35,9 +35,6 @@ const MAX_VALUES = 1 << 20;
 const USER = 0;
 const ACCOUNT = 1;
 const ACCOUNT_OF_USER = 2;
-/** The type oids of text and bigint, which a binary array names for its elements. */
-const TEXT_OID = 25;
-const INT8_OID = 20;
 const KIND_NAMES = [Buffer.from("user"), Buffer.from("account"), Buffer.from("user-account")];
 
 class TooMany extends Error {}
@@ -320,69 +317,6 @@ function copyHeader(): Buffer {
 }
 
 /**
- * Binary COPY rows written into chunks of about `size` bytes: room() before
- * each row (it hands back the chunk filled so far when a new one starts),
- * then the row's fields. A chunk once handed back is never written again.
- */
-class CopyWriter {
-  private out: Buffer;
-  private o = 0;
-
-  constructor(private readonly size: number) {
-    this.out = Buffer.allocUnsafe(size);
-  }
-
-  room(need: number): Buffer | undefined {
-    if (this.o + need <= this.out.length) return undefined;
-    const full = this.out.subarray(0, this.o);
-    this.out = Buffer.allocUnsafe(Math.max(this.size, need));
-    this.o = 0;
-    return full.length > 0 ? full : undefined;
-  }
-
-  int16(v: number): void {
-    this.out[this.o++] = (v >>> 8) & 255;
-    this.out[this.o++] = v & 255;
-  }
-
-  int32(v: number): void {
-    const out = this.out;
-    out[this.o++] = v >>> 24;
-    out[this.o++] = (v >>> 16) & 255;
-    out[this.o++] = (v >>> 8) & 255;
-    out[this.o++] = v & 255;
-  }
-
-  /** A bigint's eight bytes (for integers a double holds exactly). */
-  int64(v: number): void {
-    const high = Math.floor(v / 4_294_967_296);
-    this.int32(high);
-    this.int32(v - high * 4_294_967_296);
-  }
-
-  /** A length-prefixed field of interned text; null when `id` is negative. */
-  text(names: Interner, id: number): void {
-    if (id < 0) {
-      this.int32(-1);
-      return;
-    }
-    this.int32(names.length(id));
-    this.o = names.write(id, this.out, this.o);
-  }
-
-  /** A length-prefixed field of these bytes. */
-  bytes(b: Buffer): void {
-    this.int32(b.length);
-    this.o += b.copy(this.out, this.o);
-  }
-
-  /** What was written since the last chunk handed back. */
-  rest(): Buffer {
-    return this.out.subarray(0, this.o);
-  }
-}
-
-/**
  * Where each distinct value the sums hold falls in the database's order of
  * text: per kind, the rank of each value numbered as values() lists it.
  */
@@ -594,24 +528,34 @@ export class EventSums {
    */
   *referencesCopyData(): Generator<Buffer> {
     yield copyHeader();
-    const w = new CopyWriter(1 << 16);
+    let out = Buffer.allocUnsafe(1 << 16);
+    let o = 0;
+    const text = (names: Interner, id: number) => {
+      if (id < 0) {
+        o = out.writeInt32BE(-1, o);
+        return;
+      }
+      o = out.writeInt32BE(names.length(id), o);
+      o = names.write(id, out, o);
+    };
     const users = this.users.count;
     for (let i = 0; i < users + this.accounts.count; i++) {
       const user = i < users ? i : -1;
       const account = user >= 0 ? this.userAccount[user]! : i - users;
       if (user < 0 && !this.accountAlone[account]) continue;
-      const full = w.room(
-        12 + (user < 0 ? 0 : this.users.length(user)) + (account < 0 ? 0 : this.accounts.length(account)),
-      );
-      if (full) yield full;
-      w.int16(2);
-      w.text(this.users, user);
-      w.text(this.accounts, account);
+      const need =
+        12 + (user < 0 ? 0 : this.users.length(user)) + (account < 0 ? 0 : this.accounts.length(account));
+      if (o + need > out.length) {
+        yield out.subarray(0, o);
+        out = Buffer.allocUnsafe(Math.max(1 << 16, need));
+        o = 0;
+      }
+      o = out.writeInt16BE(2, o);
+      text(this.users, user);
+      text(this.accounts, account);
     }
-    const full = w.room(2);
-    if (full) yield full;
-    w.int16(-1);
-    yield w.rest();
+    o = out.writeInt16BE(-1, o);
+    yield out.subarray(0, o);
   }
 
   /**
@@ -626,8 +570,11 @@ export class EventSums {
    * grouped by entity otherwise. Empties the sums.
    */
   async *copyData(ranks?: ValueRanks): AsyncGenerator<Buffer> {
-    const sums = this.takeSums(ranks);
+    const sums = this.sums;
     if (!sums) return;
+    // Moved sums share keys, which only the key's order brings together.
+    if (this.moved && !ranks) throw new Error("sums moved to accounts are written in the key's order only");
+    this.sums = undefined;
     yield copyHeader();
     if (this.spillFile !== undefined) {
       const chunk = Buffer.allocUnsafe(1 << 20);
@@ -641,31 +588,6 @@ export class EventSums {
     }
     yield* this.rows(sums, ranks);
     yield Buffer.from([255, 255]); // the trailer: a field count of -1
-  }
-
-  /**
-   * The sums as COPY ... (FORMAT binary) data of activity_days: a row per
-   * entity and day, in the primary key's order as `ranks` tell it, with its
-   * activities, modules and counts as arrays. For sums that did not spill
-   * (not partial) only. Empties the sums.
-   */
-  async *copyDayData(ranks: ValueRanks): AsyncGenerator<Buffer> {
-    if (this.partial) throw new Error("partial sums are added up by key in SQL");
-    const sums = this.takeSums(ranks);
-    if (!sums) return;
-    yield copyHeader();
-    yield* this.dayRows(sums, ranks);
-    yield Buffer.from([255, 255]);
-  }
-
-  /** The sums, which no one may write out again. */
-  private takeSums(ranks: ValueRanks | undefined): SumTable | undefined {
-    const sums = this.sums;
-    // Moved sums share keys, which only the key's order brings together.
-    if (sums && this.moved && !ranks)
-      throw new Error("sums moved to accounts are written in the key's order only");
-    this.sums = undefined;
-    return sums;
   }
 
   /**
@@ -720,7 +642,18 @@ export class EventSums {
 
   /** The table's sums as binary COPY rows, in keyOrder(). */
   private *rows(sums: SumTable, ranks?: ValueRanks): Generator<Buffer> {
-    const w = new CopyWriter(1 << 20);
+    let out = Buffer.allocUnsafe(1 << 20);
+    let o = 0;
+    const int32 = (v: number) => {
+      out[o++] = v >>> 24;
+      out[o++] = (v >>> 16) & 255;
+      out[o++] = (v >>> 8) & 255;
+      out[o++] = v & 255;
+    };
+    const text = (names: Interner, id: number) => {
+      int32(names.length(id));
+      o = names.write(id, out, o);
+    };
     const order = this.keyOrder(sums, ranks);
     for (let i = 0; i < order.length; i++) {
       const k = order[i]!;
@@ -739,87 +672,28 @@ export class EventSums {
       const names = kind === ACCOUNT ? this.accounts : this.users;
       const activity = this.pairActivity[pair]!;
       const module = this.pairModule[pair]!;
-      const full = w.room(
-        names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64,
-      );
-      if (full) yield full;
-      w.int16(6);
-      w.bytes(KIND_NAMES[kind]!);
-      w.text(names, id);
-      w.int32(4);
-      w.int32(day - PG_EPOCH_DAY);
-      w.text(this.activities, activity);
-      w.text(this.modules, module);
-      w.int32(8);
-      w.int64(sum);
-    }
-    const rest = w.rest();
-    if (rest.length > 0) yield rest;
-  }
-
-  /** The table's sums as binary COPY rows of activity_days, in keyOrder(). */
-  private *dayRows(sums: SumTable, ranks: ValueRanks): Generator<Buffer> {
-    const w = new CopyWriter(1 << 20);
-    // A binary array's header: one dimension, no nulls, the element type, n elements from 1.
-    const arrayHeader = (bytes: number, elementType: number, n: number) => {
-      w.int32(20 + bytes);
-      w.int32(1);
-      w.int32(0);
-      w.int32(elementType);
-      w.int32(n);
-      w.int32(1);
-    };
-    const order = this.keyOrder(sums, ranks);
-    // The day's keys (pairs) and their totals, a key in two slots added up.
-    const pairs: number[] = [];
-    const totals: number[] = [];
-    for (let i = 0; i < order.length; ) {
-      const first = order[i]!;
-      const entity = sums.entity[first]!;
-      const day = sums.day[first]!;
-      pairs.length = 0;
-      totals.length = 0;
-      let activityBytes = 0;
-      let moduleBytes = 0;
-      for (; i < order.length; i++) {
-        const k = order[i]!;
-        if (sums.entity[k] !== entity || sums.day[k] !== day) break;
-        const pair = sums.pair[k]!;
-        if (pairs[pairs.length - 1] === pair) {
-          totals[totals.length - 1]! += sums.sum[k]!;
-          continue;
-        }
-        pairs.push(pair);
-        totals.push(sums.sum[k]!);
-        activityBytes += 4 + this.activities.length(this.pairActivity[pair]!);
-        moduleBytes += 4 + this.modules.length(this.pairModule[pair]!);
+      const need = names.length(id) + this.activities.length(activity) + this.modules.length(module) + 64;
+      if (o + need > out.length) {
+        yield out.subarray(0, o);
+        out = Buffer.allocUnsafe(Math.max(out.length, need));
+        o = 0;
       }
-      const kind = entity & 3;
-      const id = entity >>> 2;
-      const names = kind === ACCOUNT ? this.accounts : this.users;
+      out[o++] = 0;
+      out[o++] = 6;
       const name = KIND_NAMES[kind]!;
-      const n = pairs.length;
-      const full = w.room(
-        2 + 4 + name.length + 4 + names.length(id) + 8 + 3 * 24 + activityBytes + moduleBytes + 12 * n,
-      );
-      if (full) yield full;
-      w.int16(6);
-      w.bytes(name);
-      w.text(names, id);
-      w.int32(4);
-      w.int32(day - PG_EPOCH_DAY);
-      arrayHeader(activityBytes, TEXT_OID, n);
-      for (const pair of pairs) w.text(this.activities, this.pairActivity[pair]!);
-      arrayHeader(moduleBytes, TEXT_OID, n);
-      for (const pair of pairs) w.text(this.modules, this.pairModule[pair]!);
-      arrayHeader(12 * n, INT8_OID, n);
-      for (const sum of totals) {
-        w.int32(8);
-        w.int64(sum);
-      }
+      int32(name.length);
+      for (let i = 0; i < name.length; i++) out[o++] = name[i]!;
+      text(names, id);
+      int32(4);
+      int32(day - PG_EPOCH_DAY);
+      text(this.activities, activity);
+      text(this.modules, module);
+      int32(8);
+      const high = Math.floor(sum / 4_294_967_296);
+      int32(high);
+      int32(sum - high * 4_294_967_296);
     }
-    const rest = w.rest();
-    if (rest.length > 0) yield rest;
+    if (o > 0) yield out.subarray(0, o);
   }
 
   private giveUp(reason: string): void {

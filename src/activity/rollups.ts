@@ -24,50 +24,16 @@ function rollupRows(events: SQL, timezone: string): SQL {
     group by entity_type, entity_id, day, activity, module`;
 }
 
-/**
- * The day rows (see activity_days) of `keyRows`, a relation with one row per
- * (entity_type, entity_id, day, activity, module) and its count. The three
- * arrays of a row list its keys in one order, which is all readers need.
- */
-function daysOf(keyRows: SQL): SQL {
-  return sql`select k.entity_type, k.entity_id, k.day, array_agg(k.activity) as activities,
-      array_agg(k.module) as modules, array_agg(k.count) as counts
-    from ${keyRows} k group by k.entity_type, k.entity_id, k.day`;
-}
-
-const sameDay = sql`d.entity_type = n.entity_type and d.entity_id = n.entity_id and d.day = n.day`;
-
-/** An UPDATE that adds the day rows of `source` (aliased n) to the existing ones (d). */
-function addToDays(source: SQL): SQL {
-  return sql`update activity_days d set (activities, modules, counts) = (
-      select array_agg(x.activity), array_agg(x.module), array_agg(x.count)
-      from (
-        select u.activity, u.module, sum(u.count)::bigint as count
-        from (
-          select * from unnest(d.activities, d.modules, d.counts)
-          union all
-          select * from unnest(n.activities, n.modules, n.counts)
-        ) u(activity, module, count)
-        group by u.activity, u.module
-      ) x)
-    from ${source} n where ${sameDay}`;
-}
-
-/** An INSERT of the day rows of `source` (aliased n) that `unseen` lets through. */
-function insertDays(source: SQL, unseen: SQL, order: SQL): SQL {
-  return sql`insert into activity_days (entity_type, entity_id, day, activities, modules, counts)
-    select n.entity_type, n.entity_id, n.day, n.activities, n.modules, n.counts from ${source} n ${unseen} ${order}`;
-}
-
-const unseenDays = sql`where not exists (select 1 from activity_days d where ${sameDay})`;
+const sameKey = sql`d.entity_type = n.entity_type and d.entity_id = n.entity_id and d.day = n.day
+  and d.activity = n.activity and d.module = n.module`;
 
 /**
  * Common table expressions (for a WITH, after the one `events` names) that add
- * the rollups of newly stored events to the existing ones: the days that exist
- * get the new counts added, the others are inserted by a plain INSERT; when
- * `fresh` (no entity has rollups on the events' days, see rollupsWithinEvents),
- * all of them are inserted with no update or test. Callers hold lockRollups(),
- * so no other transaction adds a day in between.
+ * the rollups of newly stored events to the existing ones: the keys that exist
+ * are updated, the others inserted by a plain INSERT; when `fresh` (no entity
+ * has rollups on the events' days, see rollupsWithinEvents), all of them are
+ * inserted with no update or test. Callers hold lockRollups(), so no other
+ * transaction adds a key in between.
  *
  * The events must have been checked (every event of a user carries that
  * user's account), as both imports do before merging: the events are then
@@ -75,14 +41,16 @@ const unseenDays = sql`where not exists (select 1 from activity_days d where ${s
  * the user rollups, and the account rollups sum those smaller groups again.
  * Measured on 2M events: 2.6 s against 3.6 s for one aggregate over an
  * account row and a user row per event. Unchecked events could give a user
- * two entries of one key.
+ * two rows of one key, which the primary key refuses.
  *
- * New rows arrive grouped by entity (ordered by a hash of its id), so each
- * entity's days reach the same few index pages together; rows in no order
- * (as a hash aggregate leaves them) took about four times as long to insert,
- * and sorting by the full text key cost more in comparisons than it saved.
- * An INSERT ... ON CONFLICT DO UPDATE writes half again as many WAL records
- * (speculative insertion) as the plain insert.
+ * Measured on 2M events (1.36M new rollup rows): an INSERT ... ON CONFLICT DO
+ * UPDATE writes half again as many WAL records (speculative insertion) and
+ * took 21-31 s against 13 s for the plain insert. New rows arrive grouped by
+ * entity (ordered by a hash of its id), so each entity's keys reach the same
+ * few index pages together; sorting by the full text key instead took 11 s
+ * of comparisons against under 2 s for the hash, and rows in no order (as a
+ * hash aggregate or a MERGE's hash join leave them) took about four times as
+ * long to insert.
  */
 export function rollupMerge(events: SQL, timezone: string, fresh = false): SQL {
   return sql`roll_events as (
@@ -90,110 +58,64 @@ export function rollupMerge(events: SQL, timezone: string, fresh = false): SQL {
              e.activity, coalesce(e.module, '') as module, sum(e.count)::bigint as count
       from ${events} e
       group by 1, 2, 3, 4, 5),
-    roll_new as (
+    ${mergeNew(
+      sql`
       select 'user' as entity_type, g.user_id as entity_id, g.day, g.activity, g.module, g.count
       from roll_events g where g.user_id is not null
       union all
       select 'account', g.account_id, g.day, g.activity, g.module, sum(g.count)::bigint
-      from roll_events g group by g.account_id, g.day, g.activity, g.module),
-    roll_days as (${daysOf(sql`roll_new`)}),
-    ${
-      fresh
-        ? sql``
-        : sql`roll_updated as (${addToDays(sql`roll_days`)}),
-    `
-    }roll_inserted as (${insertDays(sql`roll_days`, fresh ? sql`` : unseenDays, sql`order by hashtext(n.entity_id)`)})`;
+      from roll_events g group by g.account_id, g.day, g.activity, g.module`,
+      fresh,
+    )}`;
 }
 
 /**
  * As rollupMerge(), for rollups already summed by the import that streamed
- * the events: `sums` is a table with one row per (entity_type, entity_id,
- * day, activity, module) and its count, grouped by entity. When `partial`, a
- * key may have several rows, to be added up, and an entity_type of
- * 'user-account' stands for the account of the user entity_id. When `fresh`
- * (no entity has rollups on the sums' days, see rollupsWithin), every day is
- * new and is inserted as it is. Callers hold lockRollups().
+ * the events: `sums` is a table with the columns of activity_daily, its rows
+ * in the primary key's order (or at least grouped by entity), which the insert
+ * keeps. When `partial`, a key may have several rows, to be added up, and an
+ * entity_type of 'user-account' stands for the account of the user entity_id.
+ * When `fresh` (no entity has rollups on the sums' days, see rollupsWithin),
+ * every key is new and the sums are inserted as they are. Callers hold
+ * lockRollups().
  *
- * Otherwise the days are gathered into a table of their own, the existing
- * ones are added to first, and only when there were some does the insert of
- * the others test each day again.
+ * Otherwise the existing keys are updated first, and only when there were
+ * some does the insert of the others test each key again.
  */
 export async function mergeRollupSums(
   db: DbOrTx,
   sums: SQL,
   opts: { partial: boolean; fresh: boolean },
 ): Promise<void> {
-  // Partial sums are added up by key first.
-  const keyRows = opts.partial
-    ? sql`(select s.entity_type, s.entity_id, s.day, s.activity, s.module, sum(s.count)::bigint as count
-        from (
-          select o.entity_type, o.entity_id, o.day, o.activity, o.module, o.count
-          from ${sums} o where o.entity_type <> 'user-account'
-          union all
-          select 'account', u.account_id, o.day, o.activity, o.module, o.count
-          from ${sums} o join users u on u.id = o.entity_id where o.entity_type = 'user-account'
-        ) s
-        group by 1, 2, 3, 4, 5)`
-    : sums;
-  // Grouped by entity, so each entity's days reach the same few index pages together.
-  const order = sql`order by hashtext(n.entity_id)`;
-  if (opts.fresh) {
-    await db.execute(insertDays(sql`(${daysOf(keyRows)})`, sql``, order));
-    return;
+  let source = sums;
+  if (opts.partial) {
+    // Added up once into a table of their own, grouped by entity. (In the
+    // key's order instead, the sort took 14.7 s against 5.9 s for 2.3M sums
+    // of a day of a 1M-user workspace, and their insert was no faster.)
+    source = sql`signaltag_rollup_totals`;
+    await db.execute(sql`create temporary table ${source} on commit drop as
+      select s.entity_type, s.entity_id, s.day, s.activity, s.module, sum(s.count)::bigint as count
+      from (
+        select entity_type, entity_id, day, activity, module, count from ${sums} where entity_type <> 'user-account'
+        union all
+        select 'account', u.account_id, s.day, s.activity, s.module, s.count
+        from ${sums} s join users u on u.id = s.entity_id where s.entity_type = 'user-account'
+      ) s
+      group by 1, 2, 3, 4, 5
+      order by hashtext(s.entity_id)`);
   }
-  const days = sql`signaltag_rollup_days`;
-  await db.execute(sql`create temporary table ${days} on commit drop as ${daysOf(keyRows)}`);
-  const [updated] = await rows<{ n: number }>(
-    db,
-    sql`with u as (${addToDays(days)} returning 1) select count(*)::int as n from u`,
-  );
-  await db.execute(insertDays(days, Number(updated?.n) > 0 ? unseenDays : sql``, order));
-  await db.execute(sql`drop table ${days}`);
-}
-
-/** A count to add to the rollups (see addRollups). */
-export interface RollupCount {
-  entityType: "user" | "account";
-  entityId: string;
-  /** The calendar day, YYYY-MM-DD. */
-  day: string;
-  activity: string;
-  /** Empty or left out for none. */
-  module?: string;
-  count: number;
-}
-
-/**
- * Adds counts to the rollups as given, a key any number of times, in a
- * transaction (a savepoint in one). For data written directly, as tests and
- * benchmarks set it up; imports keep the rollups equal to their events.
- */
-export async function addRollups(db: DbOrTx, counts: RollupCount[]): Promise<void> {
-  if (counts.length === 0) return;
-  const values = counts.map(
-    (c) =>
-      sql`(${c.entityType}, ${c.entityId}, ${c.day}::date, ${c.activity}, ${c.module ?? ""}, ${c.count}::bigint)`,
-  );
-  await addRollupRows(
-    db,
-    sql`select * from (values ${sql.join(values, sql`, `)}) v(entity_type, entity_id, day, activity, module, count)`,
-  );
-}
-
-/**
- * addRollups() for the rows of a query, whose columns are taken in this order
- * whatever their names: entity_type, entity_id, day (a date), activity,
- * module (text, '' for none) and count (a bigint).
- */
-export async function addRollupRows(db: DbOrTx, query: SQL): Promise<void> {
-  await db.transaction(async (tx) => {
-    await lockRollups(tx);
-    await mergeRollupSums(
-      tx,
-      sql`(select * from (${query}) q(entity_type, entity_id, day, activity, module, count))`,
-      { partial: true, fresh: false },
+  let unseen = sql``;
+  if (!opts.fresh) {
+    const [updated] = await rows<{ n: number }>(
+      db,
+      sql`with u as (update activity_daily d set count = d.count + n.count from ${source} n where ${sameKey} returning 1)
+          select count(*)::int as n from u`,
     );
-  });
+    if (Number(updated?.n) > 0)
+      unseen = sql`where not exists (select 1 from activity_daily d where ${sameKey})`;
+  }
+  await db.execute(sql`insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+    select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from ${source} n ${unseen}`);
 }
 
 /**
@@ -227,12 +149,30 @@ async function summaryOverlaps(db: DbOrTx, range: SQL): Promise<boolean> {
 }
 
 /**
+ * roll_new (the new rollup rows, one per key), then the update of existing
+ * keys and the insert of the others; when `fresh` (no key can exist, see
+ * rollupsWithin), the insert of them all.
+ */
+function mergeNew(rollupRows: SQL, fresh: boolean): SQL {
+  const inserted = (unseen: SQL) => sql`roll_inserted as (
+      insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+      select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from roll_new n
+      ${unseen}
+      order by hashtext(n.entity_id))`;
+  if (fresh) return sql`roll_new as (${rollupRows}), ${inserted(sql``)}`;
+  return sql`roll_new as (${rollupRows}),
+    roll_updated as (
+      update activity_daily d set count = d.count + n.count from roll_new n where ${sameKey}),
+    ${inserted(sql`where not exists (select 1 from activity_daily d where ${sameKey})`)}`;
+}
+
+/**
  * Keeps other writers of the rollups out until this transaction ends (readers
  * are not blocked): rollupMerge() inserts the keys it did not find, which is
  * only safe while no one else can add them.
  */
 export async function lockRollups(tx: DbOrTx): Promise<void> {
-  await tx.execute(sql`lock table activity_days in share row exclusive mode`);
+  await tx.execute(sql`lock table activity_daily in share row exclusive mode`);
 }
 
 /**
@@ -248,15 +188,12 @@ export async function rebuildRollups(
   opts: { workMem?: string } = {},
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.execute(sql`truncate activity_days`);
+    await tx.execute(sql`truncate activity_daily`);
     if (opts.workMem) await tx.execute(sql`select set_config('work_mem', ${opts.workMem}, true)`);
-    // Summed in the key's order, so the days come out grouped and in the primary key's order.
     await tx.execute(sql`set local enable_hashagg = off`);
     await tx.execute(sql`
-      insert into activity_days (entity_type, entity_id, day, activities, modules, counts)
-      select entity_type, entity_id, day, array_agg(activity), array_agg(module), array_agg(count)
-      from (${rollupRows(sql`activity_events`, timezone)} order by entity_type, entity_id, day, activity, module) k
-      group by entity_type, entity_id, day
-      order by entity_type, entity_id, day`);
+      insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+      ${rollupRows(sql`activity_events`, timezone)}
+      order by entity_type, entity_id, day, activity, module`);
   });
 }

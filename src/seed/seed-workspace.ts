@@ -24,7 +24,7 @@ export interface SeedCounts {
   accounts: number;
   users: number;
   events: number;
-  /** Rollups (activity_daily rows: entity, day, activity, module) rebuilt from the events. */
+  /** activity_daily rows rebuilt from the events. */
   rollups: number;
 }
 
@@ -47,7 +47,7 @@ const replacedTables = [
   "accounts",
   "users",
   "activity_events",
-  "activity_days",
+  "activity_daily",
   "claims",
   "tag_events",
   "rule_runs",
@@ -155,7 +155,7 @@ export async function seedWorkspace(
 
   // Fresh statistics, so the first rule run plans its queries for the real sizes.
   progress({ phase: "analyze", done: 0, total: null });
-  await db.execute(sql`analyze accounts, users, activity_events, activity_days, activity_summary`);
+  await db.execute(sql`analyze accounts, users, activity_events, activity_daily, activity_summary`);
 
   return {
     counts,

@@ -72,7 +72,7 @@ export function useTestDatabase(): TestDatabase {
       if (!database) throw new Error("test database used outside a test");
       await database.db.execute(
         sql.raw(
-          "TRUNCATE accounts, users, activity_events, activity_days, tags, claims, tag_events, rules, rule_versions, rule_runs, suppressions, api_keys RESTART IDENTITY CASCADE",
+          "TRUNCATE accounts, users, activity_events, activity_daily, tags, claims, tag_events, rules, rule_versions, rule_runs, suppressions, api_keys RESTART IDENTITY CASCADE",
         ),
       );
     },

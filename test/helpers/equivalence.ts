@@ -1,6 +1,5 @@
 import { sql } from "drizzle-orm";
 import fc from "fast-check";
-import { addRollups } from "../../src/activity/rollups.ts";
 import type { Database } from "../../src/db/client.ts";
 import { rows } from "../../src/db/client.ts";
 import { loadEntityBatch } from "../../src/db/queries/facts.ts";
@@ -301,7 +300,7 @@ export async function loadWorkspace(database: Database, w: Workspace): Promise<v
   const db = database.db;
   await db.execute(
     sql.raw(
-      "TRUNCATE accounts, users, activity_events, activity_days, tags, claims, tag_events, suppressions RESTART IDENTITY CASCADE",
+      "TRUNCATE accounts, users, activity_events, activity_daily, tags, claims, tag_events, suppressions RESTART IDENTITY CASCADE",
     ),
   );
   const today = calendarDate(new Date(w.asOf), w.timezone);
@@ -317,9 +316,9 @@ export async function loadWorkspace(database: Database, w: Workspace): Promise<v
   }
   const rollup = new Map<
     string,
-    { type: "user" | "account"; id: string; day: string; activity: string; module: string; count: number }
+    { type: string; id: string; day: string; activity: string; module: string; count: number }
   >();
-  const add = (type: "user" | "account", id: string, r: Workspace["rollups"][number]) => {
+  const add = (type: string, id: string, r: Workspace["rollups"][number]) => {
     const day = addDays(today, r.dayOffset);
     const key = JSON.stringify([type, id, day, r.activity, r.module]);
     const prev = rollup.get(key);
@@ -332,16 +331,13 @@ export async function loadWorkspace(database: Database, w: Workspace): Promise<v
     if (user) add("user", user.id, r);
   }
   if (rollup.size > 0) {
-    await addRollups(
-      db,
-      [...rollup.values()].map((r) => ({
-        entityType: r.type,
-        entityId: r.id,
-        day: r.day,
-        activity: r.activity,
-        module: r.module,
-        count: r.count,
-      })),
+    await db.execute(
+      sql`insert into activity_daily (entity_type, entity_id, day, activity, module, count) values ${sql.join(
+        [...rollup.values()].map(
+          (r) => sql`(${r.type}, ${r.id}, ${r.day}::date, ${r.activity}, ${r.module}, ${r.count})`,
+        ),
+        sql`, `,
+      )}`,
     );
   }
   for (const name of ["VIP", "beta", "x'); drop table users;--", "generated"]) {

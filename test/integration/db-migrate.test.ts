@@ -34,7 +34,6 @@ describe.skipIf(backendUnavailable())("db migrate", () => {
         "users",
         "activity_events",
         "activity_daily",
-        "activity_days",
         "tags",
         "claims",
         "tag_events",

@@ -2,7 +2,6 @@ import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
-import { addRollupRows } from "../../src/activity/rollups.ts";
 import { type Database, rows } from "../../src/db/client.ts";
 import { expandExplanations, type StoredExplanation } from "../../src/db/queries/history.ts";
 import { runRules } from "../../src/rules/runner.ts";
@@ -176,20 +175,19 @@ async function applyChange(
       const id = user(change.user);
       if (!id) return;
       const first = addDays(today, change.dayOffset);
-      await addRollupRows(
-        db,
-        sql`select e.type, e.id, ${first}::date + d, 'login', ${change.module}::text, ${change.count}::bigint
+      await db.execute(sql`insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+        select e.type, e.id, ${first}::date + d, 'login', ${change.module}::text, ${change.count}::int
         from (select 'user' as type, id from users where id = ${id}
               union all select 'account', account_id from users where id = ${id}) e,
              generate_series(0, ${change.days - 1}::int) d
-        where ${first}::date + d <= ${today}::date`,
-      );
+        where ${first}::date + d <= ${today}::date
+        on conflict (entity_type, entity_id, day, activity, module) do update set count = activity_daily.count + excluded.count`);
       return;
     }
     case "activityDelete": {
       const id = user(change.user);
       if (id)
-        await db.execute(sql`delete from activity_days where entity_type = 'user' and entity_id = ${id}`);
+        await db.execute(sql`delete from activity_daily where entity_type = 'user' and entity_id = ${id}`);
       return;
     }
     case "claimAdd": {
@@ -334,7 +332,7 @@ describe.skipIf(backendUnavailable())("incremental runs", () => {
   /** An account of `users` old users and the new-user rule, with nothing else in the database. */
   async function newUserWorkspace(users: number) {
     const db = t.database.db;
-    await db.execute(sql`truncate accounts, users, activity_days, tags, claims, tag_events, suppressions,
+    await db.execute(sql`truncate accounts, users, activity_daily, tags, claims, tag_events, suppressions,
       rule_runs, entity_changes restart identity cascade`);
     await db.execute(sql`insert into accounts (id, provisioned_at) values ('a0', '2026-01-01T00:00:00Z')`);
     await db.execute(sql`insert into users (id, account_id, created_at)

@@ -141,7 +141,7 @@ describe.skipIf(queueUnavailable())("partitioned runs", () => {
 
     // A broken feed: every user's activity vanished. The run is for the next day, so it evaluates every
     // entity in partitions (on the same day it would only evaluate what changed, without partitions).
-    await queued.database.db.execute(sql`delete from activity_days`);
+    await queued.database.db.execute(sql`delete from activity_daily`);
     const nextDay = new Date(Date.parse(asOf) + 86_400_000).toISOString();
     const held = await runCli(
       queued.database,

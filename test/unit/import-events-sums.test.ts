@@ -71,40 +71,6 @@ async function csvOf(sums: EventSums, ranks?: ValueRanks): Promise<string[]> {
   return ranks ? lines : lines.sort();
 }
 
-/** The elements of a one-dimensional binary array of text (oid 25) or bigint (oid 20), as strings. */
-function arrayOf(data: Buffer, o: number, length: number): string {
-  expect(data.readInt32BE(o)).toBe(1);
-  expect(data.readInt32BE(o + 4)).toBe(0);
-  const oid = data.readInt32BE(o + 8);
-  const n = data.readInt32BE(o + 12);
-  expect(data.readInt32BE(o + 16)).toBe(1);
-  const items: string[] = [];
-  let p = o + 20;
-  for (let i = 0; i < n; i++) {
-    const size = data.readInt32BE(p);
-    p += 4;
-    items.push(oid === 20 ? String(data.readBigInt64BE(p)) : data.toString("utf8", p, p + size));
-    p += size;
-  }
-  expect(p).toBe(o + length);
-  return items.join("|");
-}
-
-/** The sums' day rows (copyDayData) as CSV lines in the order written, each array as items joined by |. */
-async function dayRowsOf(sums: EventSums, ranks: ValueRanks): Promise<string[]> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of sums.copyDayData(ranks)) chunks.push(Buffer.from(chunk));
-  const rows = decodeCopy(chunks, (f, data, o, length) =>
-    f === 2
-      ? civilFromDays(data.readInt32BE(o) + daysFromCivil(2000, 1, 1))
-      : f >= 3
-        ? arrayOf(data, o, length)
-        : undefined,
-  );
-  for (const row of rows) expect(row).toHaveLength(6);
-  return rows.map((row) => row.join(","));
-}
-
 function add(sums: EventSums, user: string, account: string, activity: string, module: string, at: string) {
   const b = [user, account, activity, module].map((v) => Buffer.from(v));
   const spans = new Int32Array(8);
@@ -257,57 +223,6 @@ describe("event sums", () => {
       "user,u-3,2024-03-30,login,,1",
     ]);
     expect(sums.named(10)).toEqual({ users: ["u-1", "u-2", "u-3"], accounts: ["a-1", "a-9"] });
-  });
-
-  it("writes the sums as a row per entity and day, in key order, a key moved to its account added up", async () => {
-    const events = (sums: EventSums) => {
-      add(sums, "u-1", "a-1", "login", "", "2024-03-31T08:00:00Z");
-      add(sums, "u-1", "a-1", "export", "reports", "2024-03-31T08:30:00Z");
-      add(sums, "u-2", "", "login", "", "2024-03-31T09:00:00Z");
-      add(sums, "u-2", "", "export", "reports", "2024-03-31T10:00:00Z");
-      add(sums, "u-2", "", "export", "reports", "2024-03-30T10:00:00Z");
-      add(sums, "u-3", "", "login", "", "2024-03-30T09:00:00Z");
-      sums.setAccount("u-2", "a-1");
-      sums.setAccount("u-3", "a-9");
-      sums.resolveAccounts();
-    };
-    const ranks = { users: [0, 1, 2], accounts: [0, 1], activities: [0, 1], modules: [0, 1] };
-    const days = new EventSums("UTC");
-    events(days);
-    expect(await dayRowsOf(days, ranks)).toEqual([
-      "account,a-1,2024-03-30,export,reports,1",
-      "account,a-1,2024-03-31,login|export,|reports,2|2",
-      "account,a-9,2024-03-30,login,,1",
-      "user,u-1,2024-03-31,login|export,|reports,1|1",
-      "user,u-2,2024-03-30,export,reports,1",
-      "user,u-2,2024-03-31,login|export,|reports,1|1",
-      "user,u-3,2024-03-30,login,,1",
-    ]);
-    // The same sums as the rows per key, gathered by entity and day.
-    const keys = new EventSums("UTC");
-    events(keys);
-    const gathered = new Map<string, string[][]>();
-    for (const line of await csvOf(keys, ranks)) {
-      const [type, id, day, activity, module, count] = line.split(",") as [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
-      const key = `${type},${id},${day}`;
-      if (!gathered.has(key)) gathered.set(key, [[], [], []]);
-      const [a, m, c] = gathered.get(key)!;
-      a!.push(activity);
-      m!.push(module);
-      c!.push(count);
-    }
-    const again = new EventSums("UTC");
-    events(again);
-    expect(
-      [...gathered].map(([key, [a, m, c]]) => `${key},${a!.join("|")},${m!.join("|")},${c!.join("|")}`),
-    ).toEqual(await dayRowsOf(again, ranks));
   });
 
   it("writes partial sums to a file when the table is full, and all of them out", async () => {

@@ -160,7 +160,7 @@ function detailQueries(ctx: FactContext, inBatch: (col: SQL) => SQL): Detail[] {
     out.push(
       detail<{ entity_id: string; last_day: string }>(
         sql`select entity_id, max(day)::text as last_day
-            from activity_days
+            from activity_daily
             where entity_type = ${type} and ${inBatch(sql`entity_id`)} and day <= ${ctx.today}::date
             group by entity_id`,
         (entities, r) => {
@@ -175,7 +175,7 @@ function detailQueries(ctx: FactContext, inBatch: (col: SQL) => SQL): Detail[] {
       detail<{ account_id: string; last_day: string }>(
         sql`select u.account_id, max(d.day)::text as last_day
             from users u
-            join activity_days d on d.entity_type = 'user' and d.entity_id = u.id
+            join activity_daily d on d.entity_type = 'user' and d.entity_id = u.id
               and d.day > ${windowStart}::date and d.day <= ${ctx.today}::date
             where ${inBatch(sql`u.account_id`)} and u.created_at <= ${asOf}::timestamptz
             group by u.account_id, u.id`,

@@ -8,8 +8,8 @@ const varbit = customType<{ data: string }>({ dataType: () => "bit varying" });
  * bitmap, bit i (0-based from the left) standing for first_day + i, so
  * `activeDays` over any window ending on any day (backfills included) is one
  * bit_count and `daysSinceLastActive` one lookup, instead of a scan of the
- * entity's rollups. Kept equal to activity_days by statement-level triggers
- * on that table (drizzle/0005_activity_summary_triggers.sql, 0010, 0013): whatever writes
+ * entity's rollups. Kept equal to activity_daily by statement-level triggers
+ * on that table (drizzle/0005_activity_summary_triggers.sql, 0010): whatever writes
  * rollups, the summary follows in the same transaction.
  */
 export const activitySummary = pgTable(

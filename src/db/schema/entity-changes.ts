@@ -8,7 +8,7 @@ const xid8 = customType<{ data: string }>({ dataType: () => "xid8" });
  * Which entities changed in which transaction, so a rule run can re-evaluate
  * only what changed since its last run instead of every entity. Written by
  * statement-level triggers (drizzle/0007_entity_changes.sql) on users,
- * accounts, activity_days, claims and suppressions, whatever writes them. A
+ * accounts, activity_daily, claims and suppressions, whatever writes them. A
  * run remembers the snapshot it evaluated under and later reads the changes
  * of every transaction that snapshot did not see (src/tags/incremental.ts).
  *

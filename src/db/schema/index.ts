@@ -1,5 +1,5 @@
 export * from "./accounts.ts";
-export * from "./activity-days.ts";
+export * from "./activity-daily.ts";
 export * from "./activity-events.ts";
 export * from "./activity-summary.ts";
 export * from "./api-keys.ts";
