@@ -9,7 +9,7 @@ const varbit = customType<{ data: string }>({ dataType: () => "bit varying" });
  * `activeDays` over any window ending on any day (backfills included) is one
  * bit_count and `daysSinceLastActive` one lookup, instead of a scan of the
  * entity's rollups. Kept equal to activity_daily by statement-level triggers
- * on that table (drizzle/0005_activity_summary_triggers.sql, 0010): whatever writes
+ * on that table (drizzle/0005_activity_summary_triggers.sql, 0010, 0013): whatever writes
  * rollups, the summary follows in the same transaction.
  */
 export const activitySummary = pgTable(
