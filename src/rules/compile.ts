@@ -69,7 +69,7 @@ type Builder = {
   ctx: CompileContext;
   columns: Map<string, FactColumn>;
   /** Aggregates over the rollups by window length, each a CTE joined to the entity. */
-  windows: Map<number, { alias: string; parts: Map<string, SQL> }>;
+  windows: Map<number, Window>;
   activeUserWindows: Set<number>;
   /** Whether the entity's activity summary (active-day bitmap) is joined as `sm`. */
   summary: boolean;
@@ -89,14 +89,39 @@ function column(b: Builder, key: string, make: () => SQL): FactColumn {
   return col;
 }
 
-function windowPart(b: Builder, days: number, name: string, expr: SQL): SQL {
+/**
+ * The aggregates over one window of rollup rows, and the rows each of them
+ * reads (`rows`: a condition on the row, or null for every row).
+ */
+interface Window {
+  alias: string;
+  parts: Map<string, SQL>;
+  rows: (SQL | null)[];
+}
+
+function windowPart(b: Builder, days: number, name: string, expr: SQL, rows: SQL | null): SQL {
   let w = b.windows.get(days);
   if (!w) {
-    w = { alias: `w${b.windows.size}`, parts: new Map() };
+    w = { alias: `w${b.windows.size}`, parts: new Map(), rows: [] };
     b.windows.set(days, w);
   }
-  if (!w.parts.has(name)) w.parts.set(name, expr);
+  if (!w.parts.has(name)) {
+    w.parts.set(name, expr);
+    w.rows.push(rows);
+  }
   return sql`${ident(w.alias)}.${ident(name)}`;
+}
+
+/**
+ * The window's rows that some part reads, when no part reads them all: the
+ * others are left out before the aggregate (an entity with none left gets no
+ * row, as an aggregate of no rows it would get a null, and both are read as 0
+ * or none). A full run of a rule on one activity's events in 30 days, at 1M
+ * users: 3.1-3.2 s against 4.4-5.0 s aggregating every row of the window.
+ */
+function windowRows(w: Window): SQL {
+  if (w.rows.some((r) => r === null)) return sql``;
+  return sql`and (${sql.join(w.rows as SQL[], sql` or `)})`;
 }
 
 function windowDays(leaf: FactCondition): number {
@@ -151,16 +176,16 @@ function factColumn(b: Builder, leaf: FactCondition): FactColumn {
         if (module !== undefined && module !== null && module !== "")
           filters.push(sql`d.module = ${String(module)}`);
         const name = `ec_${b.windows.get(days)?.parts.size ?? 0}_${b.columns.size}`;
+        const rows = filters.length === 0 ? null : sql`(${sql.join(filters, sql` and `)})`;
         const agg =
-          filters.length === 0
-            ? sql`sum(d.count)::float8`
-            : sql`(sum(d.count) filter (where ${sql.join(filters, sql` and `)}))::float8`;
-        return sql`coalesce(${windowPart(b, days, name, agg)}, 0)`;
+          rows === null ? sql`sum(d.count)::float8` : sql`(sum(d.count) filter (where ${rows}))::float8`;
+        return sql`coalesce(${windowPart(b, days, name, agg, rows)}, 0)`;
       }
       case "modulesUsed": {
         const days = windowDays(leaf);
-        const agg = sql`array_agg(distinct d.module order by d.module) filter (where d.module <> '')`;
-        return sql`coalesce(${windowPart(b, days, "modules", agg)}, '{}'::text[])`;
+        const rows = sql`d.module <> ''`;
+        const agg = sql`array_agg(distinct d.module order by d.module) filter (where ${rows})`;
+        return sql`coalesce(${windowPart(b, days, "modules", agg, rows)}, '{}'::text[])`;
       }
       case "daysSinceLastActive":
         b.summary = true;
@@ -397,7 +422,7 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
       select d.entity_id, ${sql.join(parts, sql`, `)}
       from activity_daily d
       where d.entity_type = ${type} and d.day > ${today}::date - ${days}::int and d.day <= ${today}::date
-        ${only(sql`d.entity_id`)}
+        ${windowRows(w)} ${only(sql`d.entity_id`)}
       group by d.entity_id)`);
     joins.push(sql`left join ${ident(w.alias)} on ${ident(w.alias)}.entity_id = e.id`);
   }

@@ -142,7 +142,8 @@ const numericOp = fc.constantFrom(
 );
 
 function leafArb(target: "user" | "account"): fc.Arbitrary<Record<string, unknown>> {
-  const window = num(1, 35);
+  // Any window, but often one of two, so that a rule's leaves share a window (one aggregate of its rows).
+  const window = fc.oneof(num(1, 35), fc.constantFrom(7, 30));
   const numeric = (fact: string, min: number, max: number, params?: fc.Arbitrary<Record<string, unknown>>) =>
     fc.record({
       fact: fc.constant(fact),
@@ -289,6 +290,52 @@ export const ruleArb: fc.Arbitrary<RuleDefinition> = fc
   )
   // Only rules that pass validation can ever run; those are the ones the two paths must agree on.
   .filter((rule) => validateRuleObject(rule, "generated.json").problems.length === 0);
+
+/**
+ * Rules whose leaves all read one window of rollups (30 days): counts of
+ * events with or without an activity or module, and the modules used, under
+ * one all or any, with thresholds low enough to fall either way.
+ */
+export const sharedWindowRuleArb: fc.Arbitrary<RuleDefinition> = fc
+  .record({
+    target: fc.constantFrom<"user" | "account">("user", "account"),
+    combine: fc.constantFrom("all", "any"),
+    leaves: fc.array(
+      fc.oneof(
+        fc.record({
+          fact: fc.constant("eventCount"),
+          params: fc.record(
+            {
+              days: fc.constant(30),
+              activity: fc.constantFrom("login", "export", hostile[0]!),
+              module: fc.constantFrom("reports", "admin"),
+            },
+            { requiredKeys: ["days"] },
+          ),
+          operator: fc.constantFrom("greaterThan", "lessThanInclusive"),
+          value: num(0, 4),
+        }),
+        fc.record({
+          fact: fc.constant("modulesUsed"),
+          params: fc.constant({ days: 30 }),
+          operator: fc.constantFrom("contains", "doesNotContain"),
+          value: fc.constantFrom("reports", "admin"),
+        }),
+      ),
+      { minLength: 2, maxLength: 4 },
+    ),
+  })
+  .map(
+    ({ target, combine, leaves }) =>
+      ({
+        id: "generated",
+        name: "Generated",
+        tag: "generated",
+        target,
+        enabled: true,
+        conditions: combine === "all" ? { all: leaves } : { any: leaves },
+      }) as unknown as RuleDefinition,
+  );
 
 function instantAt(asOf: string, offsetDays: number): string {
   return new Date(

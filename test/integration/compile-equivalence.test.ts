@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
-import { addRuleClaims, bothPaths, loadWorkspace, ruleArb, workspaceArb } from "../helpers/equivalence.ts";
+import {
+  addRuleClaims,
+  bothPaths,
+  loadWorkspace,
+  ruleArb,
+  sharedWindowRuleArb,
+  workspaceArb,
+} from "../helpers/equivalence.ts";
 
 /** Rule cases per CI run on each backend; `npm run test:properties` raises it. */
 const cases = Number(process.env.SIGNALTAG_PROPERTY_CASES ?? (testBackend() === "postgres" ? 1000 : 200));
@@ -35,4 +42,23 @@ describe.skipIf(backendUnavailable())("compiled rules", () => {
     },
     Math.max(600_000, cases * 60),
   );
+
+  // One aggregate serves all the leaves of a window, and reads only the rows some leaf needs.
+  it("match json-rules-engine on rules whose leaves share one window", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        workspaceArb,
+        fc.array(sharedWindowRuleArb, { minLength: 5, maxLength: 5 }),
+        async (w, rules) => {
+          await loadWorkspace(t.database, w);
+          for (const rule of rules) {
+            await addRuleClaims(t.database, w, rule);
+            const { compiled, reference } = await bothPaths(t.database, w, rule);
+            expect({ rule, compiled }).toEqual({ rule, compiled: reference });
+          }
+        },
+      ),
+      { numRuns: testBackend() === "postgres" ? 40 : 10 },
+    );
+  }, 600_000);
 });
