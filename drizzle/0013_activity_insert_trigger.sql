@@ -20,11 +20,10 @@ $$;
 --> statement-breakpoint
 -- New rollup rows: their entities' summaries gain the days, and the entities
 -- are logged as changed, from one aggregate per entity over new_rows (the
--- summary and the change log each aggregated it on their own before). The
--- bitmap of a statement whose days span under 64 is built in a bigint, one
--- shift per row; wider spans set bits
--- in a bitmap of the statement's span; spans over 4096 days (a backfill of
--- decades) take each entity's own span, so no row builds a bitmap that wide.
+-- summary and the change log each aggregated it on their own before). Bits
+-- are set in a bitmap of the statement's span; spans over 4096 days (a
+-- backfill of decades) take each entity's own span, so no row builds a bitmap
+-- that wide.
 CREATE FUNCTION signaltag_activity_after_insert() RETURNS trigger
   LANGUAGE plpgsql SET work_mem = '64MB'
   AS $$
@@ -37,17 +36,7 @@ BEGIN
   IF lo IS NULL THEN
     RETURN NULL;
   END IF;
-  IF hi - lo < 64 THEN
-    WITH e AS (
-      SELECT n.entity_type, n.entity_id, min(n.day) AS f, max(n.day) AS l,
-             bit_or(1::bigint << (63 - (n.day - lo))) AS bits
-      FROM new_rows n GROUP BY n.entity_type, n.entity_id),
-    logged AS (INSERT INTO entity_changes (entity_type, entity_id, kind) SELECT entity_type, entity_id, 'activity' FROM e)
-    SELECT 1 INTO done FROM (
-      SELECT signaltag_summary_add(array_agg(entity_type), array_agg(entity_id), array_agg(f), array_agg(l),
-               array_agg(substring(bits::bit(64) FROM f - lo + 1 FOR l - f + 1)))
-      FROM e) x;
-  ELSIF hi - lo < 4096 THEN
+  IF hi - lo < 4096 THEN
     WITH e AS (
       SELECT n.entity_type, n.entity_id, min(n.day) AS f, max(n.day) AS l,
              bit_or(set_bit(signaltag_zero_bits(hi - lo + 1), n.day - lo, 1)) AS bits
@@ -74,6 +63,9 @@ END $$;
 DROP TRIGGER activity_summary_insert ON activity_daily;
 --> statement-breakpoint
 DROP TRIGGER activity_log_insert ON activity_daily;
+--> statement-breakpoint
+-- The trigger function of activity_summary_insert, which nothing calls any more.
+DROP FUNCTION signaltag_summary_after_insert();
 --> statement-breakpoint
 CREATE TRIGGER activity_insert AFTER INSERT ON activity_daily
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION signaltag_activity_after_insert();

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { RuleDefinition } from "../../src/rules/types.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 import {
   addRuleClaims,
@@ -7,6 +8,7 @@ import {
   loadWorkspace,
   ruleArb,
   sharedWindowRuleArb,
+  type Workspace,
   workspaceArb,
 } from "../helpers/equivalence.ts";
 
@@ -17,6 +19,16 @@ const rulesPerWorkspace = 10;
 describe.skipIf(backendUnavailable())("compiled rules", () => {
   const t = useTestDatabase();
 
+  /** Each rule gives the same decisions, facts and explanations on both paths on workspace `w`. */
+  async function expectBothPathsAgree(w: Workspace, rules: RuleDefinition[]): Promise<void> {
+    await loadWorkspace(t.database, w);
+    for (const rule of rules) {
+      await addRuleClaims(t.database, w, rule);
+      const { compiled, reference } = await bothPaths(t.database, w, rule);
+      expect({ rule, compiled }).toEqual({ rule, compiled: reference });
+    }
+  }
+
   it(
     `match exactly the entities json-rules-engine matches (${cases} random rules on random workspaces)`,
     async () => {
@@ -24,14 +36,7 @@ describe.skipIf(backendUnavailable())("compiled rules", () => {
         fc.asyncProperty(
           workspaceArb,
           fc.array(ruleArb, { minLength: rulesPerWorkspace, maxLength: rulesPerWorkspace }),
-          async (w, rules) => {
-            await loadWorkspace(t.database, w);
-            for (const rule of rules) {
-              await addRuleClaims(t.database, w, rule);
-              const { compiled, reference } = await bothPaths(t.database, w, rule);
-              expect({ rule, compiled }).toEqual({ rule, compiled: reference });
-            }
-          },
+          expectBothPathsAgree,
         ),
         {
           numRuns: Math.ceil(cases / rulesPerWorkspace),
@@ -49,14 +54,7 @@ describe.skipIf(backendUnavailable())("compiled rules", () => {
       fc.asyncProperty(
         workspaceArb,
         fc.array(sharedWindowRuleArb, { minLength: 5, maxLength: 5 }),
-        async (w, rules) => {
-          await loadWorkspace(t.database, w);
-          for (const rule of rules) {
-            await addRuleClaims(t.database, w, rule);
-            const { compiled, reference } = await bothPaths(t.database, w, rule);
-            expect({ rule, compiled }).toEqual({ rule, compiled: reference });
-          }
-        },
+        expectBothPathsAgree,
       ),
       { numRuns: testBackend() === "postgres" ? 40 : 10 },
     );
