@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import { enqueueAfterTagChange } from "../queue/after-import.ts";
+import { enqueueAfterLift, enqueueAfterTagChange } from "../queue/after-import.ts";
 import type { EntityType } from "../rules/catalog.ts";
 import { parseInstant } from "../rules/time.ts";
 import type { EntityTag } from "../tags/entity-tags.ts";
@@ -132,7 +132,9 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
     );
   tag
     .command("lift")
-    .description("Lift a suppression, so its rule may claim the tag again on its next run.")
+    .description(
+      "Lift a suppression, so its rule may claim the tag again (at once with REDIS_URL, else on its next run).",
+    )
     .argument("<suppression-id>", "the suppression's id (see signaltag profile)")
     .option("--actor <name>", "who to record as making the change (default cli:<login name>)")
     .action(async (idArg: string, opts: { actor?: string }) => {
@@ -145,5 +147,9 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
           ? `suppression ${r.suppression.id} lifted\n`
           : `suppression ${r.suppression.id} was already lifted at ${r.suppression.liftedAt}\n`,
       );
+      if (r.released) {
+        const queued = await enqueueAfterLift(ctx.config, r.suppression.entityType, [r.suppression.entityId]);
+        if (queued) ctx.stderr.write(`${queued.note}\n`);
+      }
     });
 }

@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import type { EntityType } from "../rules/catalog.ts";
-import { enqueueTagDependents } from "./after-tag-change.ts";
+import { enqueueReleased, enqueueTagDependents } from "./after-tag-change.ts";
 import { openQueues, type QueueSet } from "./connection.ts";
 import { enqueueTouched, type Touched } from "./enqueue.ts";
 
@@ -44,6 +44,19 @@ export async function enqueueAfterTagChange(
   return withQueues(config, "tagged", async (queues) => {
     const jobs = await enqueueTagDependents(queues, type, ids, { debounceMs: config.queue.debounceMs });
     return `queued re-evaluation of the rules that test tags for ${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
+  });
+}
+
+/** The same after a suppression in force was lifted: the entity, by every enabled rule of its type. */
+export async function enqueueAfterLift(
+  config: QueueConfig,
+  type: EntityType,
+  ids: readonly string[],
+): Promise<{ note: string; ok: boolean } | undefined> {
+  if (!config.redisUrl || ids.length === 0) return undefined;
+  return withQueues(config, "lifted", async (queues) => {
+    const jobs = await enqueueReleased(queues, type, ids, { debounceMs: config.queue.debounceMs });
+    return `queued re-evaluation of ${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
   });
 }
 

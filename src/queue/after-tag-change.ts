@@ -22,3 +22,18 @@ export async function enqueueTagDependents(
     testingTags: true,
   });
 }
+
+/**
+ * After a suppression in force was lifted: the entity is re-evaluated by
+ * every enabled rule of its type, debounced like an import, so a rule that
+ * still matches claims its tag again within seconds instead of at its next run.
+ */
+export async function enqueueReleased(
+  queues: QueueSet,
+  type: EntityType,
+  ids: readonly string[],
+  opts: { debounceMs: number },
+): Promise<Enqueued[]> {
+  if (ids.length === 0) return [];
+  return enqueueEntities(queues, type, ids, { trigger: "event", delayMs: opts.debounceMs });
+}

@@ -89,17 +89,33 @@ export async function suppress(db: DbOrTx, req: SuppressRequest): Promise<Suppre
   });
 }
 
-/** Lifts a suppression: the rule may claim the tag again on its next run. Lifting twice changes nothing. */
+export interface LiftResult {
+  suppression: SuppressionRow;
+  /** Whether this call lifted it (false: it was lifted already). */
+  changed: boolean;
+  /**
+   * Whether it was in force until now: the rules it held back may claim the
+   * tag again, which a re-evaluation of the entity shows at once. A
+   * suppression that had expired held nothing back any more.
+   */
+  released: boolean;
+}
+
+/**
+ * Lifts a suppression: the rule may claim the tag again (on its next run, or
+ * at once when the caller queues a re-evaluation of the entity on `released`).
+ * Lifting twice changes nothing.
+ */
 export async function liftSuppression(
   db: DbOrTx,
   p: { id: number; actor: string; now?: Date },
-): Promise<{ suppression: SuppressionRow; changed: boolean }> {
+): Promise<LiftResult> {
   return inTransaction(db, async (tx) => {
     const existing = await suppressionById(tx, p.id, p.now ?? new Date());
     if (!existing) throw new NotFoundError(`no suppression with id ${p.id}`, { details: { id: p.id } });
     const changed = await markLifted(tx, p.id, p.actor);
     const suppression = await suppressionById(tx, p.id, p.now ?? new Date());
-    return { suppression: suppression!, changed };
+    return { suppression: suppression!, changed, released: changed && existing.status === "active" };
   });
 }
 

@@ -228,4 +228,80 @@ describe.skipIf(queueUnavailable())("re-evaluation after tags change by hand, in
     expect(jobs.every((j) => j.testingTags === true)).toBe(true);
     await queues.close();
   });
+
+  it("re-evaluates the entity once a suppression in force is lifted, so the rule claims its tag again", async () => {
+    const run = await runCli(t.database, ["run"], { SIGNALTAG_RULES_DIR: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await claimsOf(t.database, "power users")).toEqual([
+      { entity_id: "u1", source: "rule:power-users" },
+    ]);
+    const suppressed = await api.call(keys.editor, {
+      method: "POST",
+      url: "/v1/users/u1/suppressions",
+      payload: { tag: "power users", rule: "power-users" },
+    });
+    expect(suppressed.statusCode, suppressed.body).toBe(201);
+    expect(await claimsOf(t.database, "power users")).toEqual([]);
+    const worker = await q.spawnWorker(t.url!, { SIGNALTAG_RULES_DIR: dir });
+    const queues = await q.queues();
+    const drained = () =>
+      waitFor("the queue to drain", async () => {
+        const counts = await queues.entities.getJobCounts("delayed", "waiting", "active");
+        return Object.values(counts).every((n) => n === 0);
+      });
+    // The suppression's own job (the rules that test tags) leaves the suppressed tag off.
+    await drained();
+    expect(await claimsOf(t.database, "power users")).toEqual([]);
+
+    const id = (suppressed.json() as { suppression: { id: number } }).suppression.id;
+    const lifted = await api.call(keys.editor, { method: "DELETE", url: `/v1/suppressions/${id}` });
+    expect(lifted.statusCode, lifted.body).toBe(200);
+    expect(lifted.json()).toMatchObject({ changed: true, suppression: { status: "lifted" } });
+    const back = await waitFor("the power users tag back on u1", async () => {
+      const found = await claimsOf(t.database, "power users");
+      return found.length > 0 && found;
+    });
+    expect(back).toEqual([{ entity_id: "u1", source: "rule:power-users" }]);
+    const [last] = await rows<{ rule_id: string; trigger: string; added: number }>(
+      t.database.db,
+      sql`select rule_id, trigger, added from rule_runs where rule_id = 'power-users' order by id desc limit 1`,
+    );
+    expect(last).toEqual({ rule_id: "power-users", trigger: "event", added: 1 });
+
+    // Lifting it again changes nothing and queues nothing.
+    await drained();
+    await q.clean();
+    const again = await api.call(keys.editor, { method: "DELETE", url: `/v1/suppressions/${id}` });
+    expect(again.json()).toMatchObject({ changed: false });
+    expect(await queuedEntityJobs(queues)).toEqual([]);
+    await queues.close();
+    expect((await worker.stop()).code).toBe(0);
+  });
+
+  it("has the CLI's lift queue the entity's re-evaluation by every rule, unless the suppression had ended", async () => {
+    const env = { ...q.env(t.url!), SIGNALTAG_RULES_DIR: dir, SIGNALTAG_DEBOUNCE_MS: "60000" };
+    await t.database.db.execute(sql`insert into tags (name) values ('power users') on conflict do nothing`);
+    const [active, expired] = await rows<{ id: number }>(
+      t.database.db,
+      sql`insert into suppressions (tag_id, entity_type, entity_id, until, created_by)
+          select id, 'user', e.entity_id, e.until, 'test' from tags,
+            (values ('u1', null::timestamptz), ('u2', now() - interval '1 hour')) as e(entity_id, until)
+          where name = 'power users' order by e.entity_id returning id`,
+    );
+    const liftedExpired = await runCli(t.database, ["tag", "lift", String(expired!.id)], env);
+    expect(liftedExpired.code, liftedExpired.stderr).toBe(0);
+    expect(liftedExpired.stdout).toContain("lifted");
+    expect(liftedExpired.stderr).not.toContain("queued");
+
+    const lifted = await runCli(t.database, ["tag", "lift", String(active!.id)], env);
+    expect(lifted.code, lifted.stderr).toBe(0);
+    expect(lifted.stderr).toContain("queued re-evaluation of 1 user (1 job)");
+    const again = await runCli(t.database, ["tag", "lift", String(active!.id)], env);
+    expect(again.stdout).toContain("was already lifted");
+    expect(again.stderr).not.toContain("queued");
+
+    const queues = await q.queues();
+    expect(await queuedEntityJobs(queues)).toEqual([{ type: "user", ids: ["u1"], trigger: "event" }]);
+    await queues.close();
+  });
 });

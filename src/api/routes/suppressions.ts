@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { parseInstant } from "../../rules/time.ts";
 import { liftSuppression, suppress, suppressionsOf } from "../../tags/suppress.ts";
-import { queueTagDependents } from "../after-tag-change.ts";
+import { queueReleased, queueTagDependents } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { collections, errorResponses, idParams, tagName } from "../schemas.ts";
@@ -157,11 +157,15 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
         },
       },
     },
-    async (request) =>
-      liftSuppression(deps.database.db, {
+    async (request) => {
+      const { released, ...result } = await liftSuppression(deps.database.db, {
         id: request.params.id,
         actor: actorOf(request),
         now: deps.clock(),
-      }),
+      });
+      const s = result.suppression;
+      if (released) await queueReleased(deps, request.log, s.entityType, [s.entityId]);
+      return result;
+    },
   );
 }
