@@ -10,7 +10,7 @@ import {
 } from "../queue/connection.ts";
 import { QUEUES } from "../queue/names.ts";
 import { syncSchedulers } from "../queue/scheduler.ts";
-import { loadValidRules } from "../rules/runner.ts";
+import { loadValidRules, runConcurrency } from "../rules/runner.ts";
 import type { CliContext } from "./context.ts";
 import { registerEnqueueCommands } from "./enqueue.ts";
 import { registerScheduleCommands } from "./schedule.ts";
@@ -90,7 +90,7 @@ async function runWorker(ctx: CliContext): Promise<void> {
           : ", none changed"),
     );
     const running = startWorkers(
-      { db: database.db, config, queues },
+      { db: database.db, config, queues, runConcurrency: runConcurrency(database, config.runConcurrency) },
       {
         connection: consumer,
         prefix: config.queue.prefix,

@@ -20,7 +20,17 @@ export interface JobDeps {
   db: Db;
   config: Config;
   queues: QueueSet;
+  /** Rules of a run job evaluated at once (runConcurrency: one on the embedded database). */
+  runConcurrency: number;
 }
+
+/**
+ * Thrown by a rule of a run job that fanned out into partitions, and by one
+ * that would have while another had (a job partitions one rule at a time):
+ * the job waits for the partitions once the rules already running have
+ * finished, and the second rule runs when the job is picked up again.
+ */
+class Paused extends Error {}
 
 /** A run that failed for a reason that may pass (the database went away): the job is retried. */
 export class RetriableRunError extends SignaltagError {
@@ -39,11 +49,13 @@ export interface RunRequest {
 
 /**
  * Runs rules for a queue job the way the inline `run` does (same runner, same
- * dependency order), with two additions. A rule over more entities than the
- * partition size fans out into partition jobs, children of this job; the job
- * waits for them and, picked up again, applies their changes as one run.
- * And the job's progress is saved in its payload, so a retried or recovered
- * job finishes the rules it had not finished and never runs one twice.
+ * dependency order, independent rules at once up to `runConcurrency`), with
+ * two additions. A rule over more entities than the partition size fans out
+ * into partition jobs, children of this job; once the rules running beside it
+ * have finished, the job waits for them and, picked up again, applies their
+ * changes as one run and goes on with the rules not yet run. And the job's
+ * progress is saved in its payload, so a retried or recovered job finishes
+ * the rules it had not finished and never runs one twice.
  */
 export async function processRunJob(
   job: Job,
@@ -81,10 +93,14 @@ export async function processRunJob(
       throw new RetriableRunError(`rule ${result.rule} failed: ${result.error}`);
     }
     const { samples: _samples, retriable: _retriable, ...json } = result;
-    await save({ ...progress, pending: undefined, results: [...progress.results, json] });
+    // Rules finish in any order: only this rule's own partitions are done with.
+    const pending = progress.pending?.ruleId === json.rule ? undefined : progress.pending;
+    await save({ ...progress, pending, results: [...progress.results, json] });
     return result;
   };
 
+  /** Whether a rule fanned out into partitions in this call. */
+  let fannedOut = false;
   const runOne = async (rule: LoadedRule): Promise<RunResult> => {
     const id = rule.definition.id;
     const done = progress.results.find((r) => r.rule === id);
@@ -100,6 +116,9 @@ export async function processRunJob(
       return finish(await runRule(db, rule, { ...opts, runKey }));
 
     const { bounds } = await partitionBounds(db, rule.definition.target, asOf, size);
+    if (progress.pending)
+      throw new Paused(`rule ${id} waits for rule ${progress.pending.ruleId}'s partitions`);
+    fannedOut = true;
     await save({ ...progress, pending: { ruleId: id, runKey, partitions: bounds.length } });
     const parent = { id: job.id!, queue: job.queueQualifiedName };
     await deps.queues.partitions.addBulk(
@@ -122,12 +141,27 @@ export async function processRunJob(
         };
       }),
     );
-    if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
-    // Every partition had already finished (the job was picked up again after a crash).
-    return finish(await applyPartitionedRun(db, rule, { ...opts, runKey }, bounds.length));
+    throw new Paused(`rule ${id} fanned out into ${bounds.length} partitions`);
   };
 
-  const results = await runRules(db, all, selected, { ...opts, runOne });
+  // The rule whose partitions this job waited for is applied first, alone: so a rule fans out (and
+  // `pending` is set) only by this call, once at most. A job taken up again after its worker died may
+  // have partitions still to wait for (its worker fanned out and was waiting for the rules beside).
+  const waited = progress.pending && selected.find((r) => r.definition.id === progress.pending?.ruleId);
+  if (waited) {
+    if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+    await runOne(waited);
+  }
+  let results: (RunResult | RunResultJson)[];
+  try {
+    results = await runRules(db, all, selected, { ...opts, runOne, concurrency: deps.runConcurrency });
+  } catch (err) {
+    // A rule failing beside the one that fanned out fails again when the job is picked up after its partitions.
+    if (!fannedOut) throw err;
+    if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+    // Every partition had already finished: applied at once, then the rules not run yet.
+    return processRunJob(job, token, deps, { ...request, progress });
+  }
   return { asOf: progress.asOf, results: results.map(toResultJson) };
 }
 
