@@ -49,6 +49,14 @@ export const runProgressSchema = z.object({
   results: z.array(runResultSchema),
   /** A rule whose partitions were enqueued and whose changes still wait to be applied. */
   pending: z.object({ ruleId, runKey: z.string(), partitions: z.number().int().min(1) }).optional(),
+  /**
+   * Partition bounds by entity type, worked out once per job (its rules share
+   * the as-of instant); the ranges cover every id whatever was added since.
+   */
+  bounds: z
+    .object({ user: z.array(z.string().nullable()), account: z.array(z.string().nullable()) })
+    .partial()
+    .optional(),
 });
 
 const runCommon = {

@@ -114,12 +114,18 @@ export async function processRunJob(
     // A rule whose last run today allows an incremental run evaluates only what changed: no partitions.
     if (count <= size || (await canRunIncrementally(db, rule, asOf, opts.timezone)))
       return finish(await runRule(db, rule, { ...opts, runKey }));
+    const waitFor = () => new Paused(`rule ${id} waits for rule ${progress.pending?.ruleId}'s partitions`);
+    if (progress.pending) throw waitFor();
 
-    const { bounds } = await partitionBounds(db, rule.definition.target, asOf, size);
-    if (progress.pending)
-      throw new Paused(`rule ${id} waits for rule ${progress.pending.ruleId}'s partitions`);
+    const type = rule.definition.target;
+    const bounds = progress.bounds?.[type] ?? (await partitionBounds(db, type, asOf, size)).bounds;
+    if (progress.pending) throw waitFor();
     fannedOut = true;
-    await save({ ...progress, pending: { ruleId: id, runKey, partitions: bounds.length } });
+    await save({
+      ...progress,
+      pending: { ruleId: id, runKey, partitions: bounds.length },
+      bounds: { ...progress.bounds, [type]: bounds },
+    });
     const parent = { id: job.id!, queue: job.queueQualifiedName };
     await deps.queues.partitions.addBulk(
       bounds.map((through, i) => {

@@ -412,7 +412,13 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
   const table = entityTable(type);
   const createdCol = createdColumn(type, "e");
   const tagId = claims.tagId ?? -1;
-  const only = (id: SQL) => (ctx.only ? sql`and ${id} in ${ctx.only}` : sql``);
+  // The entities evaluated (a few, or a partition's key range), applied to every part keyed by entity
+  // too: a partition then reads its own slice of the rollups, the summary and the claims by their
+  // keys, not all of them to keep its share.
+  const only = (id: SQL) =>
+    sql`${ctx.only ? sql`and ${id} in ${ctx.only}` : sql``}${
+      ctx.range?.after != null ? sql` and ${id} > ${ctx.range.after}` : sql``
+    }${ctx.range?.through != null ? sql` and ${id} <= ${ctx.range.through}` : sql``}`;
 
   const ctes: SQL[] = [];
   const joins: SQL[] = [];
@@ -427,7 +433,9 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
     joins.push(sql`left join ${ident(w.alias)} on ${ident(w.alias)}.entity_id = e.id`);
   }
   if (b.summary) {
-    joins.push(sql`left join activity_summary sm on sm.entity_type = ${type} and sm.entity_id = e.id`);
+    joins.push(
+      sql`left join activity_summary sm on sm.entity_type = ${type} and sm.entity_id = e.id ${only(sql`sm.entity_id`)}`,
+    );
   }
   for (const days of b.activeUserWindows) {
     const alias = ident(`au${days}`);
@@ -497,10 +505,7 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
           ${factCols.length ? sql`, ${sql.join(factCols, sql`, `)}` : sql``}
         from ${table} e
         ${sql.join(joins, sql` `)}
-        where ${createdCol} <= ${t}::timestamptz
-          ${ctx.range?.after != null ? sql`and e.id > ${ctx.range.after}` : sql``}
-          ${ctx.range?.through != null ? sql`and e.id <= ${ctx.range.through}` : sql``}
-          ${only(sql`e.id`)}
+        where ${createdCol} <= ${t}::timestamptz ${only(sql`e.id`)}
         -- Not pulled up into the outer query: each fact is computed once per entity, not once per place a
         -- condition, its result in the explanation, or the decision refers to it.
         offset 0
