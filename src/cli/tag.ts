@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import { enqueueAfterLift, enqueueAfterTagChange } from "../queue/after-import.ts";
+import { enqueueAfterTagChange } from "../queue/after-import.ts";
 import type { EntityType } from "../rules/catalog.ts";
 import { parseInstant } from "../rules/time.ts";
 import type { EntityTag } from "../tags/entity-tags.ts";
@@ -148,7 +148,8 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
           : `suppression ${r.suppression.id} was already lifted at ${r.suppression.liftedAt}\n`,
       );
       if (r.released) {
-        const queued = await enqueueAfterLift(ctx.config, r.suppression.entityType, [r.suppression.entityId]);
+        const { entityType, entityId } = r.suppression;
+        const queued = await enqueueAfterTagChange(ctx.config, entityType, [entityId], "lift");
         if (queued) ctx.stderr.write(`${queued.note}\n`);
       }
     });

@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import type { EntityType } from "../rules/catalog.ts";
-import { enqueueReleased, enqueueTagDependents } from "./after-tag-change.ts";
+import { enqueueAfterPeople, type PeopleChange } from "./after-tag-change.ts";
 import { openQueues, type QueueSet } from "./connection.ts";
 import { enqueueTouched, type Touched } from "./enqueue.ts";
 
@@ -32,31 +32,20 @@ export async function enqueueAfterImport(
 }
 
 /**
- * The same after tags changed by a tags file, by hand, in bulk or by a
- * suppression: the rules that test tags, for the entities that gained or lost a tag.
+ * The same after people changed tags (by a tags file, by hand, in bulk or by
+ * a suppression), or lifted a suppression in force: see PeopleChange.
  */
 export async function enqueueAfterTagChange(
   config: QueueConfig,
   type: EntityType,
   ids: readonly string[],
+  change: PeopleChange = "tags",
 ): Promise<{ note: string; ok: boolean } | undefined> {
   if (!config.redisUrl || ids.length === 0) return undefined;
-  return withQueues(config, "tagged", async (queues) => {
-    const jobs = await enqueueTagDependents(queues, type, ids, { debounceMs: config.queue.debounceMs });
-    return `queued re-evaluation of the rules that test tags for ${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
-  });
-}
-
-/** The same after a suppression in force was lifted: the entity, by every enabled rule of its type. */
-export async function enqueueAfterLift(
-  config: QueueConfig,
-  type: EntityType,
-  ids: readonly string[],
-): Promise<{ note: string; ok: boolean } | undefined> {
-  if (!config.redisUrl || ids.length === 0) return undefined;
-  return withQueues(config, "lifted", async (queues) => {
-    const jobs = await enqueueReleased(queues, type, ids, { debounceMs: config.queue.debounceMs });
-    return `queued re-evaluation of ${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
+  return withQueues(config, change === "tags" ? "tagged" : "lifted", async (queues) => {
+    const jobs = await enqueueAfterPeople(queues, type, ids, { debounceMs: config.queue.debounceMs, change });
+    const what = change === "tags" ? "the rules that test tags for " : "";
+    return `queued re-evaluation of ${what}${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
   });
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { type BulkAction, type BulkResult, bulkTag, MAX_BULK_IDS } from "../../tags/bulk.ts";
 import { importTagsFile } from "../../tags/file-import.ts";
-import { queueTagDependents } from "../after-tag-change.ts";
+import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorResponses, tagName } from "../schemas.ts";
@@ -80,7 +80,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
         },
       });
       recordBulk(deps, result, started);
-      await queueTagDependents(deps, request.log, result.entityType, changed);
+      await queueAfterPeople(deps, request.log, result.entityType, changed);
       return result;
     },
   );
@@ -131,7 +131,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
             changed = ids;
           },
         });
-        await queueTagDependents(deps, request.log, result.entityType, changed);
+        await queueAfterPeople(deps, request.log, result.entityType, changed);
         if (!result.dryRun) {
           deps.metrics.claimsAdded.inc({ source: "file" }, result.addedCount);
           deps.metrics.countClaims(

@@ -4,7 +4,7 @@ import type { EntityType } from "../../rules/catalog.ts";
 import { historyOf } from "../../tags/history.ts";
 import { applyTag, entityNotFound, removeTag, type TagChangeResult } from "../../tags/manual.ts";
 import { profileOf, usersOfAccount } from "../../tags/profile.ts";
-import { queueTagDependents } from "../after-tag-change.ts";
+import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import {
@@ -49,7 +49,7 @@ async function answer(
     r.claims.map((c) => c.source),
   );
   if (r.claims.some((c) => c.membershipChanged)) {
-    await queueTagDependents(deps, request.log, type, [request.params.id]);
+    await queueAfterPeople(deps, request.log, type, [request.params.id]);
   }
   return { changed: r.changed, tag: r.tag, claims: r.claims, tags: r.tags };
 }

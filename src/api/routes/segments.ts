@@ -12,7 +12,7 @@ import {
   segmentAllRows,
   segmentPage,
 } from "../../segments/query.ts";
-import { queueTagDependents } from "../after-tag-change.ts";
+import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { collections, cursorQuery, errorResponses, tagName } from "../schemas.ts";
@@ -229,7 +229,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
           },
         });
         recordBulk(deps, result, started);
-        await queueTagDependents(deps, request.log, type, changed);
+        await queueAfterPeople(deps, request.log, type, changed);
         return result;
       },
     );

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { parseInstant } from "../../rules/time.ts";
 import { liftSuppression, suppress, suppressionsOf } from "../../tags/suppress.ts";
-import { queueReleased, queueTagDependents } from "../after-tag-change.ts";
+import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { collections, errorResponses, idParams, tagName } from "../schemas.ts";
@@ -101,7 +101,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
         deps.metrics.countClaims("removed", result.removedClaims);
         // The rule's claim went now; the entity may have lost the tag, which rules testing tags see.
         if (result.removedClaims.length > 0)
-          await queueTagDependents(deps, request.log, type, [request.params.id]);
+          await queueAfterPeople(deps, request.log, type, [request.params.id]);
         return reply.status(201).send(result);
       },
     );
@@ -164,7 +164,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
         now: deps.clock(),
       });
       const s = result.suppression;
-      if (released) await queueReleased(deps, request.log, s.entityType, [s.entityId]);
+      if (released) await queueAfterPeople(deps, request.log, s.entityType, [s.entityId], "lift");
       return result;
     },
   );
