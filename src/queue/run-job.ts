@@ -4,6 +4,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { countEntities } from "../db/queries/facts.ts";
 import { SignaltagError } from "../errors/index.ts";
+import type { EntityType } from "../rules/catalog.ts";
 import { runRules, selectRules } from "../rules/runner.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { canRunIncrementally } from "../tags/incremental.ts";
@@ -101,6 +102,19 @@ export async function processRunJob(
 
   /** Whether a rule fanned out into partitions in this call. */
   let fannedOut = false;
+  const size = config.queue.partitionSize;
+  // Per entity type, worked out once for the rules of this call that run side by side.
+  const counts = new Map<EntityType, Promise<number>>();
+  const countOf = (type: EntityType) => memo(counts, type, () => countEntities(db, type, asOf));
+  const computing = new Map<EntityType, Promise<(string | null)[]>>();
+  const boundsOf = (type: EntityType) =>
+    progress.bounds?.[type] ??
+    memo(computing, type, async () => {
+      const { bounds } = await partitionBounds(db, type, asOf, size);
+      // Kept with the job by the next save, even if the rule that asked waits for another's partitions.
+      progress = { ...progress, bounds: { ...progress.bounds, [type]: bounds } };
+      return bounds;
+    });
   const runOne = async (rule: LoadedRule): Promise<RunResult> => {
     const id = rule.definition.id;
     const done = progress.results.find((r) => r.rule === id);
@@ -109,16 +123,15 @@ export async function processRunJob(
     if (progress.pending?.ruleId === id) {
       return finish(await applyPartitionedRun(db, rule, { ...opts, runKey }, progress.pending.partitions));
     }
-    const size = config.queue.partitionSize;
-    const count = await countEntities(db, rule.definition.target, asOf);
+    const type = rule.definition.target;
+    const count = await countOf(type);
     // A rule whose last run today allows an incremental run evaluates only what changed: no partitions.
     if (count <= size || (await canRunIncrementally(db, rule, asOf, opts.timezone)))
       return finish(await runRule(db, rule, { ...opts, runKey }));
     const waitFor = () => new Paused(`rule ${id} waits for rule ${progress.pending?.ruleId}'s partitions`);
     if (progress.pending) throw waitFor();
 
-    const type = rule.definition.target;
-    const bounds = progress.bounds?.[type] ?? (await partitionBounds(db, type, asOf, size)).bounds;
+    const bounds = await boundsOf(type);
     if (progress.pending) throw waitFor();
     fannedOut = true;
     await save({
@@ -169,6 +182,15 @@ export async function processRunJob(
     return processRunJob(job, token, deps, { ...request, progress });
   }
   return { asOf: progress.asOf, results: results.map(toResultJson) };
+}
+
+function memo<K, V>(cache: Map<K, Promise<V>>, key: K, make: () => Promise<V>): Promise<V> {
+  let value = cache.get(key);
+  if (!value) {
+    value = make();
+    cache.set(key, value);
+  }
+  return value;
 }
 
 function toResultJson(r: RunResult | RunResultJson): RunResultJson {
