@@ -9,7 +9,7 @@ function formatSuppressions(list: Suppression[]): string {
   return list
     .map(
       (s) =>
-        `  #${s.id} ${JSON.stringify(s.tag)}: ${s.ruleId ? `rule ${s.ruleId}` : "every rule"} may not claim it${s.until ? ` until ${s.until}` : ""} (by ${s.createdBy ?? "?"}${s.reason ? `: ${s.reason}` : ""})\n`,
+        `  #${s.id} ${JSON.stringify(s.tag)}: ${s.ruleId ? `rule ${s.ruleId} may not claim it` : "no rule may claim it"}${s.until ? ` until ${s.until}` : ""} (by ${s.createdBy ?? "?"}${s.reason ? `: ${s.reason}` : ""})\n`,
     )
     .join("");
 }

@@ -59,12 +59,13 @@ function byWhom(actor: string | null): string {
 function summarize(r: HistoryRow): string {
   const note = (r.explanation ?? {}) as Record<string, unknown>;
   if (r.kind === "suppression") {
-    const what = r.rule_id ? `rule ${r.rule_id}` : "every rule";
+    const held = r.rule_id ? `rule ${r.rule_id} may not claim the tag` : "no rule may claim the tag";
+    const freed = r.rule_id ? `rule ${r.rule_id} may claim the tag again` : "rules may claim the tag again";
     if (r.action === "suppressed") {
-      return `suppressed: ${what} may not claim the tag${r.until ? ` until ${r.until}` : ""}${byWhom(r.actor)}${r.reason ? ` (${r.reason})` : ""}`;
+      return `suppressed: ${held}${r.until ? ` until ${r.until}` : ""}${byWhom(r.actor)}${r.reason ? ` (${r.reason})` : ""}`;
     }
-    if (r.action === "lifted") return `suppression lifted${byWhom(r.actor)}: ${what} may claim the tag again`;
-    return `suppression ended: ${what} may claim the tag again`;
+    if (r.action === "lifted") return `suppression lifted${byWhom(r.actor)}: ${freed}`;
+    return `suppression ended: ${freed}`;
   }
   const gained = r.membership_changed ? (r.action === "added" ? "gained the tag" : "lost the tag") : null;
   const claim = `${r.action === "added" ? "claim added" : "claim removed"} (${r.source})`;

@@ -138,7 +138,8 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
     {
       config: { role: "editor" },
       schema: {
-        summary: "Lift a suppression: the rule may claim the tag again on its next run",
+        summary:
+          "Lift a suppression: its rules may claim the tag again, within the debounce when a queue re-evaluates the entity, else at their next run",
         tags: ["suppressions"],
         security: [{ bearer: [] }],
         params: {
