@@ -1,6 +1,6 @@
 import type { Queue } from "bullmq";
 import { CronExpressionParser } from "cron-parser";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import type { QueueSet } from "./connection.ts";
@@ -51,6 +51,13 @@ export function scheduleIntervalMs(cron: string, timezone: string, now: Date): n
 
 const PENDING_STATES = ["waiting", "delayed", "active", "waiting-children", "prioritized"] as const;
 
+/**
+ * Runs of a rule over all its entities: a full run, or an incremental one
+ * (scope "changed": every entity's tags as of its instant, only the changed
+ * ones evaluated). Re-evaluations of a few entities (scope "entities") are not.
+ */
+const ruleWide = (run: SQL) => sql`(${run}.details->>'scope') is distinct from 'entities'`;
+
 /** What `signaltag status` shows: per rule its last run, next firing, queued jobs and whether it is stale. */
 export async function collectStatus(
   db: DbOrTx,
@@ -68,9 +75,9 @@ export async function collectStatus(
                    (select to_char(max(coalesce(s.finished_at, s.started_at)) at time zone 'UTC',
                                    'YYYY-MM-DD"T"HH24:MI:SS"Z"')
                     from rule_runs s where s.rule_id = r.rule_id and s.status = 'applied'
-                      and s.details->>'scope' is null) as last_success
+                      and ${ruleWide(sql`s`)}) as last_success
             from (select distinct on (rule_id) * from rule_runs
-                  where rule_id in ${ids} and status <> 'dry-run' and details->>'scope' is null
+                  where rule_id in ${ids} and status <> 'dry-run' and ${ruleWide(sql`rule_runs`)}
                   order by rule_id, id desc) r`,
       )
     : [];

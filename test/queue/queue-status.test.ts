@@ -8,13 +8,20 @@ import { powerUsersRule, rulesDir } from "../helpers/workspace.ts";
 
 const hourly = { cron: "0 * * * *", timezone: "UTC" };
 
-async function recordRun(database: Database, rule: string, status: string, minutesAgo: number) {
+async function recordRun(
+  database: Database,
+  rule: string,
+  status: string,
+  minutesAgo: number,
+  details: Record<string, unknown> = {},
+  added = 2,
+) {
   await database.db.execute(sql`
     insert into rule_runs (rule_id, rule_version, trigger, as_of, status, evaluated, matched, added, removed,
                            started_at, finished_at, error, details)
-    values (${rule}, 'v1', 'schedule', now(), ${status}, 10, 4, 2, 1,
+    values (${rule}, 'v1', 'schedule', now(), ${status}, 10, 4, ${added}, 1,
             now() - make_interval(mins => ${minutesAgo}), now() - make_interval(mins => ${minutesAgo}),
-            ${status === "failed" ? "database went away" : null}, '{}'::jsonb)`);
+            ${status === "failed" ? "database went away" : null}, ${JSON.stringify(details)}::jsonb)`);
 }
 
 describe.skipIf(queueUnavailable())("signaltag status", () => {
@@ -27,7 +34,13 @@ describe.skipIf(queueUnavailable())("signaltag status", () => {
       powerUsersRule({ id: "late", tag: "late", schedule: hourly }),
       powerUsersRule({ id: "broken", tag: "broken", schedule: hourly }),
       powerUsersRule({ id: "manual-only", tag: "manual only" }),
+      powerUsersRule({ id: "incremental", tag: "incremental", schedule: hourly }),
     ]);
+    // A full run at the day's first firing, then runs of what changed since: the rule is up to date. A
+    // re-evaluation of a few entities (scope entities) after them is no run of the rule.
+    await recordRun(t.database, "incremental", "applied", 180, {}, 7);
+    await recordRun(t.database, "incremental", "applied", 20, { scope: "changed", since: 1 }, 3);
+    await recordRun(t.database, "incremental", "failed", 5, { scope: "entities", entities: 1 }, 0);
     await recordRun(t.database, "fresh", "applied", 10);
     await recordRun(t.database, "late", "applied", 180);
     await recordRun(t.database, "broken", "applied", 30);
@@ -53,6 +66,10 @@ describe.skipIf(queueUnavailable())("signaltag status", () => {
     expect(String(byRule.get("late")?.staleReason)).toContain("twice the schedule interval");
     expect(byRule.get("broken")).toMatchObject({ stale: true, staleReason: "last run failed" });
     expect(byRule.get("manual-only")).toMatchObject({ stale: false });
+    expect(byRule.get("incremental")).toMatchObject({
+      stale: false,
+      lastRun: { status: "applied", added: 3 },
+    });
     expect(byRule.get("manual-only")?.nextRunAt).toBeUndefined();
     expect(status.queues.rules?.waiting).toBe(1);
 
