@@ -63,7 +63,7 @@ export class ApiMetrics {
     });
     new Gauge({
       name: "signaltag_rule_last_run_duration_seconds",
-      help: "Duration of each rule's latest run, by rule and status (any process).",
+      help: "Duration of each rule's latest run over all its entities, full or incremental, by rule and status (any process).",
       labelNames: ["rule", "status"],
       registers,
       async collect() {

@@ -1,7 +1,8 @@
 import type { Queue } from "bullmq";
 import { CronExpressionParser } from "cron-parser";
-import { type SQL, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../db/client.ts";
+import { ruleWide } from "../db/queries/run-stats.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import type { QueueSet } from "./connection.ts";
 import { JOB_NAMES, QUEUES, SCHEDULER_PREFIX } from "./names.ts";
@@ -50,13 +51,6 @@ export function scheduleIntervalMs(cron: string, timezone: string, now: Date): n
 }
 
 const PENDING_STATES = ["waiting", "delayed", "active", "waiting-children", "prioritized"] as const;
-
-/**
- * Runs of a rule over all its entities: a full run, or an incremental one
- * (scope "changed": every entity's tags as of its instant, only the changed
- * ones evaluated). Re-evaluations of a few entities (scope "entities") are not.
- */
-const ruleWide = (run: SQL) => sql`(${run}.details->>'scope') is distinct from 'entities'`;
 
 /** What `signaltag status` shows: per rule its last run, next firing, queued jobs and whether it is stale. */
 export async function collectStatus(

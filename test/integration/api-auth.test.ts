@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import type { InjectOptions } from "fastify";
 import { beforeEach, describe, expect, it } from "vitest";
 import { revokeKey } from "../../src/api/keys.ts";
@@ -236,6 +237,24 @@ describe.skipIf(backendUnavailable())("API keys and roles", () => {
     expect(res.body).toContain('signaltag_claims{source="manual"} 3');
     expect(res.body).toContain("signaltag_rule_runs_total");
     expect(res.body).toContain("signaltag_job_duration_seconds");
+  });
+
+  it("gives each rule's last run over all its entities as its last run duration, not a few entities' re-evaluation", async () => {
+    const record = (status: string, ms: number, details: Record<string, unknown>) =>
+      t.database.db.execute(sql`
+        insert into rule_runs (rule_id, rule_version, trigger, as_of, status, evaluated, matched, added, removed,
+                               started_at, finished_at, duration_ms, details)
+        values ('metered', 'v1', 'schedule', now(), ${status}, 1, 1, 0, 0, now(), now(), ${ms},
+                ${JSON.stringify(details)}::jsonb)`);
+    await record("applied", 4000, {});
+    await record("applied", 1500, { scope: "changed", since: 1 });
+    await record("failed", 20, { scope: "entities", entities: 1 });
+    await record("dry-run", 30, {});
+    const body = (await api.call(keys.viewer, { method: "GET", url: "/metrics" })).body;
+    const lines = body
+      .split("\n")
+      .filter((l) => l.startsWith('signaltag_rule_last_run_duration_seconds{rule="metered"'));
+    expect(lines).toEqual(['signaltag_rule_last_run_duration_seconds{rule="metered",status="applied"} 1.5']);
   });
 
   it("records the key's name as the actor of its changes", async () => {

@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../client.ts";
 
 /** Rule runs recorded by every process (API, CLI, workers), by status. */
@@ -6,7 +6,14 @@ export async function ruleRunCounts(db: DbOrTx): Promise<{ status: string; n: nu
   return rows(db, sql`select status, count(*)::int as n from rule_runs group by status`);
 }
 
-/** Each rule's latest finished run: its duration and status. */
+/**
+ * Runs of a rule over all its entities: a full run, or an incremental one
+ * (scope "changed": every entity's tags as of its instant, only the changed
+ * ones evaluated). Re-evaluations of a few entities (scope "entities") are not.
+ */
+export const ruleWide = (run: SQL) => sql`(${run}.details->>'scope') is distinct from 'entities'`;
+
+/** Each rule's latest run over all its entities (dry runs aside): its duration and status. */
 export async function lastRuleRuns(
   db: DbOrTx,
 ): Promise<{ rule_id: string; status: string; seconds: number; finished: number }[]> {
@@ -14,7 +21,7 @@ export async function lastRuleRuns(
     db,
     sql`select distinct on (rule_id) rule_id, status, coalesce(duration_ms, 0) / 1000.0 as seconds,
           extract(epoch from coalesce(finished_at, started_at))::float8 as finished
-        from rule_runs order by rule_id, id desc`,
+        from rule_runs r where r.status <> 'dry-run' and ${ruleWide(sql`r`)} order by rule_id, id desc`,
   );
 }
 
