@@ -19,6 +19,7 @@ export const runAllJob = defineJobKind({
       asOf: payload.asOf,
       trigger: payload.trigger,
       force: payload.force,
+      full: payload.full,
       progress: payload.progress,
     }),
 });

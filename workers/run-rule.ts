@@ -16,6 +16,7 @@ export const runRuleJob = defineJobKind({
       asOf: payload.asOf,
       trigger: payload.trigger,
       force: payload.force,
+      full: payload.full,
       progress: payload.progress,
     }),
 });

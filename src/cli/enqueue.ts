@@ -21,10 +21,21 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .option("--rule <id>", "run only this rule (repeatable)", collect, [])
     .option("--as-of <instant>", "evaluate as of this ISO-8601 instant instead of when the job starts")
     .option("--force", "apply a run even when it would remove more claims than the guard allows")
+    .option(
+      "--full",
+      "evaluate every entity, even where the rule's last run today allows evaluating only what changed since",
+    )
     .option("--wait", "wait for the run and print its summary; exit 1 when it failed")
     .option("--json", "with --wait, print one JSON object per rule")
     .action(
-      async (opts: { rule: string[]; asOf?: string; force?: boolean; wait?: boolean; json?: boolean }) => {
+      async (opts: {
+        rule: string[];
+        asOf?: string;
+        force?: boolean;
+        full?: boolean;
+        wait?: boolean;
+        json?: boolean;
+      }) => {
         const asOf = parseAsOf(opts.asOf);
         // Unknown rules or an invalid rule set are refused here, before anything is queued.
         selectRules(await loadValidRules(ctx.config.rulesDir), opts.rule);
@@ -33,6 +44,7 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
             ruleIds: opts.rule,
             ...(asOf ? { asOf } : {}),
             ...(opts.force ? { force: true } : {}),
+            ...(opts.full ? { full: true } : {}),
             trigger: "manual",
           });
           await report(ctx, enqueued, opts);

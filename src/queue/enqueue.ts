@@ -49,12 +49,17 @@ async function addDeduplicated(
  */
 export async function enqueueRun(
   queues: QueueSet,
-  req: { ruleIds: string[]; asOf?: Date; force?: boolean; trigger: Trigger },
+  req: { ruleIds: string[]; asOf?: Date; force?: boolean; full?: boolean; trigger: Trigger },
 ): Promise<Enqueued> {
   const ids = [...new Set(req.ruleIds)].sort();
   const asOf = req.asOf?.toISOString();
-  const key = `run.${ids.length ? ids.join(",") : "all"}.${asOf ?? "now"}${req.force ? ".force" : ""}`;
-  const common = { ...(asOf ? { asOf } : {}), trigger: req.trigger, ...(req.force ? { force: true } : {}) };
+  const key = `run.${ids.length ? ids.join(",") : "all"}.${asOf ?? "now"}${req.force ? ".force" : ""}${req.full ? ".full" : ""}`;
+  const common = {
+    ...(asOf ? { asOf } : {}),
+    trigger: req.trigger,
+    ...(req.force ? { force: true } : {}),
+    ...(req.full ? { full: true } : {}),
+  };
   const deduplication = { id: key, keepLastIfActive: true };
   if (ids.length === 1) {
     const data: RunRulePayload = { ruleId: ids[0]!, ...common };

@@ -64,6 +64,8 @@ const runCommon = {
   asOf: instant.optional(),
   trigger: triggerSchema.default("manual"),
   force: z.boolean().optional(),
+  /** Evaluate every entity, even where a rule's last run today allows evaluating only what changed. */
+  full: z.boolean().optional(),
   progress: runProgressSchema.optional(),
 };
 

@@ -45,6 +45,8 @@ export interface RunRequest {
   asOf?: string;
   trigger: RunOptions["trigger"];
   force?: boolean;
+  /** Every entity evaluated: no incremental runs (which also means large runs are partitioned). */
+  full?: boolean;
   progress?: RunProgress;
 }
 
@@ -85,6 +87,7 @@ export async function processRunJob(
     trigger: request.trigger,
     force: request.force,
     removalGuard: config.removalGuard,
+    incremental: !request.full,
   };
 
   const finish = async (result: RunResult): Promise<RunResult> => {
@@ -126,7 +129,7 @@ export async function processRunJob(
     const type = rule.definition.target;
     const count = await countOf(type);
     // A rule whose last run today allows an incremental run evaluates only what changed: no partitions.
-    if (count <= size || (await canRunIncrementally(db, rule, asOf, opts.timezone)))
+    if (count <= size || (!request.full && (await canRunIncrementally(db, rule, asOf, opts.timezone))))
       return finish(await runRule(db, rule, { ...opts, runKey }));
     const waitFor = () => new Paused(`rule ${id} waits for rule ${progress.pending?.ruleId}'s partitions`);
     if (progress.pending) throw waitFor();

@@ -245,6 +245,24 @@ describe.skipIf(backendUnavailable())("tagging through the HTTP API", () => {
     });
   });
 
+  it("runs only what changed later the same day, and every entity when asked for a full run", async () => {
+    const run = (payload: Record<string, unknown>) =>
+      api.call(keys.admin, {
+        method: "POST",
+        url: "/v1/runs",
+        payload: { asOf: "2026-03-31T12:00:00Z", ...payload },
+      });
+    const first = (await run({})).json().results[0];
+    expect(first).toMatchObject({ evaluated: 3 });
+    expect(first.incrementalSince).toBeUndefined();
+    const again = (await run({ asOf: "2026-03-31T13:00:00Z" })).json().results[0];
+    expect(again).toMatchObject({ evaluated: 0, incrementalSince: expect.any(Number) });
+    const full = await run({ asOf: "2026-03-31T14:00:00Z", full: true });
+    expect(full.statusCode).toBe(200);
+    expect(full.json().results[0]).toMatchObject({ evaluated: 3 });
+    expect(full.json().results[0].incrementalSince).toBeUndefined();
+  });
+
   it("answers membership as of a past date the same as replaying the history", async () => {
     const at: string[] = [];
     const mark = async () =>

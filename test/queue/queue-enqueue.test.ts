@@ -103,6 +103,31 @@ describe.skipIf(queueUnavailable())("on-demand jobs", () => {
     expect((await worker.stop()).code).toBe(0);
   });
 
+  it("evaluates every entity on a queued run with --full, where the same day's run would evaluate what changed", async () => {
+    const dir = rulesDir([powerUsersRule()]);
+    await queued.reset();
+    await workspace(queued.database);
+    const worker = await q.spawnWorker(queued.url!, { SIGNALTAG_RULES_DIR: dir });
+    const env = { ...q.env(queued.url!), SIGNALTAG_RULES_DIR: dir };
+    const run = async (asOf: string, ...extra: string[]) => {
+      const result = await runCli(
+        queued.database,
+        ["enqueue", "run", "--as-of", asOf, ...extra, "--wait", "--json"],
+        env,
+      );
+      expect(result.code, result.stderr).toBe(0);
+      const [last] = await rows<{ scope: string | null; evaluated: number }>(
+        queued.database.db,
+        sql`select details->>'scope' as scope, evaluated from rule_runs order by id desc limit 1`,
+      );
+      return last;
+    };
+    expect(await run("2026-03-31T12:00:00Z")).toEqual({ scope: null, evaluated: 12 });
+    expect(await run("2026-03-31T13:00:00Z")).toEqual({ scope: "changed", evaluated: 0 });
+    expect(await run("2026-03-31T14:00:00Z", "--full")).toEqual({ scope: null, evaluated: 12 });
+    expect((await worker.stop()).code).toBe(0);
+  });
+
   it("does not queue a rule run twice while it is waiting", async () => {
     const dir = rulesDir([powerUsersRule()]);
     const env = { ...q.env(queued.url!), SIGNALTAG_RULES_DIR: dir };

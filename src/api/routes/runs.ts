@@ -11,6 +11,7 @@ interface RunBody {
   asOf?: string;
   dryRun?: boolean;
   force?: boolean;
+  full?: boolean;
 }
 
 export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -33,6 +34,12 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
               type: "boolean",
               default: false,
               description: "apply a run the removal guard would hold",
+            },
+            full: {
+              type: "boolean",
+              default: false,
+              description:
+                "evaluate every entity, even where a rule's last run today allows evaluating only what changed since",
             },
           },
           additionalProperties: false,
@@ -59,6 +66,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
           ruleIds: b.rules ?? [],
           asOf: b.asOf === undefined ? undefined : asOf,
           force: b.force,
+          full: b.full,
           trigger: "api",
         });
         deps.metrics.runs.inc({ status: "queued" });
@@ -76,6 +84,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
         trigger: "api",
         dryRun: b.dryRun,
         force: b.force,
+        incremental: !b.full,
         removalGuard: deps.config.removalGuard,
         concurrency: runConcurrency(deps.database, deps.config.runConcurrency),
       });
