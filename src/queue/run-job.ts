@@ -173,6 +173,9 @@ export async function processRunJob(
   if (waited) {
     if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
     await runOne(waited);
+  } else if (progress.pending) {
+    // Its rule was disabled or removed meanwhile: its partitions' changes are not applied.
+    await save({ ...progress, pending: undefined });
   }
   let results: (RunResult | RunResultJson)[];
   try {
