@@ -372,6 +372,17 @@ function compileNode(
   return { pred, leaves: [{ value: factValue, pred }] };
 }
 
+/**
+ * The conditions (each starting with `and`) that keep an entity id column to
+ * the entities a statement evaluates: those of `only`, within `range`.
+ */
+export function entityScope(id: SQL, scope: Pick<CompileContext, "only" | "range">): SQL {
+  const { only, range } = scope;
+  return sql`${only ? sql`and ${id} in ${only}` : sql``}${
+    range?.after != null ? sql` and ${id} > ${range.after}` : sql``
+  }${range?.through != null ? sql` and ${id} <= ${range.through}` : sql``}`;
+}
+
 /** Compiles a rule, or says why it cannot be compiled. */
 export function compileRule(def: RuleDefinition): CompileResult {
   try {
@@ -412,13 +423,9 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
   const table = entityTable(type);
   const createdCol = createdColumn(type, "e");
   const tagId = claims.tagId ?? -1;
-  // The entities evaluated (a few, or a partition's key range), applied to every part keyed by entity
-  // too: a partition then reads its own slice of the rollups, the summary and the claims by their
-  // keys, not all of them to keep its share.
-  const only = (id: SQL) =>
-    sql`${ctx.only ? sql`and ${id} in ${ctx.only}` : sql``}${
-      ctx.range?.after != null ? sql` and ${id} > ${ctx.range.after}` : sql``
-    }${ctx.range?.through != null ? sql` and ${id} <= ${ctx.range.through}` : sql``}`;
+  // Applied to every part keyed by entity, not only to the entities: a partition then reads its own
+  // slice of the rollups, the summary and the claims by their keys, not all of them to keep its share.
+  const only = (id: SQL) => entityScope(id, ctx);
 
   const ctes: SQL[] = [];
   const joins: SQL[] = [];

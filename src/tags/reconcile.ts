@@ -5,7 +5,7 @@ import { createdColumn, entityTable } from "../db/queries/entities.ts";
 import { countEntities, loadEntityBatch } from "../db/queries/facts.ts";
 import { ensureTag, findTag } from "../db/queries/tags.ts";
 import { inTransaction } from "../db/queries/transaction.ts";
-import { compileRule } from "../rules/compile.ts";
+import { compileRule, entityScope } from "../rules/compile.ts";
 import { type Evaluation, RuleEvaluator, shouldHaveTag } from "../rules/evaluate.ts";
 import { expandExplanation, isCompactExplanation } from "../rules/explanation.ts";
 import { computeFacts } from "../rules/facts.ts";
@@ -508,9 +508,7 @@ export async function evaluateScope(
             ), held as (
               select c.entity_id from claims c
               where c.source = ${source} and c.tag_id = ${tag?.id ?? -1} and c.entity_type = ${type}
-                ${range.after !== null ? sql`and c.entity_id > ${range.after}` : sql``}
-                ${range.through !== null ? sql`and c.entity_id <= ${range.through}` : sql``}
-                ${only ? sql`and c.entity_id in ${only}` : sql``}
+                ${entityScope(sql`c.entity_id`, { range, only })}
             ), n as (
               -- Every count over the evaluation in one pass.
               select count(*)::int as evaluated, (count(*) filter (where ev.want))::int as matched,
