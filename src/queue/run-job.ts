@@ -137,11 +137,8 @@ export async function processRunJob(
     const bounds = await boundsOf(type);
     if (progress.pending) throw waitFor();
     fannedOut = true;
-    await save({
-      ...progress,
-      pending: { ruleId: id, runKey, partitions: bounds.length },
-      bounds: { ...progress.bounds, [type]: bounds },
-    });
+    // The bounds are in `progress` already (boundsOf keeps them there): saved with the job here.
+    await save({ ...progress, pending: { ruleId: id, runKey, partitions: bounds.length } });
     const parent = { id: job.id!, queue: job.queueQualifiedName };
     await deps.queues.partitions.addBulk(
       bounds.map((through, i) => {
