@@ -24,9 +24,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { sql } from "drizzle-orm";
-import { createApiKey } from "../src/api/keys.ts";
 import { openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { createApiKey } from "../src/keys/keys.ts";
 import { freshDatabase, parseArgs } from "./scratch.ts";
 
 const args = parseArgs(process.argv.slice(2));

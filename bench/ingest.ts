@@ -27,10 +27,10 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import { openSource } from "../src/activity/import-source.ts";
-import { importAccounts, importEvents, importUsers } from "../src/activity/imports.ts";
 import { openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { importAccounts, importEvents, importUsers } from "../src/imports/index.ts";
+import { openSource } from "../src/imports/source.ts";
 import { freshDatabase, parseArgs, peakRssMb } from "./scratch.ts";
 
 const args = parseArgs(process.argv.slice(2));

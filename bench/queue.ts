@@ -22,11 +22,11 @@ import { main } from "../src/cli/main.ts";
 import { loadConfig } from "../src/config.ts";
 import { type Database, openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { QueueSet } from "../src/queue/connection.ts";
-import { enqueueEntities, waitForEnqueued } from "../src/queue/enqueue.ts";
-import { JOB_NAMES } from "../src/queue/names.ts";
-import { DEFAULT_JOB_OPTIONS } from "../src/queue/options.ts";
-import { MAX_ENTITY_BATCH } from "../src/queue/payloads.ts";
+import { QueueSet } from "../src/jobs/connection.ts";
+import { enqueueEntities, waitForEnqueued } from "../src/jobs/enqueue.ts";
+import { JOB_NAMES } from "../src/jobs/names.ts";
+import { DEFAULT_JOB_OPTIONS } from "../src/jobs/options.ts";
+import { MAX_ENTITY_BATCH } from "../src/jobs/payloads.ts";
 import { benchDatabaseUrl, parseArgs } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

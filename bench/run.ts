@@ -18,9 +18,9 @@ import { sql } from "drizzle-orm";
 import { loadConfig } from "../src/config.ts";
 import { type Database, openPostgres, rows, type Tx } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { loadValidRules, runConcurrency, runRules, selectRules } from "../src/rules/runner.ts";
-import { calendarDate } from "../src/rules/time.ts";
-import { evaluationSettings, type RunResult, runRule } from "../src/tags/reconcile.ts";
+import { calendarDate } from "../src/facts/time.ts";
+import { evaluationSettings, type RunResult, runRule } from "../src/runs/reconcile.ts";
+import { loadValidRules, runConcurrency, runRules, selectRules } from "../src/runs/runner.ts";
 import { benchDatabaseUrl, parseArgs, peakRssMb } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

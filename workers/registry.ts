@@ -1,14 +1,14 @@
 import { type Job, UnrecoverableError, WaitingChildrenError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { isSignaltagError } from "../src/errors/index.ts";
-import type { JobKind } from "../src/queue/job-kind.ts";
-import type { QueueName } from "../src/queue/names.ts";
-import { describePayloadError } from "../src/queue/payloads.ts";
-import type { JobDeps } from "../src/queue/run-job.ts";
-import { evaluateEntitiesJob } from "./evaluate-entities.ts";
-import { evaluatePartitionJob } from "./evaluate-partition.ts";
-import { runAllJob } from "./run-all.ts";
-import { runRuleJob } from "./run-rule.ts";
+import { evaluateEntitiesJob } from "../src/jobs/evaluate-entities.ts";
+import { evaluatePartitionJob } from "../src/jobs/evaluate-partition.ts";
+import type { JobKind } from "../src/jobs/job-kind.ts";
+import type { QueueName } from "../src/jobs/names.ts";
+import { describePayloadError } from "../src/jobs/payloads.ts";
+import { runAllJob } from "../src/jobs/run-all.ts";
+import type { JobDeps } from "../src/jobs/run-job.ts";
+import { runRuleJob } from "../src/jobs/run-rule.ts";
 
 /** Every job kind signaltag runs. */
 export const JOB_KINDS: readonly JobKind[] = [

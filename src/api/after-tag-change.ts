@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
-import { enqueueAfterPeople, type PeopleChange } from "../queue/after-tag-change.ts";
-import type { EntityType } from "../rules/catalog.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { enqueueAfterPeople, type PeopleChange } from "../jobs/after-tag-change.ts";
 import type { ApiDeps } from "./deps.ts";
 
 /**

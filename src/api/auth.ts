@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { type ApiKeyRole, type ApiKeyRow, type KeyAuthenticator, roleAllows } from "../keys/keys.ts";
 import { errorBody } from "./errors.ts";
-import { type ApiKeyRole, type ApiKeyRow, type KeyAuthenticator, roleAllows } from "./keys.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {

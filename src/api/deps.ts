@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
-import type { QueueSet } from "../queue/connection.ts";
+import type { QueueSet } from "../jobs/connection.ts";
 import type { ApiMetrics } from "./metrics.ts";
 
 /** What routes need: the database, configuration, a clock, metrics and (with REDIS_URL) the queues. */

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DbOrTx } from "../db/client.ts";
-import { claimCountsByKind, lastRuleRuns, ruleRunCounts } from "../db/queries/run-stats.ts";
+import { claimCountsByKind, lastRuleRuns, ruleRunCounts } from "../runs/sql/run-stats.ts";
 
 /**
  * The API's Prometheus metrics, in a registry of its own (several servers can

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
-import { QueueSet, redactUrl } from "../queue/connection.ts";
+import { QueueSet, redactUrl } from "../jobs/connection.ts";
 
 /**
  * The API's connection to the queues. It does not wait for Redis: the API

@@ -1,10 +1,10 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import { openQueues, type QueueSet } from "../queue/connection.ts";
-import { type Enqueued, enqueueEntities, enqueueRun, waitForEnqueued } from "../queue/enqueue.ts";
-import type { RunJobResult } from "../queue/payloads.ts";
-import { loadValidRules, selectRules } from "../rules/runner.ts";
-import type { RunResult } from "../tags/reconcile.ts";
+import { openQueues, type QueueSet } from "../jobs/connection.ts";
+import { type Enqueued, enqueueEntities, enqueueRun, waitForEnqueued } from "../jobs/enqueue.ts";
+import type { RunJobResult } from "../jobs/payloads.ts";
+import type { RunResult } from "../runs/reconcile.ts";
+import { loadValidRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";
 import { parseAsOf, printRunTable, toJson } from "./run.ts";

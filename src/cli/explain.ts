@@ -1,15 +1,15 @@
 import type { Command } from "commander";
 import { sql } from "drizzle-orm";
+import { entityClaims } from "../claims/sql/tags.ts";
 import { rows } from "../db/client.ts";
-import { createdColumn, entityTable } from "../db/queries/entities.ts";
-import { loadEntityBatch } from "../db/queries/facts.ts";
-import { entityClaims } from "../db/queries/tags.ts";
 import { InputError, NotFoundError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { describeConditions, RuleEvaluator, shouldHaveTag } from "../rules/evaluate.ts";
-import { computeFacts } from "../rules/facts.ts";
-import { loadValidRules } from "../rules/runner.ts";
-import { calendarDate } from "../rules/time.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { computeFacts } from "../facts/compute.ts";
+import { createdColumn, entityTable } from "../facts/sql/entities.ts";
+import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
+import { calendarDate } from "../facts/time.ts";
+import { describeConditions, RuleEvaluator, shouldHaveTag } from "../runs/evaluate.ts";
+import { loadValidRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { parseAsOf } from "./run.ts";
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import { enqueueAfterTagChange } from "../queue/after-import.ts";
+import { enqueueAfterTagChange } from "../jobs/after-import.ts";
 import { importTagsFile, type TagsFileResult } from "../tags/file-import.ts";
 import { cliActor } from "./actor.ts";
 import type { CliContext } from "./context.ts";

@@ -1,14 +1,14 @@
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import type { Database } from "../db/client.ts";
 import {
   type ImportProgress,
   type ImportResult,
   importAccounts,
   importEvents,
   importUsers,
-} from "../activity/imports.ts";
-import type { Database } from "../db/client.ts";
-import { enqueueAfterImport } from "../queue/after-import.ts";
+} from "../imports/index.ts";
+import { enqueueAfterImport } from "../jobs/after-import.ts";
 import type { CliContext, Output } from "./context.ts";
 
 /**

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { createApiKey, listKeys, parseRole, revokeKey } from "../api/keys.ts";
 import { InputError } from "../errors/index.ts";
+import { createApiKey, listKeys, parseRole, revokeKey } from "../keys/keys.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
 

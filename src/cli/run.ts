@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import { describeConditions } from "../rules/evaluate.ts";
-import { loadValidRules, runConcurrency, runRules, selectRules } from "../rules/runner.ts";
-import { parseInstant } from "../rules/time.ts";
-import type { RunResult } from "../tags/reconcile.ts";
+import { parseInstant } from "../facts/time.ts";
+import { describeConditions } from "../runs/evaluate.ts";
+import type { RunResult } from "../runs/reconcile.ts";
+import { loadValidRules, runConcurrency, runRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";
 import { progressBar, table } from "./format.ts";

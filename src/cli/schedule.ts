@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { openQueues } from "../queue/connection.ts";
-import { syncSchedulers } from "../queue/scheduler.ts";
-import { loadValidRules } from "../rules/runner.ts";
+import { openQueues } from "../jobs/connection.ts";
+import { syncSchedulers } from "../jobs/scheduler.ts";
+import { loadValidRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
 

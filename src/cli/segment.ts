@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
+import type { EntityType } from "../facts/catalog.ts";
 import { bulkTagSegment } from "../segments/bulk.ts";
 import { csvHeader, csvLines } from "../segments/export.ts";
 import {

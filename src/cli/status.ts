@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { openQueues, type QueueSet } from "../queue/connection.ts";
-import { collectStatus, type RuleStatus } from "../queue/status.ts";
+import { openQueues, type QueueSet } from "../jobs/connection.ts";
+import { collectStatus, type RuleStatus } from "../jobs/status.ts";
 import { loadRulesDir } from "../rules/load.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
+import type { EntityTag } from "../claims/entity-tags.ts";
 import { InputError } from "../errors/index.ts";
-import { enqueueAfterTagChange } from "../queue/after-import.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { parseInstant } from "../rules/time.ts";
-import type { EntityTag } from "../tags/entity-tags.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { parseInstant } from "../facts/time.ts";
+import { enqueueAfterTagChange } from "../jobs/after-import.ts";
 import { applyTag, removeTag, type TagChangeResult } from "../tags/manual.ts";
 import { liftSuppression, suppress } from "../tags/suppress.ts";
 import { cliActor } from "./actor.ts";

@@ -7,10 +7,10 @@ import {
   QueueSet,
   redactUrl,
   requireRedisUrl,
-} from "../queue/connection.ts";
-import { QUEUES } from "../queue/names.ts";
-import { syncSchedulers } from "../queue/scheduler.ts";
-import { loadValidRules, runConcurrency } from "../rules/runner.ts";
+} from "../jobs/connection.ts";
+import { QUEUES } from "../jobs/names.ts";
+import { syncSchedulers } from "../jobs/scheduler.ts";
+import { loadValidRules, runConcurrency } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { registerEnqueueCommands } from "./enqueue.ts";
 import { registerScheduleCommands } from "./schedule.ts";

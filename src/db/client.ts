@@ -8,8 +8,8 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type postgres from "postgres";
 import type { Config } from "../config.ts";
 import { DatabaseBusyError } from "../errors/index.ts";
-import { transactionConnection } from "./queries/transaction.ts";
 import * as schema from "./schema/index.ts";
+import { transactionConnection } from "./transaction.ts";
 
 export type Schema = typeof schema;
 // biome-ignore lint/suspicious/noExplicitAny: the two drivers differ only in their result HKT

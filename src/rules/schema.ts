@@ -7,7 +7,14 @@
  */
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
-import { entityTypes, factCatalog, factNames, MAX_WINDOW_DAYS, operatorNames, operators } from "./catalog.ts";
+import {
+  entityTypes,
+  factCatalog,
+  factNames,
+  MAX_WINDOW_DAYS,
+  operatorNames,
+  operators,
+} from "../facts/catalog.ts";
 
 /** Lowercase letters, digits, "-" and "_"; starts with a letter or digit. */
 export const ruleIdPattern = /^[a-z0-9][a-z0-9_-]*$/;

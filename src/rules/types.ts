@@ -1,4 +1,4 @@
-import type { EntityType, OperatorName } from "./catalog.ts";
+import type { EntityType, OperatorName } from "../facts/catalog.ts";
 
 /** A leaf test, in json-rules-engine's form. */
 export interface FactCondition {

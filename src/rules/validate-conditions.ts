@@ -3,7 +3,7 @@
  * their targets, params, paths, operators and the type of each value. Every
  * problem is reported; nothing stops at the first one.
  */
-import { type EntityType, type OperatorName, operatorNames } from "./catalog.ts";
+import { type EntityType, type OperatorName, operatorNames } from "../facts/catalog.ts";
 import type { JsonPath } from "./json-pointer.ts";
 import { isObject, show, typeName } from "./json-values.ts";
 import type { ProblemList } from "./problems.ts";

@@ -1,5 +1,5 @@
 /** Checks a fact condition's fact: its name, its target, its params and its path. */
-import { entityTypes, type FactSpec, factCatalog, factNames, MAX_WINDOW_DAYS } from "./catalog.ts";
+import { entityTypes, type FactSpec, factCatalog, factNames, MAX_WINDOW_DAYS } from "../facts/catalog.ts";
 import { parseJsonPath } from "./json-path.ts";
 import type { JsonPath } from "./json-pointer.ts";
 import { isObject, show, typeName } from "./json-values.ts";

@@ -4,8 +4,8 @@
  * element for contains, enum values for enumerated facts, null only where a
  * fact can be null.
  */
-import type { FactSpec, OperatorName } from "./catalog.ts";
-import { operators } from "./catalog.ts";
+import type { FactSpec, OperatorName } from "../facts/catalog.ts";
+import { operators } from "../facts/catalog.ts";
 import type { JsonPath } from "./json-pointer.ts";
 import { show, typeName } from "./json-values.ts";
 import { listOf, suggest } from "./suggest.ts";

@@ -3,7 +3,7 @@
  * JSON pointer (and, for file text, a line and column).
  */
 import type { z } from "zod";
-import { type EntityType, entityTypes } from "./catalog.ts";
+import { type EntityType, entityTypes } from "../facts/catalog.ts";
 import { type Position, parseJsonWithPositions } from "./json-source.ts";
 import { isObject } from "./json-values.ts";
 import { ProblemList, type RuleProblem } from "./problems.ts";

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
-import { rebuildRollups } from "../activity/rollups.ts";
 import { type Database, rows } from "../db/client.ts";
 import { ConflictError, InputError } from "../errors/index.ts";
+import { rebuildRollups } from "../imports/rollups.ts";
 import { type SeedOptions, seedDefaults, seedOptionProblems, WorkspaceGenerator } from "./generator.ts";
 import { accountColumns, accountRow, eventColumns, eventRow, rowsOf, userColumns, userRow } from "./rows.ts";
 

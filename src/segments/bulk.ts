@@ -1,5 +1,5 @@
 import type { DbOrTx } from "../db/client.ts";
-import { inTransaction } from "../db/queries/transaction.ts";
+import { inTransaction } from "../db/transaction.ts";
 import { type BulkRequest, type BulkResult, bulkTag, MAX_BULK_IDS, tooManyIds } from "../tags/bulk.ts";
 import { type EvaluationClock, resolveSegment, type SegmentQuery, segmentBatches } from "./query.ts";
 

@@ -1,5 +1,5 @@
 import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
+import type { EntityType } from "../facts/catalog.ts";
 import { ProblemList } from "../rules/problems.ts";
 import type { LoadedRule, TopLevelCondition } from "../rules/types.ts";
 import { checkTopLevelCondition } from "../rules/validate-conditions.ts";

@@ -1,4 +1,4 @@
-import type { EntityType } from "../rules/catalog.ts";
+import type { EntityType } from "../facts/catalog.ts";
 import type { SegmentAccountRow, SegmentRow, SegmentUserRow } from "./query.ts";
 
 /** CSV field quoting (RFC 4180). */

@@ -1,5 +1,13 @@
+import { findTags } from "../claims/sql/tags.ts";
+import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { loadEntityBatch } from "../db/queries/facts.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { computeFacts } from "../facts/compute.ts";
+import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
+import { calendarDate } from "../facts/time.ts";
+import { RuleEvaluator } from "../runs/evaluate.ts";
+import { decodeCursor, encodeCursor, isString } from "../tags/cursor.ts";
+import { conditionsAsRule, validateSegmentConditions } from "./conditions.ts";
 import {
   type SegmentAccountRow,
   type SegmentUserRow,
@@ -7,15 +15,7 @@ import {
   segmentIds,
   segmentRows,
   type TagFilter,
-} from "../db/queries/segments.ts";
-import { findTags } from "../db/queries/tags.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { RuleEvaluator } from "../rules/evaluate.ts";
-import { computeFacts } from "../rules/facts.ts";
-import { calendarDate } from "../rules/time.ts";
-import { decodeCursor, encodeCursor, isString } from "../tags/cursor.ts";
-import { normalizeTagName } from "../tags/tag-name.ts";
-import { conditionsAsRule, validateSegmentConditions } from "./conditions.ts";
+} from "./sql/segments.ts";
 
 export type { SegmentAccountRow, SegmentUserRow };
 export type SegmentRow = SegmentUserRow | SegmentAccountRow;

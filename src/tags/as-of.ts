@@ -1,6 +1,6 @@
 import { TZDate } from "@date-fns/tz";
 import { InputError } from "../errors/index.ts";
-import { parseInstant } from "../rules/time.ts";
+import { parseInstant } from "../facts/time.ts";
 
 /**
  * The instant a membership question is asked at: an ISO-8601 instant, or a

@@ -1,11 +1,11 @@
+import { addClaimsCounted, idTablePairs, removeClaimsCounted } from "../claims/sql/claim-changes.ts";
+import { ensureTag, findTag } from "../claims/sql/tags.ts";
+import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { addClaimsCounted, idTablePairs, removeClaimsCounted } from "../db/queries/claim-changes.ts";
-import { createIdTable, lockEntities, unknownIds } from "../db/queries/entities.ts";
-import { ensureTag, findTag } from "../db/queries/tags.ts";
-import { inTransaction } from "../db/queries/transaction.ts";
+import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { normalizeTagName } from "./tag-name.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { createIdTable, lockEntities, unknownIds } from "../facts/sql/entities.ts";
 
 /** Most ids one bulk request may name: one transaction must stay short. */
 export const MAX_BULK_IDS = 100_000;

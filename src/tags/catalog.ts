@@ -1,5 +1,5 @@
+import { type TagCounts, tagsWithCounts } from "../claims/sql/tags.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { type TagCounts, tagsWithCounts } from "../db/queries/tags.ts";
 import { ConflictError } from "../errors/index.ts";
 
 export type { TagCounts };

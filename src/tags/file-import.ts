@@ -1,11 +1,11 @@
+import { addClaims, removeClaims } from "../claims/sql/claim-changes.ts";
+import { ensureTag, findTags, type TagRow } from "../claims/sql/tags.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { addClaims, removeClaims } from "../db/queries/claim-changes.ts";
-import { createIdTable, lockEntities, unknownIds } from "../db/queries/entities.ts";
-import { type Cell, cellPairs, createCellTable } from "../db/queries/tag-file.ts";
-import { ensureTag, findTags, type TagRow } from "../db/queries/tags.ts";
-import { inTransaction } from "../db/queries/transaction.ts";
+import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { createIdTable, lockEntities, unknownIds } from "../facts/sql/entities.ts";
+import { type Cell, cellPairs, createCellTable } from "./sql/tag-file.ts";
 import { type LineProblem, parseTagsFile } from "./tags-file.ts";
 
 /** How many added and removed claims a result lists one by one; the counts are always exact. */

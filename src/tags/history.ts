@@ -1,19 +1,19 @@
+import { findTag } from "../claims/sql/tags.ts";
+import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { entityExists } from "../db/queries/entities.ts";
+import { NotFoundError } from "../errors/index.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { entityExists } from "../facts/sql/entities.ts";
+import { describeConditions, type ExplainedCondition } from "../runs/evaluate.ts";
+import { decodeCursor, encodeCursor, isString } from "./cursor.ts";
+import { entityNotFound } from "./manual.ts";
 import {
   currentMembers,
   entityHistory,
   type HistoryCursor,
   type HistoryRow,
   membersAsOf,
-} from "../db/queries/history.ts";
-import { findTag } from "../db/queries/tags.ts";
-import { NotFoundError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { describeConditions, type ExplainedCondition } from "../rules/evaluate.ts";
-import { decodeCursor, encodeCursor, isString } from "./cursor.ts";
-import { entityNotFound } from "./manual.ts";
-import { normalizeTagName } from "./tag-name.ts";
+} from "./sql/history.ts";
 
 export interface HistoryEntry {
   kind: "tag" | "suppression";

@@ -1,12 +1,12 @@
+import { type EntityTag, entityTags } from "../claims/entity-tags.ts";
+import { addClaims, removeClaims, singlePair } from "../claims/sql/claim-changes.ts";
+import { ensureTag } from "../claims/sql/tags.ts";
+import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { addClaims, removeClaims, singlePair } from "../db/queries/claim-changes.ts";
-import { lockEntityFindTag } from "../db/queries/entities.ts";
-import { ensureTag } from "../db/queries/tags.ts";
-import { inTransaction } from "../db/queries/transaction.ts";
+import { inTransaction } from "../db/transaction.ts";
 import { NotFoundError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { type EntityTag, entityTags } from "./entity-tags.ts";
-import { normalizeTagName } from "./tag-name.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { lockEntityFindTag } from "../facts/sql/entities.ts";
 
 export interface TagChange {
   type: EntityType;

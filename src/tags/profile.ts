@@ -1,4 +1,8 @@
+import { type EntityTag, entityTags } from "../claims/entity-tags.ts";
 import type { DbOrTx } from "../db/client.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { decodeCursor, encodeCursor, isString } from "./cursor.ts";
+import { entityNotFound } from "./manual.ts";
 import {
   type AccountFields,
   type AccountUser,
@@ -7,11 +11,7 @@ import {
   accountUsers,
   type UserFields,
   userFields,
-} from "../db/queries/profiles.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { decodeCursor, encodeCursor, isString } from "./cursor.ts";
-import { type EntityTag, entityTags } from "./entity-tags.ts";
-import { entityNotFound } from "./manual.ts";
+} from "./sql/profiles.ts";
 import { type Suppression, suppressionsOf } from "./suppress.ts";
 
 /** How many of an account's users its profile lists; the rest are a page away. */

@@ -1,6 +1,13 @@
+import { removeClaims, singlePair } from "../claims/sql/claim-changes.ts";
+import { ensureTag } from "../claims/sql/tags.ts";
+import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { removeClaims, singlePair } from "../db/queries/claim-changes.ts";
-import { lockEntity } from "../db/queries/entities.ts";
+import { inTransaction } from "../db/transaction.ts";
+import { InputError, NotFoundError } from "../errors/index.ts";
+import type { EntityType } from "../facts/catalog.ts";
+import { lockEntity } from "../facts/sql/entities.ts";
+import { suggest } from "../rules/suggest.ts";
+import { entityNotFound } from "./manual.ts";
 import {
   entitySuppressions,
   insertSuppression,
@@ -10,14 +17,7 @@ import {
   ruleSourceFilter,
   type SuppressionRow,
   suppressionById,
-} from "../db/queries/suppressions.ts";
-import { ensureTag } from "../db/queries/tags.ts";
-import { inTransaction } from "../db/queries/transaction.ts";
-import { InputError, NotFoundError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { suggest } from "../rules/suggest.ts";
-import { entityNotFound } from "./manual.ts";
-import { normalizeTagName } from "./tag-name.ts";
+} from "./sql/suppressions.ts";
 
 export type { SuppressionRow as Suppression };
 

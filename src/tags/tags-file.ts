@@ -1,7 +1,7 @@
 import { parse } from "csv-parse/sync";
+import { normalizeTagName } from "../claims/tag-name.ts";
 import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../rules/catalog.ts";
-import { normalizeTagName } from "./tag-name.ts";
+import type { EntityType } from "../facts/catalog.ts";
 
 /** What one cell of a tags file asks for: a claim from the file, every claim removed, or nothing. */
 export type CellAction = "add" | "remove";

@@ -1,8 +1,8 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll } from "vitest";
-import { createApiKey } from "../../src/api/keys.ts";
 import { buildServer } from "../../src/api/server.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
+import { createApiKey } from "../../src/keys/keys.ts";
 import type { TestDatabase } from "./db.ts";
 
 export type Role = "viewer" | "editor" | "admin";

@@ -2,15 +2,15 @@ import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import type { Database } from "../../src/db/client.ts";
 import { rows } from "../../src/db/client.ts";
-import { loadEntityBatch } from "../../src/db/queries/facts.ts";
-import { compileRule } from "../../src/rules/compile.ts";
-import { RuleEvaluator, shouldHaveTag } from "../../src/rules/evaluate.ts";
-import { expandExplanation, isCompactExplanation } from "../../src/rules/explanation.ts";
-import { computeFacts } from "../../src/rules/facts.ts";
+import { computeFacts } from "../../src/facts/compute.ts";
+import { loadEntityBatch } from "../../src/facts/sql/entity-batch.ts";
+import { addDays, calendarDate } from "../../src/facts/time.ts";
 import { orderByDependencies, ruleVersion } from "../../src/rules/load.ts";
-import { addDays, calendarDate } from "../../src/rules/time.ts";
 import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
 import { validateRuleObject } from "../../src/rules/validate.ts";
+import { compileRule } from "../../src/runs/compile.ts";
+import { RuleEvaluator, shouldHaveTag } from "../../src/runs/evaluate.ts";
+import { expandExplanation, isCompactExplanation } from "../../src/runs/explanation.ts";
 
 /**
  * Random workspaces and random rules over the fact catalog, and the two

@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, inject } from "vitest";
-import { QueueSet } from "../../src/queue/connection.ts";
+import { QueueSet } from "../../src/jobs/connection.ts";
 import { backendUnavailable } from "./db.ts";
 import { testRedisUrl } from "./redis-setup.ts";
 

@@ -2,9 +2,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sql } from "drizzle-orm";
-import { rebuildRollups } from "../../src/activity/rollups.ts";
 import type { Database } from "../../src/db/client.ts";
 import { rows } from "../../src/db/client.ts";
+import { rebuildRollups } from "../../src/imports/rollups.ts";
 
 /** Small workspaces written straight into the tables, for tests of what reads them. */
 export async function addAccount(

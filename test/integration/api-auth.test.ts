@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { InjectOptions } from "fastify";
 import { beforeEach, describe, expect, it } from "vitest";
-import { revokeKey } from "../../src/api/keys.ts";
+import { revokeKey } from "../../src/keys/keys.ts";
 import { applyTag } from "../../src/tags/manual.ts";
 import { suppress } from "../../src/tags/suppress.ts";
 import { type Role, useApi } from "../helpers/api.ts";

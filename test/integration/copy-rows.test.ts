@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { CopyRefused, rows } from "../../src/db/client.ts";
-import { inTransaction } from "../../src/db/queries/transaction.ts";
+import { inTransaction } from "../../src/db/transaction.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 
 describe.skipIf(backendUnavailable())("bulk loading", () => {

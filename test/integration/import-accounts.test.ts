@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
-import { importAccounts } from "../../src/activity/imports.ts";
 import { rows } from "../../src/db/client.ts";
 import { InputError } from "../../src/errors/index.ts";
+import { importAccounts } from "../../src/imports/index.ts";
 import { count, csv, ndjson, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { parse } from "csv-parse/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { openSource, type SourceRow } from "../../src/activity/import-source.ts";
+import { openSource, type SourceRow } from "../../src/imports/source.ts";
 
 /*
  * The CSV reader splits quote-free stretches of a file at commas and hands

@@ -2,10 +2,10 @@ import fs from "node:fs";
 import { Readable } from "node:stream";
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
-import { sweepStaging } from "../../src/activity/import-run.ts";
-import { importEvents } from "../../src/activity/imports.ts";
 import { rows } from "../../src/db/client.ts";
 import { InputError } from "../../src/errors/index.ts";
+import { importEvents } from "../../src/imports/index.ts";
+import { sweepStaging } from "../../src/imports/run.ts";
 import { csv, importEventOwners, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
-import { importAccounts, importEvents, importUsers } from "../../src/activity/imports.ts";
 import { rows } from "../../src/db/client.ts";
+import { importAccounts, importEvents, importUsers } from "../../src/imports/index.ts";
 import {
   count,
   csv,

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
-import { importAccounts, importUsers } from "../../src/activity/imports.ts";
 import { rows } from "../../src/db/client.ts";
+import { importAccounts, importUsers } from "../../src/imports/index.ts";
 import { count, csv, ndjson, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";

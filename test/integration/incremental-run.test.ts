@@ -3,11 +3,11 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
-import { expandExplanations, type StoredExplanation } from "../../src/db/queries/history.ts";
-import { runRules } from "../../src/rules/runner.ts";
-import { addDays, calendarDate } from "../../src/rules/time.ts";
+import { addDays, calendarDate } from "../../src/facts/time.ts";
 import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
-import { runRule } from "../../src/tags/reconcile.ts";
+import { runRule } from "../../src/runs/reconcile.ts";
+import { runRules } from "../../src/runs/runner.ts";
+import { expandExplanations, type StoredExplanation } from "../../src/tags/sql/history.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 import {
   loadWorkspace,

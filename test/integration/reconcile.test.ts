@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
-import { expandExplanations } from "../../src/db/queries/history.ts";
+import { expandExplanations } from "../../src/tags/sql/history.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import {
@@ -215,7 +215,7 @@ describe.skipIf(backendUnavailable())("rule runs reconcile claims", () => {
     await t.database.db.execute(sql`
       delete from activity_events where user_id in ('u01','u02','u03','u04','u05','u06')
         and occurred_at = '2026-03-31T12:00:00Z'`);
-    const { rebuildRollups } = await import("../../src/activity/rollups.ts");
+    const { rebuildRollups } = await import("../../src/imports/rollups.ts");
     await rebuildRollups(t.database.db, "UTC");
     const eventsBefore = await countRows(t.database, "tag_events");
     const held = parse((await run(dir)).stdout)[0];
@@ -319,8 +319,8 @@ describe.skipIf(backendUnavailable())("rule runs reconcile claims", () => {
 
   it("re-evaluates only the given entities when scoped", async () => {
     await powerUsers(3, 20);
-    const { reconcileEntities } = await import("../../src/rules/runner.ts");
-    const { loadValidRules } = await import("../../src/rules/runner.ts");
+    const { reconcileEntities } = await import("../../src/runs/runner.ts");
+    const { loadValidRules } = await import("../../src/runs/runner.ts");
     const rules = await loadValidRules(rulesDir([powerUsersRule()]));
     const results = await reconcileEntities(t.database.db, rules, "user", ["u02"], {
       asOf: new Date(asOf),

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { loadValidRules, runConcurrency, runRules, selectRules } from "../../src/rules/runner.ts";
 import type { LoadedRule } from "../../src/rules/types.ts";
-import { type RunResult, runRule } from "../../src/tags/reconcile.ts";
+import { type RunResult, runRule } from "../../src/runs/reconcile.ts";
+import { loadValidRules, runConcurrency, runRules, selectRules } from "../../src/runs/runner.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 import {
   addAccount,

@@ -3,10 +3,10 @@ import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { rows } from "../../src/db/client.ts";
-import type { QueueSet } from "../../src/queue/connection.ts";
-import { evaluatePartitionPayload, type RunProgress } from "../../src/queue/payloads.ts";
-import { processRunJob } from "../../src/queue/run-job.ts";
-import { evaluatePartitionJob } from "../../workers/evaluate-partition.ts";
+import type { QueueSet } from "../../src/jobs/connection.ts";
+import { evaluatePartitionJob } from "../../src/jobs/evaluate-partition.ts";
+import { evaluatePartitionPayload, type RunProgress } from "../../src/jobs/payloads.ts";
+import { processRunJob } from "../../src/jobs/run-job.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import { addAccount, addUser, powerUsersRule, rulesDir } from "../helpers/workspace.ts";
 

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { rebuildRollups } from "../../src/activity/rollups.ts";
 import { rows } from "../../src/db/client.ts";
+import { rebuildRollups } from "../../src/imports/rollups.ts";
 import { seedWorkspace } from "../../src/seed/seed-workspace.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";

@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
-import { waitForJob } from "../../src/queue/enqueue.ts";
-import { JOB_NAMES } from "../../src/queue/names.ts";
+import { waitForJob } from "../../src/jobs/enqueue.ts";
+import { JOB_NAMES } from "../../src/jobs/names.ts";
 import { runCli } from "../helpers/cli.ts";
 import { useTestDatabase } from "../helpers/db.ts";
 import { queueUnavailable, useQueueTest } from "../helpers/queue.ts";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
-import type { QueueSet } from "../../src/queue/connection.ts";
+import type { QueueSet } from "../../src/jobs/connection.ts";
 import { type Role, useApi } from "../helpers/api.ts";
 import { runCli } from "../helpers/cli.ts";
 import { useTestDatabase } from "../helpers/db.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { RuleEvaluator, shouldHaveTag } from "../../src/rules/evaluate.ts";
-import { factKey } from "../../src/rules/facts.ts";
+import { factKey } from "../../src/facts/compute.ts";
 import type { LoadedRule, RuleDefinition, TopLevelCondition } from "../../src/rules/types.ts";
+import { RuleEvaluator, shouldHaveTag } from "../../src/runs/evaluate.ts";
 
 function rule(conditions: TopLevelCondition, extra: Partial<RuleDefinition> = {}): LoadedRule {
   return {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { expandExplanation, isCompactExplanation } from "../../src/rules/explanation.ts";
 import type { RuleDefinition } from "../../src/rules/types.ts";
+import { expandExplanation, isCompactExplanation } from "../../src/runs/explanation.ts";
 
 const header = { rule: "at-risk", version: "0123456789abcdef", asOf: "2026-03-31T12:00:00.000Z" };
 

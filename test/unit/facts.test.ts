@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { computeFacts, type EntityInput, type FactRequest, factKey } from "../../src/rules/facts.ts";
-import { addDays, calendarDate, daysBetween } from "../../src/rules/time.ts";
+import { computeFacts, type EntityInput, type FactRequest, factKey } from "../../src/facts/compute.ts";
+import { addDays, calendarDate, daysBetween } from "../../src/facts/time.ts";
 
 const today = "2026-03-31";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { accountsSpec, healthFromScore } from "../../src/activity/import-accounts.ts";
+import { accountsSpec, healthFromScore } from "../../src/imports/accounts.ts";
 
 describe("health from the score", () => {
   it("is poor below 40, average from 40 to below 70, good from 70", () => {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { factNames, operatorNames } from "../../src/rules/catalog.ts";
+import { factNames, operatorNames } from "../../src/facts/catalog.ts";
 import { ruleJsonSchema, ruleJsonSchemaText } from "../../src/rules/schema.ts";
 
 const committedPath = new URL("../../rules/rule.schema.json", import.meta.url);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { entityExists } from "../../db/queries/entities.ts";
-import type { EntityType } from "../../rules/catalog.ts";
+import type { EntityType } from "../../facts/catalog.ts";
+import { entityExists } from "../../facts/sql/entities.ts";
 import { historyOf } from "../../tags/history.ts";
 import { applyTag, entityNotFound, removeTag, type TagChangeResult } from "../../tags/manual.ts";
 import { profileOf, usersOfAccount } from "../../tags/profile.ts";

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { pingDatabase } from "../../db/queries/health.ts";
+import { pingDatabase } from "../../db/health.ts";
 import type { ApiDeps } from "../deps.ts";
 
 interface Check {

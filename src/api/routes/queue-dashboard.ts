@@ -2,8 +2,8 @@ import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { FastifyInstance } from "fastify";
-import type { QueueSet } from "../../queue/connection.ts";
-import { QUEUES } from "../../queue/names.ts";
+import type { QueueSet } from "../../jobs/connection.ts";
+import { QUEUES } from "../../jobs/names.ts";
 
 export const QUEUE_DASHBOARD_PATH = "/admin/queues";
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
-import { enqueueRun } from "../../queue/enqueue.ts";
-import { loadValidRules, runConcurrency, runRules, selectRules } from "../../rules/runner.ts";
-import { parseInstant } from "../../rules/time.ts";
+import { parseInstant } from "../../facts/time.ts";
+import { enqueueRun } from "../../jobs/enqueue.ts";
+import { loadValidRules, runConcurrency, runRules, selectRules } from "../../runs/runner.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorResponses } from "../schemas.ts";
 

@@ -1,8 +1,8 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
-import type { EntityType } from "../../rules/catalog.ts";
-import { parseInstant } from "../../rules/time.ts";
+import type { EntityType } from "../../facts/catalog.ts";
+import { parseInstant } from "../../facts/time.ts";
 import { bulkTagSegment } from "../../segments/bulk.ts";
 import { csvHeader, csvLines } from "../../segments/export.ts";
 import {

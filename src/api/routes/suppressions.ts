@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
-import { parseInstant } from "../../rules/time.ts";
+import { parseInstant } from "../../facts/time.ts";
 import { liftSuppression, suppress, suppressionsOf } from "../../tags/suppress.ts";
 import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";

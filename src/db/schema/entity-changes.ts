@@ -10,7 +10,7 @@ const xid8 = customType<{ data: string }>({ dataType: () => "xid8" });
  * statement-level triggers (drizzle/0007_entity_changes.sql) on users,
  * accounts, activity_daily, claims and suppressions, whatever writes them. A
  * run remembers the snapshot it evaluated under and later reads the changes
- * of every transaction that snapshot did not see (src/tags/incremental.ts).
+ * of every transaction that snapshot did not see (src/runs/incremental.ts).
  *
  * kind: `row` (the entity's own row), `member` (a user of this account came,
  * went or changed), `activity` (its rollups), `claim` and `suppression` (of
