@@ -1,4 +1,4 @@
-import { readsTags } from "../facts/compute.ts";
+import { readsTags } from "../rules/fact-requests.ts";
 import { reconcileEntities } from "../runs/runner.ts";
 import { defineJobKind } from "./job-kind.ts";
 import { JOB_NAMES, QUEUES } from "./names.ts";

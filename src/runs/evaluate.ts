@@ -1,6 +1,7 @@
 import { Engine, type TopLevelCondition as JreTopLevel, type RuleProperties } from "json-rules-engine";
 import { factCatalog } from "../facts/catalog.ts";
-import { collectFactRequests, type FactRequest, factKey } from "../facts/compute.ts";
+import { type FactRequest, factKey } from "../facts/compute.ts";
+import { collectFactRequests } from "../rules/fact-requests.ts";
 import type { LoadedRule, TopLevelCondition } from "../rules/types.ts";
 
 /** A condition tree as evaluated: leaves carry the fact value and the result. */

@@ -3,9 +3,9 @@ import { type SQL, sql } from "drizzle-orm";
 import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
-import { collectFactRequests } from "../facts/compute.ts";
 import { createdColumn, entityTable } from "../facts/sql/entities.ts";
 import { calendarDate } from "../facts/time.ts";
+import { collectFactRequests } from "../rules/fact-requests.ts";
 import type { LoadedRule } from "../rules/types.ts";
 
 /**
