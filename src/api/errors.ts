@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { isSignaltagError, type SignaltagError } from "../errors/index.ts";
+import { isSignaltagError } from "../errors/index.ts";
 
 /** The one error shape every route answers with: `{ "error": { "code", "message", ... } }`. */
 export interface ErrorBody {
@@ -30,19 +30,6 @@ export const errorSchema = {
   },
   required: ["error"],
 } as const;
-
-const statusOf: Record<string, number> = {
-  not_found: 404,
-  conflict: 409,
-  tags_are_permanent: 409,
-  key_name_taken: 409,
-  database_busy: 503,
-  redis_unavailable: 503,
-};
-
-function domainStatus(err: SignaltagError): number {
-  return statusOf[err.code] ?? (err.constructor.name === "ConflictError" ? 409 : err.retriable ? 503 : 400);
-}
 
 interface AjvError {
   keyword: string;
@@ -89,7 +76,7 @@ function validationBody(err: FastifyError): ErrorBody {
 export function handleError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) return reply.status(400).send(validationBody(err));
   if (isSignaltagError(err)) {
-    const status = domainStatus(err);
+    const status = err.status;
     if (status >= 500) request.log.warn({ err }, "request failed");
     return reply.status(status).send(errorBody(err.code, err.message, err.details));
   }

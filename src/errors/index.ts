@@ -1,23 +1,27 @@
 /**
- * Error classes. Each carries a stable `code` and whether retrying can help;
- * the CLI prints `message` without a stack for user mistakes, and the worker
- * turns non-retriable errors into BullMQ's UnrecoverableError.
+ * Every error class signaltag raises on purpose. Each carries a stable `code`,
+ * the HTTP `status` the API answers with, and whether retrying can help; the
+ * CLI prints `message` without a stack for these, and the worker turns
+ * non-retriable ones into BullMQ's UnrecoverableError.
  */
 export class SignaltagError extends Error {
   readonly code: string;
   readonly retriable: boolean;
+  /** The HTTP status a route answers this error with. */
+  readonly status: number;
   /** Optional structured details (offending lines, unknown ids...). */
   readonly details?: unknown;
 
   constructor(
     code: string,
     message: string,
-    opts: { cause?: unknown; retriable?: boolean; details?: unknown } = {},
+    opts: { cause?: unknown; retriable?: boolean; details?: unknown; status?: number } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
     this.retriable = opts.retriable ?? false;
+    this.status = opts.status ?? (this.retriable ? 503 : 400);
     this.details = opts.details;
   }
 }
@@ -25,35 +29,56 @@ export class SignaltagError extends Error {
 /** Bad configuration: an environment variable that does not parse. */
 export class ConfigError extends SignaltagError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
-    super("config_invalid", message, opts);
+    super("config_invalid", message, { ...opts, status: 500 });
   }
 }
 
 /** Input a person gave us (a file, an argument, a request body) is wrong. */
 export class InputError extends SignaltagError {
   constructor(message: string, opts: { cause?: unknown; details?: unknown; code?: string } = {}) {
-    super(opts.code ?? "invalid_input", message, opts);
+    super(opts.code ?? "invalid_input", message, { ...opts, status: 400 });
   }
 }
 
 /** Something that was asked for does not exist. */
 export class NotFoundError extends SignaltagError {
   constructor(message: string, opts: { cause?: unknown; details?: unknown } = {}) {
-    super("not_found", message, opts);
+    super("not_found", message, { ...opts, status: 404 });
+  }
+}
+
+/** An operation the domain forbids (renaming or deleting a tag, a name already taken...). */
+export class ConflictError extends SignaltagError {
+  constructor(message: string, opts: { code?: string; details?: unknown } = {}) {
+    super(opts.code ?? "conflict", message, { ...opts, status: 409 });
   }
 }
 
 /** The embedded database is held by another process. */
 export class DatabaseBusyError extends SignaltagError {
   constructor(message: string) {
-    super("database_busy", message, { retriable: true });
+    super("database_busy", message, { retriable: true, status: 503 });
   }
 }
 
-/** An operation the domain forbids (renaming or deleting a tag...). */
-export class ConflictError extends SignaltagError {
-  constructor(message: string, opts: { code?: string; details?: unknown } = {}) {
-    super(opts.code ?? "conflict", message, opts);
+/** Redis is configured but does not answer. */
+export class RedisUnavailableError extends SignaltagError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super("redis_unavailable", message, { ...opts, retriable: true, status: 503 });
+  }
+}
+
+/** Something a command or route needs is not configured (the queue without REDIS_URL...); the CLI exits 2. */
+export class MissingPrerequisiteError extends SignaltagError {
+  constructor(message: string) {
+    super("missing_prerequisite", message, { status: 503 });
+  }
+}
+
+/** A run that failed for a reason that may pass (the database went away): its job is retried. */
+export class RetriableRunError extends SignaltagError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super("run_failed_retriable", message, { ...opts, retriable: true, status: 503 });
   }
 }
 

@@ -1,14 +1,7 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { SignaltagError } from "../errors/index.ts";
+import { MissingPrerequisiteError, RedisUnavailableError } from "../errors/index.ts";
 import { QUEUES, type QueueName } from "./names.ts";
-
-/** Redis is configured but does not answer. */
-export class RedisUnavailableError extends SignaltagError {
-  constructor(message: string, opts: { cause?: unknown } = {}) {
-    super("redis_unavailable", message, { ...opts, retriable: true });
-  }
-}
 
 /** The Redis URL without its password, for messages. */
 export function redactUrl(url: string): string {
@@ -116,13 +109,6 @@ export class QueueSet {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
     if (this.ownsConnection) await closeRedis(this.connection);
-  }
-}
-
-/** Something a command needs is not configured; the CLI exits 2 with the message. */
-export class MissingPrerequisiteError extends SignaltagError {
-  constructor(message: string) {
-    super("missing_prerequisite", message);
   }
 }
 

@@ -1,3 +1,4 @@
+import { RetriableRunError } from "../errors/index.ts";
 import { readsTags } from "../rules/fact-requests.ts";
 import { reconcileEntities } from "../runs/runner.ts";
 import { defineJobKind } from "./job-kind.ts";
@@ -5,7 +6,6 @@ import { JOB_NAMES, QUEUES } from "./names.ts";
 import { DEFAULT_JOB_OPTIONS } from "./options.ts";
 import { evaluateEntitiesPayload, type RunJobResult } from "./payloads.ts";
 import { loadRulesCached } from "./rules-cache.ts";
-import { RetriableRunError } from "./run-job.ts";
 
 /**
  * Re-evaluates a few users or accounts against every enabled rule of their

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type Job, WaitingChildrenError } from "bullmq";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { SignaltagError } from "../errors/index.ts";
+import { RetriableRunError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { countEntities } from "../facts/sql/entity-batch.ts";
 import type { LoadedRule } from "../rules/types.ts";
@@ -32,13 +32,6 @@ export interface JobDeps {
  * finished, and the second rule runs when the job is picked up again.
  */
 class Paused extends Error {}
-
-/** A run that failed for a reason that may pass (the database went away): the job is retried. */
-export class RetriableRunError extends SignaltagError {
-  constructor(message: string) {
-    super("run_failed_retriable", message, { retriable: true });
-  }
-}
 
 export interface RunRequest {
   ruleIds: string[];
