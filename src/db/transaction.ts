@@ -62,3 +62,31 @@ export async function inTransaction<T>(db: DbOrTx, fn: (tx: Tx) => Promise<T>): 
     reserved.release();
   }
 }
+
+/** Carries a rolled-back transaction's value out of it; private to this module, so no caller uses throws for control flow. */
+class RolledBack<T> {
+  constructor(readonly value: T) {}
+}
+
+/**
+ * Runs `fn` in one transaction that commits only when it says so: `fn`
+ * returns its value and whether to commit (a dry run, or a run the removal
+ * guard holds, returns `commit: false` and keeps nothing). Nested in another
+ * transaction, a rollback undoes only this part (a savepoint on drizzle's
+ * transactions), or the whole reserved transaction when joined.
+ */
+export async function transactionWithOutcome<T>(
+  db: DbOrTx,
+  fn: (tx: Tx) => Promise<{ value: T; commit: boolean }>,
+): Promise<T> {
+  try {
+    return await inTransaction(db, async (tx) => {
+      const outcome = await fn(tx);
+      if (!outcome.commit) throw new RolledBack(outcome.value);
+      return outcome.value;
+    });
+  } catch (err) {
+    if (err instanceof RolledBack) return err.value as T;
+    throw err;
+  }
+}
