@@ -71,9 +71,9 @@ class RolledBack<T> {
 /**
  * Runs `fn` in one transaction that commits only when it says so: `fn`
  * returns its value and whether to commit (a dry run, or a run the removal
- * guard holds, returns `commit: false` and keeps nothing). Nested in another
- * transaction, a rollback undoes only this part (a savepoint on drizzle's
- * transactions), or the whole reserved transaction when joined.
+ * guard holds, returns `commit: false` and keeps nothing). Nested in a
+ * drizzle transaction, a rollback undoes this part (a savepoint); within a
+ * transaction of inTransaction it joins that one, whose own outcome decides.
  */
 export async function transactionWithOutcome<T>(
   db: DbOrTx,
