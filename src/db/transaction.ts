@@ -1,6 +1,7 @@
-import { PostgresJsSession, PostgresJsTransaction } from "drizzle-orm/postgres-js";
+import { drizzle } from "drizzle-orm/postgres-js";
 import type postgres from "postgres";
 import type { DbOrTx, Tx } from "./client.ts";
+import { poolOf } from "./connections.ts";
 
 /** Transactions this module opened on a reserved connection, and that connection; work nested in them joins them. */
 const reservedTransactions = new WeakMap<object, postgres.ReservedSql>();
@@ -12,11 +13,6 @@ const reservedTransactions = new WeakMap<object, postgres.ReservedSql>();
  */
 export function transactionConnection(tx: DbOrTx): postgres.ReservedSql | undefined {
   return reservedTransactions.get(tx);
-}
-
-interface DrizzleInternals {
-  dialect: ConstructorParameters<typeof PostgresJsSession>[1];
-  _: { session: { client?: unknown; schema?: ConstructorParameters<typeof PostgresJsSession>[2] } };
 }
 
 /**
@@ -31,19 +27,14 @@ interface DrizzleInternals {
  */
 export async function inTransaction<T>(db: DbOrTx, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (reservedTransactions.has(db)) return fn(db as Tx);
-  const internals = db as unknown as DrizzleInternals;
-  const client = internals._?.session?.client as (postgres.Sql & { reserve?: unknown }) | undefined;
-  if (!client || typeof client.reserve !== "function" || typeof client.begin !== "function") {
-    return db.transaction(fn);
-  }
-  const reserved = await client.reserve();
+  const pool = poolOf(db);
+  if (!pool) return db.transaction(fn);
+  const reserved = await pool.reserve();
   try {
     // BEGIN goes out now and the transaction's first statement right behind it on the
     // same reserved connection: one round trip saved, and nothing else can slip in between.
     const began = reserved.unsafe("begin").execute();
-    const schema = internals._.session.schema;
-    const session = new PostgresJsSession(reserved, internals.dialect, schema, {});
-    const tx = new PostgresJsTransaction(internals.dialect, session as never, schema) as unknown as Tx;
+    const tx = reservedView(reserved, pool);
     reservedTransactions.set(tx, reserved);
     let result: T;
     try {
@@ -61,6 +52,19 @@ export async function inTransaction<T>(db: DbOrTx, fn: (tx: Tx) => Promise<T>): 
   } finally {
     reserved.release();
   }
+}
+
+/**
+ * drizzle over the reserved connection: every statement of the transaction
+ * goes there. BEGIN, COMMIT and ROLLBACK are inTransaction's, so the view is
+ * typed as the transaction it stands for; work nested in it joins it rather
+ * than calling its `transaction`. postgres.js gives a reserved connection no
+ * `options` (its type says it has them), where drizzle installs its type
+ * parsers: it gets the pool's, which the pool's connections (this one too)
+ * already use since drizzle(pool).
+ */
+function reservedView(reserved: postgres.ReservedSql, pool: postgres.Sql): Tx {
+  return drizzle(Object.assign(reserved, { options: pool.options })) as unknown as Tx;
 }
 
 /** Carries a rolled-back transaction's value out of it; private to this module, so no caller uses throws for control flow. */

@@ -61,6 +61,19 @@ export class DatabaseBusyError extends SignaltagError {
   }
 }
 
+/**
+ * A COPY the server refused after its last data. postgres.js (3.4.9) drops
+ * the server's error in that case (porsager/postgres#1173), so the reason is
+ * only in the server's log.
+ */
+export class CopyRefused extends SignaltagError {
+  constructor(statement: string) {
+    super("copy_refused", `the server refused ${statement.split(" FROM ")[0]} (the reason is in its log)`, {
+      status: 500,
+    });
+  }
+}
+
 /** Redis is configured but does not answer. */
 export class RedisUnavailableError extends SignaltagError {
   constructor(message: string, opts: { cause?: unknown } = {}) {

@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { CopyRefused, rows } from "../../src/db/client.ts";
+import { rows } from "../../src/db/client.ts";
 import { inTransaction } from "../../src/db/transaction.ts";
+import { CopyRefused } from "../../src/errors/index.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 
 describe.skipIf(backendUnavailable())("bulk loading", () => {
