@@ -2,12 +2,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { sql } from "drizzle-orm";
-import { rows } from "../db/client.ts";
 import { describeConditions, type ExplainedCondition } from "../runs/evaluate.ts";
 import { loadValidRules, runRules, selectRules } from "../runs/runner.ts";
 import { seedWorkspace } from "../seed/seed-workspace.ts";
-import { expandExplanations, type StoredExplanation } from "../tags/sql/history.ts";
+import { accountCount } from "../seed/sql/workspace.ts";
+import { expandExplanations } from "../tags/sql/history.ts";
+import { latestRuleExample } from "../tags/sql/rule-examples.ts";
 import type { CliContext } from "./context.ts";
 import { progressBar } from "./format.ts";
 import { printRunTable } from "./run.ts";
@@ -30,8 +30,8 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         `signaltag demo on the ${database.kind === "postgres" ? "Postgres database at DATABASE_URL" : `embedded database in ${ctx.config.dataDir}`}\n\n`,
       );
 
-      const [existing] = await rows<{ n: number }>(db, sql`select count(*)::int as n from accounts`);
-      if ((existing?.n ?? 0) === 0) {
+      const accounts = await accountCount(db);
+      if (accounts === 0) {
         const seeded = await seedWorkspace(
           database,
           { ...DEMO, asOf, replace: false },
@@ -43,7 +43,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         );
       } else {
         out(
-          `1. the workspace already holds ${existing?.n} accounts; using it as it is (signaltag seed --replace starts over)\n`,
+          `1. the workspace already holds ${accounts} accounts; using it as it is (signaltag seed --replace starts over)\n`,
         );
       }
 
@@ -66,14 +66,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
 
       out(`\n4. why some entities have their tags (signaltag explain):\n`);
       for (const r of results) {
-        const [example] = await rows<StoredExplanation & { entity_id: string }>(
-          db,
-          sql`select e.entity_id, e.rule_id, e.rule_version, e.as_of, e.explanation from tag_events e
-              join claims c on c.tag_id = e.tag_id and c.entity_type = e.entity_type and c.entity_id = e.entity_id
-                and c.source = e.source
-              where e.source = ${`rule:${r.rule}`} and e.action = 'added'
-              order by e.id desc limit 1`,
-        );
+        const example = await latestRuleExample(db, r.rule);
         if (!example) {
           out(`\n  ${r.rule}: no ${r.target} has "${r.tag}" right now\n`);
           continue;

@@ -1,9 +1,9 @@
-import { sql } from "drizzle-orm";
-import { type Database, rows } from "../db/client.ts";
+import type { Database } from "../db/client.ts";
 import { ConflictError, InputError } from "../errors/index.ts";
 import { rebuildRollups } from "../imports/rollups.ts";
 import { type SeedOptions, seedDefaults, seedOptionProblems, WorkspaceGenerator } from "./generator.ts";
 import { accountColumns, accountRow, eventColumns, eventRow, rowsOf, userColumns, userRow } from "./rows.ts";
+import { analyzeWorkspace, emptyTables, rollupCount, workspaceContents } from "./sql/workspace.ts";
 
 export type SeedPhase = "accounts" | "users" | "events" | "rollups" | "analyze";
 
@@ -78,7 +78,7 @@ export async function seedWorkspace(
   const progress = ctx.onProgress ?? (() => {});
   const { db } = database;
 
-  const existing = await workspaceContents(database);
+  const existing = await workspaceContents(db);
   const hasData = existing.accounts > 0 || existing.users > 0 || existing.events;
   if (hasData && !opts.replace) {
     const held = [
@@ -91,20 +91,7 @@ export async function seedWorkspace(
       { code: "workspace_not_empty" },
     );
   }
-  if (opts.replace) {
-    const present = await rows<{ name: string }>(
-      db,
-      sql`select table_name as name from information_schema.tables
-          where table_schema = current_schema() and table_name in (${sql.join(
-            replacedTables.map((name) => sql`${name}`),
-            sql`, `,
-          )})`,
-    );
-    // CASCADE: whatever refers to the replaced entities goes with them.
-    await db.execute(
-      sql.raw(`TRUNCATE ${present.map((t) => `"${t.name}"`).join(", ")} RESTART IDENTITY CASCADE`),
-    );
-  }
+  if (opts.replace) await emptyTables(db, replacedTables);
 
   const generator = new WorkspaceGenerator(opts, ctx.timezone);
   const counts: SeedCounts = { accounts: 0, users: 0, events: 0, rollups: 0 };
@@ -150,12 +137,11 @@ export async function seedWorkspace(
   progress({ phase: "rollups", done: 0, total: null });
   // Session memory for this statement only; the embedded database keeps its small defaults.
   await rebuildRollups(database.db, ctx.timezone, database.kind === "postgres" ? { workMem: "256MB" } : {});
-  const [rollups] = await rows<{ n: number }>(db, sql`select count(*)::int as n from activity_daily`);
-  counts.rollups = rollups?.n ?? 0;
+  counts.rollups = await rollupCount(db);
 
   // Fresh statistics, so the first rule run plans its queries for the real sizes.
   progress({ phase: "analyze", done: 0, total: null });
-  await db.execute(sql`analyze accounts, users, activity_events, activity_daily, activity_summary`);
+  await analyzeWorkspace(db);
 
   return {
     counts,
@@ -163,16 +149,4 @@ export async function seedWorkspace(
     replaced: opts.replace && hasData,
     durationMs: performance.now() - started,
   };
-}
-
-async function workspaceContents(
-  database: Database,
-): Promise<{ accounts: number; users: number; events: boolean }> {
-  const [row] = await rows<{ accounts: number; users: number; events: boolean }>(
-    database.db,
-    sql`select (select count(*) from accounts)::int as accounts,
-               (select count(*) from users)::int as users,
-               exists (select 1 from activity_events) as events`,
-  );
-  return { accounts: row?.accounts ?? 0, users: row?.users ?? 0, events: row?.events ?? false };
 }
