@@ -29,7 +29,7 @@ export const idParams = {
   additionalProperties: false,
 } as const;
 
-export const claimSchema = {
+const claimSchema = {
   type: "object",
   properties: {
     source: { type: "string", description: "manual, bulk, file or rule:<rule id>" },

@@ -20,7 +20,7 @@ import { registerTagCommands } from "./tag.ts";
 import { registerTagsCommands } from "./tags.ts";
 import { registerQueueCommands } from "./worker.ts";
 
-export type CommandRegistrar = (program: Command, ctx: CliContext) => void;
+type CommandRegistrar = (program: Command, ctx: CliContext) => void;
 
 const registrars: CommandRegistrar[] = [
   registerDemoCommand,
@@ -42,7 +42,7 @@ const registrars: CommandRegistrar[] = [
   registerQueueCommands,
 ];
 
-export function buildProgram(ctx: CliContext): Command {
+function buildProgram(ctx: CliContext): Command {
   const program = new Command("signaltag")
     .description("Tag customer accounts and users from their usage signals.")
     .showHelpAfterError("(run with --help for usage)")

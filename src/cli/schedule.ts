@@ -26,10 +26,7 @@ export function registerScheduleCommands(program: Command, ctx: CliContext): voi
     });
 }
 
-export function printScheduleChanges(
-  ctx: CliContext,
-  changes: Awaited<ReturnType<typeof syncSchedulers>>,
-): void {
+function printScheduleChanges(ctx: CliContext, changes: Awaited<ReturnType<typeof syncSchedulers>>): void {
   if (changes.length === 0) {
     ctx.stdout.write("no rule has a schedule; no job schedulers\n");
     return;

@@ -21,7 +21,7 @@ import { afterTagChange } from "./tag.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-export function parseSegmentType(value: string): EntityType {
+function parseSegmentType(value: string): EntityType {
   const v = value.toLowerCase();
   if (v === "users" || v === "user") return "user";
   if (v === "accounts" || v === "account") return "account";

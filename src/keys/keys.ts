@@ -23,7 +23,7 @@ export function roleAllows(role: ApiKeyRole, needed: ApiKeyRole): boolean {
   return apiKeyRoles.indexOf(role) >= apiKeyRoles.indexOf(needed);
 }
 
-export function hashKey(key: string): string {
+function hashKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
 }
 

@@ -16,7 +16,7 @@ export interface SeedOptions {
 export const seedDefaults = { accounts: 50, users: 500, days: 60, seed: 1 } as const;
 
 /** Longest history the generator makes. */
-export const MAX_SEED_DAYS = 3660;
+const MAX_SEED_DAYS = 3660;
 
 /** What is wrong with the options, one message per problem; empty when they are usable. */
 export function seedOptionProblems(options: SeedOptions): string[] {

@@ -7,7 +7,7 @@ import type { ApiDeps } from "../deps.ts";
 import { errorResponses, tagName } from "../schemas.ts";
 
 /** Big enough for 100,000 long ids; anything larger is refused with 413 before it is parsed. */
-export const BULK_BODY_LIMIT = 32 * 1024 * 1024;
+const BULK_BODY_LIMIT = 32 * 1024 * 1024;
 
 export const bulkResultSchema = {
   type: "object",

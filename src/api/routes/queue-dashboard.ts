@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import type { QueueSet } from "../../jobs/connection.ts";
 import { QUEUES } from "../../jobs/names.ts";
 
-export const QUEUE_DASHBOARD_PATH = "/admin/queues";
+const QUEUE_DASHBOARD_PATH = "/admin/queues";
 
 /**
  * BullMQ's dashboard (bull-board), for admin keys only. Every route the
