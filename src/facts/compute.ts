@@ -1,6 +1,9 @@
 import { findFact } from "./catalog.ts";
 import type { EntityInput } from "./fact.ts";
 
+/** What facts are computed from, where their callers load and pass it. */
+export type { EntityInput } from "./fact.ts";
+
 /** One fact with one set of params that a rule needs, e.g. activeDays{days:30}. */
 export interface FactRequest {
   key: string;

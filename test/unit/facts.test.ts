@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { factCatalog, factNames, findFact } from "../../src/facts/catalog.ts";
-import { computeFacts, type FactRequest, factKey, widestWindow } from "../../src/facts/compute.ts";
-import type { EntityInput } from "../../src/facts/fact.ts";
+import {
+  computeFacts,
+  type EntityInput,
+  type FactRequest,
+  factKey,
+  widestWindow,
+} from "../../src/facts/compute.ts";
 import { addDays, calendarDate, daysBetween } from "../../src/facts/time.ts";
 
 const today = "2026-03-31";
