@@ -77,7 +77,7 @@ export interface EntityInput {
   account?: Record<string, unknown>;
 }
 
-export type FactParams = Record<string, unknown>;
+type FactParams = Record<string, unknown>;
 
 export interface Fact extends FactSpec {
   /**
