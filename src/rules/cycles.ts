@@ -6,14 +6,14 @@
 import { toPointer } from "./json-pointer.ts";
 import type { LoadedRule, RuleDefinition } from "./types.ts";
 
-export interface TagTest {
+interface TagTest {
   tag: string;
   /** Where the test is, as a JSON pointer into the rule file. */
   pointer: string;
 }
 
 /** Every `tags` contains/doesNotContain test in a rule (conditions, exitConditions and shared conditions). */
-export function tagTests(def: RuleDefinition): TagTest[] {
+function tagTests(def: RuleDefinition): TagTest[] {
   const out: TagTest[] = [];
   const walk = (node: unknown, path: (string | number)[]) => {
     if (Array.isArray(node)) {

@@ -9,11 +9,3 @@ export function escapeToken(token: string | number): string {
 export function toPointer(path: JsonPath): string {
   return path.map((token) => `/${escapeToken(token)}`).join("");
 }
-
-export function parsePointer(pointer: string): string[] {
-  if (pointer === "") return [];
-  return pointer
-    .slice(1)
-    .split("/")
-    .map((token) => token.replace(/~1/g, "/").replace(/~0/g, "~"));
-}

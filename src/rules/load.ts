@@ -15,10 +15,10 @@ export type { RuleProblem } from "./problems.ts";
 export { mustWaitFor, orderByDependencies, validateRuleObject, validateRuleText };
 
 /** The generated JSON Schema lives next to the rules and is not a rule. */
-export const RULE_SCHEMA_FILE = "rule.schema.json";
+const RULE_SCHEMA_FILE = "rule.schema.json";
 
 /** JSON with object keys sorted at every level: the same definition always has the same text. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>)

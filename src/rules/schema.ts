@@ -17,9 +17,9 @@ import {
 } from "../facts/catalog.ts";
 
 /** Lowercase letters, digits, "-" and "_"; starts with a letter or digit. */
-export const ruleIdPattern = /^[a-z0-9][a-z0-9_-]*$/;
-export const MAX_TAG_LENGTH = 200;
-export const MAX_ID_LENGTH = 100;
+const ruleIdPattern = /^[a-z0-9][a-z0-9_-]*$/;
+const MAX_TAG_LENGTH = 200;
+const MAX_ID_LENGTH = 100;
 /** No leading or trailing whitespace (tags are compared as written, case-insensitively). */
 const trimmedPattern = /^\S(?:[\s\S]*\S)?$/;
 
@@ -33,7 +33,7 @@ export function isTimeZone(tz: string): boolean {
 }
 
 /** Why a cron expression is refused, or undefined when it is a valid 5- or 6-field expression. */
-export function cronProblem(expression: string): string | undefined {
+function cronProblem(expression: string): string | undefined {
   const fields = expression.trim().split(/\s+/).filter(Boolean);
   if (expression.trim().startsWith("@")) {
     return `cron aliases such as ${JSON.stringify(expression.trim())} are not supported: write the fields, e.g. "0 0 * * *" for daily at midnight`;
@@ -87,7 +87,7 @@ const daysParam = z
   .max(MAX_WINDOW_DAYS, { error: `"days" must be at most ${MAX_WINDOW_DAYS}` })
   .describe("window length in calendar days, ending today");
 
-export const paramsSchema = z
+const paramsSchema = z
   .strictObject({
     days: daysParam.optional(),
     activity: z.string().min(1).optional().describe("only events of this activity"),
@@ -121,7 +121,7 @@ const nodeOptions = {
   priority: z.int().min(1).optional().describe("json-rules-engine evaluation priority (higher first)."),
 };
 
-export const factConditionSchema = z
+const factConditionSchema = z
   .strictObject({
     fact: factEnum,
     operator: operatorEnum,
@@ -137,7 +137,7 @@ export const factConditionSchema = z
   .meta({ id: "factCondition" })
   .describe("Tests one fact.");
 
-export const conditionSchema: z.ZodType = z
+const conditionSchema: z.ZodType = z
   .union([
     factConditionSchema,
     z.strictObject({
@@ -165,7 +165,7 @@ export const conditionSchema: z.ZodType = z
   ])
   .meta({ id: "condition" });
 
-export const topLevelConditionSchema = z
+const topLevelConditionSchema = z
   .union([
     z.strictObject({
       all: z.array(conditionSchema).min(1).describe("Every condition must hold."),
@@ -184,7 +184,7 @@ export const topLevelConditionSchema = z
   .meta({ id: "topLevelCondition" })
   .describe("json-rules-engine conditions: all, any, not or a reference to a shared condition.");
 
-export const ruleFileSchema = z
+const ruleFileSchema = z
   .strictObject({
     $schema: z
       .string({ error: '"$schema" must be a string such as "./rule.schema.json"' })

@@ -4,7 +4,7 @@
  */
 
 /** Damerau-Levenshtein distance (optimal string alignment: one transposition counts as one edit). */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   if (a === b) return 0;
   if (a.length === 0) return b.length;
   if (b.length === 0) return a.length;

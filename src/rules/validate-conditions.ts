@@ -25,7 +25,7 @@ const leafKeys = ["fact", "operator", "value", "params", "path", ...nodeOptionKe
 const allKeys = [...new Set<string>([...kindKeys, ...leafKeys])];
 
 /** Other spellings people use for json-rules-engine's operators. */
-export const operatorAliases: Readonly<Record<string, OperatorName>> = {
+const operatorAliases: Readonly<Record<string, OperatorName>> = {
   "=": "equal",
   "==": "equal",
   "===": "equal",
@@ -109,7 +109,7 @@ export function checkTopLevelCondition(node: unknown, path: JsonPath, ctx: Condi
   checkCondition(node, path, ctx);
 }
 
-export function checkCondition(node: unknown, path: JsonPath, ctx: ConditionContext): void {
+function checkCondition(node: unknown, path: JsonPath, ctx: ConditionContext): void {
   if (!isObject(node)) {
     ctx.problems.add(
       path,

@@ -1,5 +1,12 @@
 /** Checks a fact condition's fact: its name, its target, its params and its path. */
-import { entityTypes, type FactSpec, factCatalog, factNames, MAX_WINDOW_DAYS } from "../facts/catalog.ts";
+import {
+  entityTypes,
+  type FactSpec,
+  factCatalog,
+  factNames,
+  findFact,
+  MAX_WINDOW_DAYS,
+} from "../facts/catalog.ts";
 import { parseJsonPath } from "./json-path.ts";
 import type { JsonPath } from "./json-pointer.ts";
 import { isObject, show, typeName } from "./json-values.ts";
@@ -11,7 +18,7 @@ export function checkFactName(fact: unknown, path: JsonPath, ctx: ConditionConte
     ctx.problems.add(path, `"fact" must be the name of a fact, not ${typeName(fact)}`);
     return undefined;
   }
-  const spec = Object.hasOwn(factCatalog, fact) ? factCatalog[fact] : undefined;
+  const spec = findFact(fact);
   const forTarget = ctx.target
     ? factNames.filter((n) => factCatalog[n].targets.includes(ctx.target!))
     : factNames;

@@ -2,8 +2,8 @@ import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
+import { activeDaysIn, lastActiveDay } from "../../src/facts/sql/activity-summary.ts";
 import { addDays } from "../../src/facts/time.ts";
-import { activeDaysIn, lastActiveDay } from "../../src/runs/compile.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 
 /**

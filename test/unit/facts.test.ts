@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { computeFacts, type EntityInput, type FactRequest, factKey } from "../../src/facts/compute.ts";
+import { factCatalog, factNames, findFact } from "../../src/facts/catalog.ts";
+import {
+  computeFacts,
+  type EntityInput,
+  type FactRequest,
+  factKey,
+  widestWindow,
+} from "../../src/facts/compute.ts";
 import { addDays, calendarDate, daysBetween } from "../../src/facts/time.ts";
 
 const today = "2026-03-31";
@@ -183,5 +190,49 @@ describe("account facts", () => {
   it("gives daysSinceProvisioned in calendar days", () => {
     expect(value(account({ createdDay: "2026-03-02" }), "daysSinceProvisioned")).toBe(29);
     expect(value(account({ createdDay: "2026-03-01" }), "daysSinceProvisioned")).toBe(30);
+  });
+});
+
+describe("the catalog", () => {
+  it("lists the facts in the order of DESIGN section 3, each under its own name", () => {
+    expect(factNames).toEqual([
+      "daysSinceCreated",
+      "activeDays",
+      "daysSinceLastActive",
+      "eventCount",
+      "modulesUsed",
+      "activeUsers",
+      "userCount",
+      "daysSinceProvisioned",
+      "contractStatus",
+      "health",
+      "healthScore",
+      "daysUntilRenewal",
+      "attributes",
+      "account",
+      "tags",
+    ]);
+    for (const name of factNames) expect(factCatalog[name]?.name).toBe(name);
+  });
+
+  it("finds no fact named after a property every object has", () => {
+    expect(findFact("activeDays")?.name).toBe("activeDays");
+    expect(findFact("constructor")).toBeUndefined();
+    expect(findFact("toString")).toBeUndefined();
+  });
+
+  it("refuses to compute a fact it does not know", () => {
+    expect(() => value(user(), "constructor")).toThrow("unknown fact constructor");
+  });
+});
+
+describe("widestWindow", () => {
+  it("is the widest days param of the facts over a window, and 0 when none reads the rollups", () => {
+    expect(
+      widestWindow([fact("activeDays", { days: 7 }), fact("eventCount", { days: 30, module: "a" })]),
+    ).toBe(30);
+    expect(widestWindow([fact("activeUsers", { days: 45 }), fact("modulesUsed", { days: 3 })])).toBe(45);
+    expect(widestWindow([fact("daysSinceLastActive"), fact("tags"), fact("userCount")])).toBe(0);
+    expect(widestWindow([])).toBe(0);
   });
 });

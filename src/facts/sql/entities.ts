@@ -18,7 +18,7 @@ export function createdColumn(type: EntityType, alias?: string): SQL {
 }
 
 /** One parameter carrying a whole list, so 100,000 ids are one bind value and not 100,000. */
-export function jsonList(values: readonly unknown[]): SQL {
+function jsonList(values: readonly unknown[]): SQL {
   return sql`${JSON.stringify(values)}::json`;
 }
 

@@ -2,8 +2,9 @@ import { type SQL, sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../../db/client.ts";
 import { preparedRows } from "../../db/prepared.ts";
 import type { EntityType } from "../catalog.ts";
-import type { DailyActivity, EntityInput, FactRequest } from "../compute.ts";
+import type { FactRequest } from "../compute.ts";
 import { widestWindow } from "../compute.ts";
+import type { DailyActivity, EntityInput } from "../fact.ts";
 import { addDays } from "../time.ts";
 import { createdColumn, entityTable } from "./entities.ts";
 

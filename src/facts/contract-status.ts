@@ -1,0 +1,14 @@
+import { sql } from "drizzle-orm";
+import type { Fact } from "./fact.ts";
+
+export const contractStatus: Fact = {
+  name: "contractStatus",
+  targets: ["account"],
+  params: {},
+  valueType: "string",
+  nullable: true,
+  enumValues: ["trial", "paying", "churned"],
+  description: "the account's contract status",
+  value: (e) => e.contractStatus ?? null,
+  sql: () => sql`e.contract_status`,
+};
