@@ -1,10 +1,10 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type Database, rows } from "../db/client.ts";
-import { importEventsDirect } from "./events-direct.ts";
+import { importEventsDirect } from "./events/direct.ts";
 import { lockRollups, rollupMerge, rollupsWithinEvents } from "./rollups.ts";
 import { runImport } from "./run.ts";
 import type { ImportSource } from "./source.ts";
-import { collectTouched, duplicateIds, quoted, type TouchedRow } from "./sql.ts";
+import { collectTouched, duplicateIds, quoted, type TouchedRow } from "./sql/shared.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./types.ts";
 import { CellError, optional, positiveCount, required, text, timestamp } from "./values.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EventSums, type ValueRanks } from "../../src/imports/events-sums.ts";
-import { daysFromCivil, readInstant, writeTimestamp } from "../../src/imports/events-time.ts";
+import { EventSums, type ValueRanks } from "../../src/imports/events/sums.ts";
+import { daysFromCivil, readInstant, writeTimestamp } from "../../src/imports/events/time.ts";
 
 function instant(s: string) {
   return readInstant(Buffer.from(s), 0, s.length, { seconds: 0, micros: 0 });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DAY_SECONDS, daysFromCivil, PG_EPOCH_DAY } from "./events-time.ts";
+import { DAY_SECONDS, daysFromCivil, PG_EPOCH_DAY } from "./time.ts";
 
 /**
  * The daily rollups of an events file, summed in this process while Postgres

@@ -1,8 +1,12 @@
 import fs from "node:fs";
 import { type SQL, sql } from "drizzle-orm";
 import type postgres from "postgres";
-import { CopyRefused, copyText, type Database, rows, type Tx } from "../db/client.ts";
-import { inTransaction, transactionConnection } from "../db/transaction.ts";
+import { CopyRefused, copyText, type Database, rows, type Tx } from "../../db/client.ts";
+import { inTransaction, transactionConnection } from "../../db/transaction.ts";
+import { lockRollups, mergeRollupSums, rollupMerge, rollupsWithin, rollupsWithinEvents } from "../rollups.ts";
+import { formatOf, type ImportSource } from "../source.ts";
+import { collectTouched, type TouchedRow } from "../sql/shared.ts";
+import type { ImportOptions, ImportResult, ImportSpec } from "../types.ts";
 import {
   firstRowLacksAccount,
   NeedsExactImport,
@@ -10,12 +14,8 @@ import {
   type ScanResult,
   scanEvents,
   splitHeader,
-} from "./events-scan.ts";
-import { EventSums, UserAccounts, type ValueRanks } from "./events-sums.ts";
-import { lockRollups, mergeRollupSums, rollupMerge, rollupsWithin, rollupsWithinEvents } from "./rollups.ts";
-import { formatOf, type ImportSource } from "./source.ts";
-import { collectTouched, type TouchedRow } from "./sql.ts";
-import type { ImportOptions, ImportResult, ImportSpec } from "./types.ts";
+} from "./scan.ts";
+import { EventSums, UserAccounts, type ValueRanks } from "./sums.ts";
 
 /**
  * The events this transaction stored: they all carry its start time (found

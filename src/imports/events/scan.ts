@@ -1,8 +1,8 @@
 import type { Readable } from "node:stream";
-import type { EventSums, Spans, UserAccounts } from "./events-sums.ts";
-import { type Instant, readInstant, writeTimestamp } from "./events-time.ts";
-import type { ImportSpec } from "./types.ts";
-import { CellError } from "./values.ts";
+import type { ImportSpec } from "../types.ts";
+import { CellError } from "../values.ts";
+import type { EventSums, Spans, UserAccounts } from "./sums.ts";
+import { type Instant, readInstant, writeTimestamp } from "./time.ts";
 
 /**
  * Thrown when a file needs the exact import path: a quoted field, a bad row,
