@@ -391,6 +391,38 @@ describe.skipIf(backendUnavailable())("import events", () => {
     expect(skipping).toMatchObject({ skipped: 1, path: "exact", fallback: { reason: leftDirect(reason) } });
   });
 
+  it("prints the result as JSON with --json, with the path the import took and why it left the direct path", async () => {
+    const plain = files.write(
+      "events.csv",
+      csv([
+        "user_id,activity,occurred_at",
+        "u-1,login,2024-01-06T09:00:00Z",
+        "u-3,login,2024-01-06T10:00:00Z",
+      ]),
+    );
+    const direct = await runCli(t.database, ["import", "events", plain, "--json"]);
+    expect(direct.code).toBe(0);
+    const parsed = JSON.parse(direct.stdout);
+    expect(parsed).toMatchObject({ entity: "events", imported: 2, rows: 2 });
+    if (testBackend() === "postgres") {
+      expect(parsed.path).toBe("direct");
+      expect(parsed).not.toHaveProperty("fallback");
+    } else expect(parsed).toMatchObject({ path: "exact", fallback: { reason: "embedded database" } });
+
+    const withIds = await runCli(t.database, [
+      "import",
+      "events",
+      files.write("events.csv", goodCsv),
+      "--json",
+    ]);
+    expect(withIds.code).toBe(0);
+    expect(JSON.parse(withIds.stdout)).toMatchObject({
+      imported: 4,
+      path: "exact",
+      fallback: { reason: leftDirect("columns"), detail: expect.any(String) },
+    });
+  });
+
   it("refuses a file that repeats an event_id", async () => {
     const file = files.write(
       "dup.csv",
