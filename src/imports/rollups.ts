@@ -13,7 +13,6 @@ import {
   eventRollupMerge,
   insertRollups,
   lockRollupsTable,
-  NEW_ROLLUPS,
   recomputeRollups,
   SUMS_TABLE,
   summaryOverlaps,
@@ -34,8 +33,6 @@ import {
  * rollupsWithinEvents() (`fresh` when not): then every row is inserted with
  * no update or test.
  */
-
-export { NEW_ROLLUPS };
 
 /** Keeps other writers of the rollups out until this transaction ends (readers are not blocked). */
 export async function lockRollups(tx: DbOrTx): Promise<void> {
@@ -108,7 +105,7 @@ export async function accountsThroughUsers(tx: Tx, limit: number): Promise<strin
  * count, such as the rows an insert into activity_events in `before`
  * returns; its events must have been checked (every event of a user carries
  * that user's account). `select` (by default none of interest) may read
- * NEW_ROLLUPS, the new rollup rows (one per key). `fresh` as for
+ * NEW_ROLLUPS (sql/rollups.ts), the new rollup rows (one per key). `fresh` as for
  * mergeRollupSums(); the caller holds lockRollups().
  */
 export async function addEventRollups<T>(
