@@ -301,6 +301,8 @@ async function main(): Promise<void> {
       bareCopySeconds: Number(copySeconds.toFixed(2)),
       bareCopyEventsPerSecond: Math.round(copyRate),
       ratio: Number((importRate / copyRate).toFixed(3)),
+      importPath: result.path,
+      ...(result.fallback ? { importFallback: result.fallback } : {}),
       importPhases: {
         readAndStageSeconds: Number(read.toFixed(2)),
         checkSeconds: Number(checkSeconds.toFixed(2)),

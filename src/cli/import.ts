@@ -64,7 +64,11 @@ export function registerImportCommands(program: Command, ctx: CliContext): void 
       .description(importer.description)
       .argument("<file>", "a .csv file with a header line, or a .ndjson file with one object per line")
       .option("--skip-invalid", "import the valid rows and report the others, instead of refusing the file")
-      .action(async (file: string, options: { skipInvalid?: boolean }) => {
+      .option(
+        "--json",
+        "print the result as JSON, with the path the import took and why it left the direct path",
+      )
+      .action(async (file: string, options: { skipInvalid?: boolean; json?: boolean }) => {
         const database = await ctx.database();
         const bar = progressBar(ctx.stderr, file);
         let result: ImportResult;
@@ -78,7 +82,7 @@ export function registerImportCommands(program: Command, ctx: CliContext): void 
         } finally {
           bar?.stop();
         }
-        ctx.stdout.write(`${summary(result)}\n`);
+        ctx.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${summary(result)}\n`);
         const queued = await enqueueAfterImport(ctx.config, result.touched);
         if (queued) ctx.stderr.write(`${queued.note}\n`);
         if (result.problemCount > 0) ctx.stderr.write(skippedReport(result));

@@ -40,6 +40,17 @@ export class InputError extends SignaltagError {
   }
 }
 
+/**
+ * One value of an imported row is wrong: the message completes "column X
+ * ..." and the import reports it with the row's line (skipping the row, or
+ * refusing the file). It never leaves the import on its own.
+ */
+export class CellError extends SignaltagError {
+  constructor(message: string) {
+    super("invalid_cell", message, { status: 400 });
+  }
+}
+
 /** Something that was asked for does not exist. */
 export class NotFoundError extends SignaltagError {
   constructor(message: string, opts: { cause?: unknown; details?: unknown } = {}) {

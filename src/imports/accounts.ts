@@ -3,7 +3,7 @@ import { type Database, rows } from "../db/client.ts";
 import { contractStatuses, healthLabels } from "../db/schema/accounts.ts";
 import { runImport } from "./run.ts";
 import type { ImportSource } from "./source.ts";
-import { attributeUpdate, collectTouched, duplicateIds, type TouchedRow, updateList } from "./sql.ts";
+import { attributeUpdate, collectTouched, duplicateIds, type TouchedRow, updateList } from "./sql/shared.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./types.ts";
 import { attributesJson, date, numberBetween, oneOf, optional, required, text, timestamp } from "./values.ts";
 

@@ -1,12 +1,21 @@
-import { type SQL, sql } from "drizzle-orm";
-import { type Database, rows } from "../db/client.ts";
-import { importEventsDirect } from "./events-direct.ts";
-import { lockRollups, rollupMerge, rollupsWithinEvents } from "./rollups.ts";
+import type { Database } from "../db/client.ts";
+import { CellError } from "../errors/index.ts";
+import { importEventsDirect } from "./events/direct.ts";
+import { addEventRollups, lockRollups, rollupsWithinEvents } from "./rollups.ts";
 import { runImport } from "./run.ts";
 import type { ImportSource } from "./source.ts";
-import { collectTouched, duplicateIds, quoted, type TouchedRow } from "./sql.ts";
+import {
+  badEventRows,
+  countsAndTouchedOfInserted,
+  countsAndTouchedOfStaged,
+  fillStagedAccounts,
+  INSERTED,
+  insertNewEvents,
+  insertStagedEvents,
+} from "./sql/events.ts";
+import { collectTouched, type TouchedRow } from "./sql/shared.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./types.ts";
-import { CellError, optional, positiveCount, required, text, timestamp } from "./values.ts";
+import { optional, positiveCount, required, text, timestamp } from "./values.ts";
 
 export interface ImportEventsOptions extends ImportOptions {
   /** The workspace time zone: rollups count each event on its calendar day there. */
@@ -55,37 +64,10 @@ function eventsSpec(timezone: string): ImportSpec {
       ];
     },
     badRows(staging, present) {
-      const duplicates: SQL = present.has("event_id")
-        ? sql`union all ${duplicateIds(staging, "event_id")}`
-        : sql``;
-      return sql`select s.line,
-          case when u.id is null then 'unknown user ' || ${quoted(sql`s.user_id`)} || ' (import the user first)'
-          else 'user ' || ${quoted(sql`s.user_id`)} || ' belongs to account ' || ${quoted(sql`u.account_id`)}
-               || ', not ' || ${quoted(sql`s.account_id`)} end as message
-        from ${staging} s left join users u on u.id = s.user_id
-        where s.user_id is not null and (u.id is null or u.account_id <> s.account_id)
-        union all
-        select s.line, 'unknown account ' || ${quoted(sql`s.account_id`)} || ' (import the account first)'
-        from ${staging} s
-        where s.user_id is null and not exists (select 1 from accounts a where a.id = s.account_id)
-        ${duplicates}`;
+      return badEventRows(staging, present.has("event_id"));
     },
     async merge({ tx, staging, present, touchedLimit, flags }) {
-      if (flags.has(FILL_ACCOUNT)) {
-        await tx.execute(
-          sql`update ${staging} s set account_id = u.account_id
-              from users u where s.account_id is null and u.id = s.user_id`,
-        );
-      }
-      const columns = sql`event_id, user_id, account_id, activity, module, occurred_at, count`;
-      // The touched ids come from the events themselves: a RETURNING on the
-      // rollup upsert would materialize every rollup row just to find them.
-      const touchedIn = (events: SQL) => sql`
-        (select 'account' as kind, account_id as id, null::int as a, null::int as b
-         from (select distinct account_id from ${events}) t limit ${touchedLimit + 1})
-        union all
-        (select 'user', user_id, null, null
-         from (select distinct user_id from ${events} where user_id is not null) t limit ${touchedLimit + 1})`;
+      if (flags.has(FILL_ACCOUNT)) await fillStagedAccounts(tx, staging);
       let result: TouchedRow[];
       await lockRollups(tx);
       // No entity has rollups on the file's days: every rollup key is new.
@@ -93,27 +75,18 @@ function eventsSpec(timezone: string): ImportSpec {
       if (present.has("event_id")) {
         // Events whose event_id is already stored are not inserted, so they never
         // reach the rollups either: the rollups read the rows actually inserted.
-        result = await rows<TouchedRow>(
-          tx,
-          sql`with ins as (
-            insert into activity_events (${columns}) select ${columns} from ${staging}
-            on conflict (event_id) where event_id is not null do nothing
-            returning user_id, account_id, activity, module, occurred_at, count
-          ), ${rollupMerge(sql`ins`, timezone, fresh)}
-          select 'count' as kind, null::text as id, (select count(*) from ins)::int as a,
-                 (select count(*) from ${staging})::int as b
-          union all ${touchedIn(sql`ins`)}`,
-        );
+        result = await addEventRollups<TouchedRow>(tx, {
+          before: insertNewEvents(staging),
+          events: INSERTED,
+          timezone,
+          fresh,
+          select: countsAndTouchedOfInserted(staging, touchedLimit),
+        });
       } else {
-        // Every staged event is inserted: a plain insert (no speculative
-        // insertion), and the rollups read the staged rows.
-        await tx.execute(sql`insert into activity_events (${columns}) select ${columns} from ${staging}`);
-        await tx.execute(sql`with ${rollupMerge(staging, timezone, fresh)} select 1`);
-        result = await rows<TouchedRow>(
-          tx,
-          sql`select 'count' as kind, null::text as id, count(*)::int as a, count(*)::int as b from ${staging}
-          union all ${touchedIn(staging)}`,
-        );
+        // Every staged event is inserted, and the rollups read the staged rows.
+        await insertStagedEvents(tx, staging);
+        await addEventRollups(tx, { events: staging, timezone, fresh });
+        result = await countsAndTouchedOfStaged(tx, staging, touchedLimit);
       }
       const { counts, touched } = collectTouched(result, touchedLimit);
       const inserted = Number(counts?.a ?? 0);
@@ -137,5 +110,7 @@ export async function importEvents(
   opts: ImportEventsOptions,
 ): Promise<ImportResult> {
   const spec = eventsSpec(opts.timezone);
-  return (await importEventsDirect(database, source, spec, opts)) ?? runImport(database, source, spec, opts);
+  const direct = await importEventsDirect(database, source, spec, opts);
+  if ("result" in direct) return direct.result;
+  return { ...(await runImport(database, source, spec, opts)), fallback: direct.fallback };
 }

@@ -1,7 +1,7 @@
-import { InputError } from "../errors/index.ts";
+import { CellError, InputError } from "../errors/index.ts";
 import type { SourceRow } from "./source.ts";
 import type { ImportSpec, RowFields } from "./types.ts";
-import { CellError, cellText, type FieldGetter, isBlank, type Raw } from "./values.ts";
+import { cellText, type FieldGetter, isBlank, type Raw } from "./values.ts";
 
 const MAX_ATTRIBUTE_NAMES = 10_000;
 const MAX_IGNORED_LISTED = 50;

@@ -3,8 +3,11 @@ export { healthFromScore, importAccounts } from "./accounts.ts";
 export { type ImportEventsOptions, importEvents } from "./events.ts";
 export { formatOf, type ImportFormat, type ImportSource } from "./source.ts";
 export type {
+  FallbackReason,
   ImportEntity,
+  ImportFallback,
   ImportOptions,
+  ImportPath,
   ImportProblem,
   ImportProgress,
   ImportResult,

@@ -2,12 +2,11 @@ import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type Database, type DbOrTx, rows } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
-import { InputError } from "../errors/index.ts";
+import { CellError, InputError } from "../errors/index.ts";
 import { FieldReader } from "./fields.ts";
 import { MAX_LISTED_PROBLEMS, ProblemLog, refusal } from "./problems.ts";
 import { type ImportSource, type OpenedSource, openSource } from "./source.ts";
 import type { ImportOptions, ImportProgress, ImportResult, ImportSpec } from "./types.ts";
-import { CellError } from "./values.ts";
 
 /**
  * The import pipeline shared by accounts, users and events: stream-parse and
@@ -97,6 +96,7 @@ export async function runImport(
         problemCount: problems.count,
         ignoredColumns: [...reader.ignored],
         touched: outcome.touched,
+        path: "exact",
         timings: {
           read: (stagedAt - started) / 1000,
           check: (checked - stagedAt) / 1000,

@@ -24,6 +24,41 @@ export interface ImportProgress {
   rows: number;
 }
 
+/**
+ * How an import ran: "direct" streams a plain events CSV straight into the
+ * tables on a Postgres server; "exact" stages, checks and merges the rows
+ * (every import of accounts and users, and events the direct path leaves).
+ */
+export type ImportPath = "direct" | "exact";
+
+/**
+ * Why an import left its fastest route. With path "exact": why the direct
+ * path was not taken, or was given up and rolled back ("embedded database",
+ * "not a csv file", "columns", "quoted field", "bad row", "bad reference",
+ * "no connection"). With path "direct": why the rollups were not loaded from
+ * the sums this process kept, and were summed from the stored events in SQL
+ * instead ("timezone", "too many ids", "day out of range") or added up by key
+ * there ("spilled sums").
+ */
+export type FallbackReason =
+  | "embedded database"
+  | "not a csv file"
+  | "columns"
+  | "quoted field"
+  | "bad row"
+  | "bad reference"
+  | "no connection"
+  | "timezone"
+  | "too many ids"
+  | "day out of range"
+  | "spilled sums";
+
+export interface ImportFallback {
+  reason: FallbackReason;
+  /** What exactly, for a person reading it. */
+  detail: string;
+}
+
 /** One offending row: its physical line in the file and what is wrong with it. */
 export interface ImportProblem {
   line: number;
@@ -52,11 +87,15 @@ export interface ImportResult {
   ignoredColumns: string[];
   /** Entities whose data changed, for re-evaluation; capped by touchedLimit. */
   touched: { accounts: string[]; users: string[]; complete: boolean };
+  /** Which way the rows went in (see ImportPath). */
+  path: ImportPath;
+  /** Why the import left its fastest route, if it did (see FallbackReason). */
+  fallback?: ImportFallback;
   /** Seconds spent reading and staging the file, checking the staged rows, and merging them. */
   timings: { read: number; check: number; merge: number };
 }
 
-export interface StagingColumn {
+interface StagingColumn {
   name: string;
   type: string;
 }
@@ -67,7 +106,7 @@ export interface RowFields {
   attributes: Record<string, unknown> | undefined;
 }
 
-export interface MergeContext {
+interface MergeContext {
   tx: Tx;
   staging: SQL;
   /** Known columns the file has (CSV: in the header; NDJSON: in any row). */
@@ -79,7 +118,7 @@ export interface MergeContext {
   flags: ReadonlySet<string>;
 }
 
-export interface MergeOutcome {
+interface MergeOutcome {
   inserted: number;
   updated: number;
   duplicates: number;
@@ -97,7 +136,7 @@ export interface ImportSpec {
   attributes: boolean;
   /** Header-level check: the message for missing required columns, or undefined. */
   missingColumns(present: ReadonlySet<string>): string | undefined;
-  /** Staging values (without `line`) of a row; throws CellError for a bad value. */
+  /** Staging values (without `line`) of a row; throws a CellError for a bad value. */
   convert(row: RowFields, flags: Set<string>): (string | null)[];
   /** SQL selecting (line, message) for rows that fail set-based checks (references, duplicates). */
   badRows(staging: SQL, present: ReadonlySet<string>): SQL;

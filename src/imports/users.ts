@@ -2,7 +2,14 @@ import { sql } from "drizzle-orm";
 import { type Database, rows } from "../db/client.ts";
 import { runImport } from "./run.ts";
 import type { ImportSource } from "./source.ts";
-import { attributeUpdate, collectTouched, duplicateIds, quoted, type TouchedRow, updateList } from "./sql.ts";
+import {
+  attributeUpdate,
+  collectTouched,
+  duplicateIds,
+  quoted,
+  type TouchedRow,
+  updateList,
+} from "./sql/shared.ts";
 import type { ImportOptions, ImportResult, ImportSpec } from "./types.ts";
 import { attributesJson, optional, required, text, timestamp } from "./values.ts";
 

@@ -1,4 +1,6 @@
-/**
+import { CellError } from "../errors/index.ts";
+
+/*
  * Cell parsers for imports. Each takes a raw value from a CSV cell (string) or
  * an NDJSON field (any JSON value) that is known to be non-empty, and returns
  * the canonical text the staging table receives, or throws a CellError whose
@@ -7,7 +9,6 @@
  * The staging load must never fail on a value that passed here: a value
  * Postgres would reject would abort the whole COPY without a file line number.
  */
-export class CellError extends Error {}
 
 export type Raw = string | number | boolean;
 

@@ -4,10 +4,10 @@ import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
 import { InputError } from "../../src/errors/index.ts";
-import { importEvents } from "../../src/imports/index.ts";
+import { type ImportFallback, type ImportResult, importEvents } from "../../src/imports/index.ts";
 import { sweepStaging } from "../../src/imports/run.ts";
 import { csv, importEventOwners, snapshot, useImportFiles } from "../fixtures/imports/files.ts";
-import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
+import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 
 /*
  * A plain events CSV file (no event_id, no quotes) is loaded on Postgres by
@@ -23,6 +23,23 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     await importEventOwners(t.database, files);
   }
   beforeEach(freshEntities);
+
+  /** A plain file's import took the direct path on a Postgres server (PGlite has none), left as `fallback` says. */
+  function expectDirect(result: ImportResult, fallback?: ImportFallback): void {
+    if (testBackend() !== "postgres") {
+      expect(result).toMatchObject({ path: "exact", fallback: { reason: "embedded database" } });
+      return;
+    }
+    expect(result.path).toBe("direct");
+    expect(result.fallback).toEqual(fallback);
+  }
+
+  /** The import took the exact path, having left the direct path as `fallback` says (on PGlite: it has none). */
+  function expectExact(result: ImportResult, fallback: Partial<ImportFallback>): void {
+    expect(result.path).toBe("exact");
+    if (testBackend() !== "postgres") expect(result.fallback?.reason).toBe("embedded database");
+    else expect(result.fallback).toMatchObject(fallback);
+  }
 
   /** Events and rollups as text, without the generated id and ingestion time. */
   async function stored(): Promise<{ events: string[]; daily: string[] }> {
@@ -72,6 +89,7 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     });
     const fromFile = await stored();
     expect(direct).toMatchObject({ rows: 6, imported: 6, inserted: 6, problemCount: 0 });
+    expectDirect(direct);
     expect(direct.touched).toEqual({
       accounts: expect.arrayContaining(["a-1", "a-2"]),
       users: expect.arrayContaining(["u-1", "u-2", "u-3"]),
@@ -84,6 +102,7 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     await freshEntities();
     const exact = await viaStream(mixed);
     expect(exact).toMatchObject({ rows: 6, imported: 6 });
+    expectExact(exact, { reason: "not a csv file", detail: "a stream, not a file" });
     expect(await stored()).toEqual(fromFile);
   });
 
@@ -135,7 +154,14 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
             ? `.${String((i * 7919) % 1_000_000_000).padStart(7 + (i % 3), "0")}`
             : "",
       );
-      await importEvents(t.database, files.write("events.csv", text), { timezone });
+      const direct = await importEvents(t.database, files.write("events.csv", text), { timezone });
+      // St. John's changes its clocks half past a UTC hour: the days are left to Postgres.
+      expectDirect(
+        direct,
+        timezone === "America/St_Johns"
+          ? { reason: "timezone", detail: "the time zone's offset changes within an hour" }
+          : undefined,
+      );
       const fromFile = await stored();
       await freshEntities();
       await importEvents(
@@ -153,7 +179,8 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
       "u-1,a-1,login,,2024-03-30T23:59:59.9999996Z,",
       "u-1,a-1,login,,2024-03-30T10:00:00Z,",
     ]);
-    await importEvents(t.database, files.write("events.csv", text), { timezone: "UTC" });
+    const direct = await importEvents(t.database, files.write("events.csv", text), { timezone: "UTC" });
+    expectDirect(direct);
     const fromFile = await stored();
     expect(fromFile.daily).toContain("user|u-1|2024-03-31|login||1");
     await freshEntities();
@@ -174,8 +201,9 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
         "u-2,a-1,login,,2024-03-30T11:00:00Z,2",
       ]),
     );
-    await importEvents(t.database, file, { timezone: "UTC" });
-    await importEvents(t.database, file, { timezone: "UTC" });
+    for (let i = 0; i < 2; i++) {
+      expectDirect(await importEvents(t.database, file, { timezone: "UTC" }));
+    }
     const { daily } = await stored();
     expect(daily).toEqual([
       "account|a-1|2024-03-30|login||6",
@@ -219,6 +247,7 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
         timezone: "UTC",
       });
       expect(result.imported).toBe(lines.length);
+      expectDirect(result);
       expect(await recountDiffers()).toBe(0);
     }
     const { daily } = await stored();
@@ -240,6 +269,7 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     ]);
     const direct = await importEvents(t.database, files.write("events.csv", text), { timezone: "UTC" });
     expect(direct).toMatchObject({ imported: 5, problemCount: 0 });
+    expectDirect(direct);
     const fromFile = await stored();
     expect(fromFile.events).toContain("u-3|a-2|login|-|2024-03-30T10:00:00.000000|1");
     expect(fromFile.events).toContain("u-2|a-1|login|-|2024-03-31T08:00:00.000000|1");
@@ -258,6 +288,14 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
       }),
     ).rejects.toThrow(/line 7: unknown user "u-9"/);
     expect(await stored()).toEqual({ events: [], daily: [] });
+    // The direct path gave the file up on its references (the exact path then refused it).
+    const skipping = await importEvents(
+      t.database,
+      files.write("events.csv", `${text}u-9,,login,,2024-03-31T09:00:00Z,\n`),
+      { timezone: "UTC", skipInvalid: true },
+    );
+    expect(skipping.skipped).toBe(1);
+    expectExact(skipping, { reason: "bad reference" });
   });
 
   it("refuses a plain file with an unknown user, names its line and changes nothing", async () => {
@@ -276,6 +314,11 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     expect((error as InputError).message).toContain('line 3: unknown user "u-9"');
     expect((error as InputError).message).toContain('line 4: user "u-2" belongs to account "a-1", not "a-2"');
     expect(await snapshot(t.database.db)).toEqual(before);
+    const skipping = await importEvents(t.database, file, { timezone: "UTC", skipInvalid: true });
+    expectExact(skipping, {
+      reason: "bad reference",
+      detail: "a row refers to an unknown or other user or account",
+    });
   });
 
   it("refuses a plain file with a bad value late in it and changes nothing", async () => {
@@ -288,6 +331,12 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
       /line 5002: occurred_at is not a valid date and time/,
     );
     expect(await snapshot(t.database.db)).toEqual(before);
+    const skipping = await importEvents(t.database, file, { timezone: "UTC", skipInvalid: true });
+    expect(skipping.skipped).toBe(1);
+    expectExact(skipping, {
+      reason: "bad row",
+      detail: expect.stringMatching(/^occurred_at is not a valid date/),
+    });
   });
 
   it("imports the valid rows of a plain file with skipInvalid", async () => {
@@ -301,10 +350,26 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
     );
     const result = await importEvents(t.database, file, { timezone: "UTC", skipInvalid: true });
     expect(result).toMatchObject({ imported: 1, skipped: 1, problems: [{ line: 3 }] });
+    expectExact(result, { reason: "bad reference" });
     expect((await stored()).daily).toEqual([
       "account|a-1|2024-03-30|login||1",
       "user|u-1|2024-03-30|login||1",
     ]);
+  });
+
+  it("leaves a file with a quoted field to the exact path and says so", async () => {
+    const file = files.write(
+      "events.csv",
+      csv([
+        "user_id,account_id,activity,module,occurred_at,count",
+        "u-1,a-1,login,,2024-03-30T10:00:00Z,",
+        'u-2,a-1,"report, viewed",,2024-03-30T11:00:00Z,',
+      ]),
+    );
+    const result = await importEvents(t.database, file, { timezone: "UTC" });
+    expect(result.imported).toBe(2);
+    expectExact(result, { reason: "quoted field" });
+    expect((await stored()).events).toContain("u-2|a-1|report, viewed|-|2024-03-30T11:00:00.000000|1");
   });
 
   it("leaves no staging table behind and drops ones a killed import left", async () => {
@@ -314,7 +379,8 @@ describe.skipIf(backendUnavailable())("import events from a plain CSV file", () 
       csv(["user_id,account_id,activity,occurred_at,event_id", "u-1,a-1,login,2024-03-30T10:00:00Z,e-1"]),
     );
     expect(fs.existsSync(file)).toBe(true);
-    await importEvents(t.database, file, { timezone: "UTC" });
+    const withIds = await importEvents(t.database, file, { timezone: "UTC" });
+    expectExact(withIds, { reason: "columns", detail: "the direct path does not load column event_id" });
     await expect(
       importEvents(
         t.database,

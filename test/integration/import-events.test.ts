@@ -11,7 +11,7 @@ import {
   useImportFiles,
 } from "../fixtures/imports/files.ts";
 import { runCli } from "../helpers/cli.ts";
-import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
+import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 
 interface EventRow {
   event_id: string | null;
@@ -39,6 +39,12 @@ describe.skipIf(backendUnavailable())("import events", () => {
     await t.reset();
     await importEventOwners(t.database, files);
   });
+
+  /**
+   * Why an events import left the direct path: `reason` on a Postgres server,
+   * where a plain CSV file takes it; PGlite has none.
+   */
+  const leftDirect = (reason: string) => (testBackend() === "postgres" ? reason : "embedded database");
 
   async function events(): Promise<EventRow[]> {
     const result = await rows<EventRow>(
@@ -278,6 +284,7 @@ describe.skipIf(backendUnavailable())("import events", () => {
     );
     const result = await importEvents(t.database, overlapping, { timezone: "UTC" });
     expect(result).toMatchObject({ imported: 1, duplicates: 1 });
+    expect(result).toMatchObject({ path: "exact", fallback: { reason: leftDirect("columns") } });
     expect(await count(t.database.db, "activity_events")).toBe(5);
     expect(await daily()).toEqual(await recount("UTC"));
     expect((await daily()).find((d) => d.entity_id === "u-1" && d.activity === "login")?.count).toBe(2);
@@ -292,8 +299,10 @@ describe.skipIf(backendUnavailable())("import events", () => {
         "u-3,login,2024-01-06T10:00:00Z,",
       ]),
     );
-    await importEvents(t.database, file, { timezone: "UTC" });
-    await importEvents(t.database, file, { timezone: "UTC" });
+    for (let i = 0; i < 2; i++) {
+      const result = await importEvents(t.database, file, { timezone: "UTC" });
+      expect(result.path).toBe(testBackend() === "postgres" ? "direct" : "exact");
+    }
     expect(await count(t.database.db, "activity_events")).toBe(4);
     const rollups = await daily();
     expect(rollups).toEqual(await recount("UTC"));
@@ -326,35 +335,46 @@ describe.skipIf(backendUnavailable())("import events", () => {
       "an unknown user",
       "u-404,,login,2024-01-06T00:00:00Z,",
       /line 3: unknown user "u-404" \(import the user first\)/,
+      "bad reference",
     ],
     [
       "an unknown account",
       ",a-404,login,2024-01-06T00:00:00Z,",
       /line 3: unknown account "a-404" \(import the account first\)/,
+      "bad reference",
     ],
     [
       "a user of another account",
       "u-3,a-1,login,2024-01-06T00:00:00Z,",
       /line 3: user "u-3" belongs to account "a-2", not "a-1"/,
+      "bad reference",
     ],
     [
       "neither user nor account",
       ",,login,2024-01-06T00:00:00Z,",
       /line 3: user_id and account_id are both empty/,
+      "bad row",
     ],
-    ["a missing activity", "u-1,,,2024-01-06T00:00:00Z,", /line 3: activity is empty/],
+    ["a missing activity", "u-1,,,2024-01-06T00:00:00Z,", /line 3: activity is empty/, "bad row"],
     [
       "a malformed timestamp",
       "u-1,,login,2024-01-06T00:00:00+25:00,",
       /line 3: occurred_at is not a valid date and time/,
+      "bad row",
     ],
     [
       "a count that is not a whole number",
       "u-1,,login,2024-01-06T00:00:00Z,1.5",
       /line 3: count must be a whole number/,
+      "bad row",
     ],
-    ["a zero count", "u-1,,login,2024-01-06T00:00:00Z,0", /line 3: count must be a whole number from 1/],
-  ])("refuses a file with %s, naming the line, and changes nothing", async (_, badLine, message) => {
+    [
+      "a zero count",
+      "u-1,,login,2024-01-06T00:00:00Z,0",
+      /line 3: count must be a whole number from 1/,
+      "bad row",
+    ],
+  ])("refuses a file with %s, naming the line, and changes nothing", async (_, badLine, message, reason) => {
     await importEvents(t.database, files.write("events.csv", goodCsv), { timezone: "UTC" });
     const before = await snapshot(t.database.db);
     const file = files.write(
@@ -366,6 +386,41 @@ describe.skipIf(backendUnavailable())("import events", () => {
     expect(result.stderr).toMatch(/refused, 1 of 2 rows is invalid; no events were imported/);
     expect(result.stderr).toMatch(message);
     expect(await snapshot(t.database.db)).toEqual(before);
+    // The direct path gave the file up, and why (the exact path then refused it).
+    const skipping = await importEvents(t.database, file, { timezone: "UTC", skipInvalid: true });
+    expect(skipping).toMatchObject({ skipped: 1, path: "exact", fallback: { reason: leftDirect(reason) } });
+  });
+
+  it("prints the result as JSON with --json, with the path the import took and why it left the direct path", async () => {
+    const plain = files.write(
+      "events.csv",
+      csv([
+        "user_id,activity,occurred_at",
+        "u-1,login,2024-01-06T09:00:00Z",
+        "u-3,login,2024-01-06T10:00:00Z",
+      ]),
+    );
+    const direct = await runCli(t.database, ["import", "events", plain, "--json"]);
+    expect(direct.code).toBe(0);
+    const parsed = JSON.parse(direct.stdout);
+    expect(parsed).toMatchObject({ entity: "events", imported: 2, rows: 2 });
+    if (testBackend() === "postgres") {
+      expect(parsed.path).toBe("direct");
+      expect(parsed).not.toHaveProperty("fallback");
+    } else expect(parsed).toMatchObject({ path: "exact", fallback: { reason: "embedded database" } });
+
+    const withIds = await runCli(t.database, [
+      "import",
+      "events",
+      files.write("events.csv", goodCsv),
+      "--json",
+    ]);
+    expect(withIds.code).toBe(0);
+    expect(JSON.parse(withIds.stdout)).toMatchObject({
+      imported: 4,
+      path: "exact",
+      fallback: { reason: leftDirect("columns"), detail: expect.any(String) },
+    });
   });
 
   it("refuses a file that repeats an event_id", async () => {
@@ -436,6 +491,7 @@ describe.skipIf(backendUnavailable())("import events", () => {
     });
     expect(result.touched.accounts).toHaveLength(2);
     expect(result.ignoredColumns).toEqual(["colour"]);
+    expect(result).toMatchObject({ path: "exact", fallback: { reason: leftDirect("columns") } });
     const cli = await runCli(t.database, ["import", "events", file]);
     expect(cli.stderr).toMatch(/note: .*events\.csv: ignored column colour/);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { EventSums, type ValueRanks } from "../../src/imports/events-sums.ts";
-import { daysFromCivil, readInstant, writeTimestamp } from "../../src/imports/events-time.ts";
+import type { ValueRanks } from "../../src/imports/events/key-order.ts";
+import { EventSums } from "../../src/imports/events/sums.ts";
+import { daysFromCivil, readInstant, writeTimestamp } from "../../src/imports/events/time.ts";
 
 function instant(s: string) {
   return readInstant(Buffer.from(s), 0, s.length, { seconds: 0, micros: 0 });
@@ -261,5 +262,6 @@ describe("event sums", () => {
     const zone = new EventSums("America/St_Johns");
     add(zone, "u-1", "a-1", "login", "", "2024-11-03T04:10:00Z");
     expect(zone.abandoned).toBe("the time zone's offset changes within an hour");
+    expect([twice.fallback?.reason, zone.fallback?.reason]).toEqual(["bad reference", "timezone"]);
   });
 });

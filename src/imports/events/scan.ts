@@ -1,113 +1,39 @@
-import type { Readable } from "node:stream";
-import type { EventSums, Spans, UserAccounts } from "./events-sums.ts";
-import { type Instant, readInstant, writeTimestamp } from "./events-time.ts";
-import type { ImportSpec } from "./types.ts";
-import { CellError } from "./values.ts";
-
-/**
- * Thrown when a file needs the exact import path: a quoted field, a bad row,
- * anything whose meaning this scanner does not reproduce byte for byte.
- */
-export class NeedsExactImport extends Error {}
-
-/** The columns of the COPY the scanner writes, in this order. */
-export const SCANNED_COLUMNS = [
-  "user_id",
-  "account_id",
-  "activity",
-  "module",
-  "occurred_at",
-  "count",
-] as const;
+import { CellError } from "../../errors/index.ts";
+import { SCANNED_COLUMNS } from "../sql/events-direct.ts";
+import type { FallbackReason, ImportFallback, ImportSpec } from "../types.ts";
+import { canonicalTimestamp, isSpace, plainCount } from "./byte-checks.ts";
+import type { EventSums, Spans } from "./sums.ts";
+import { type Instant, readInstant, writeTimestamp } from "./time.ts";
+import type { UserAccounts } from "./user-accounts.ts";
 
 const COMMA = 44;
 const NEWLINE = 10;
 const RETURN = 13;
 const QUOTE = 34;
 
-function isSpace(b: number): boolean {
-  return b === 32 || (b >= 9 && b <= 13);
-}
-
-/** Two ASCII digits at `i` as a number, or -1. */
-function two(buf: Uint8Array, i: number): number {
-  const a = buf[i]! - 48;
-  const b = buf[i + 1]! - 48;
-  return a < 0 || a > 9 || b < 0 || b > 9 ? -1 : a * 10 + b;
-}
-
-function daysIn(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-/**
- * YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) in buf[start, end): the
- * form the exact path passes on unchanged (import-values timestamp()).
- */
-function canonicalTimestamp(buf: Uint8Array, start: number, end: number): boolean {
-  const len = end - start;
-  if (len < 20) return false;
-  const s = start;
-  if (
-    buf[s + 4] !== 45 ||
-    buf[s + 7] !== 45 ||
-    buf[s + 10] !== 84 ||
-    buf[s + 13] !== 58 ||
-    buf[s + 16] !== 58
-  ) {
-    return false;
-  }
-  const hi = two(buf, s);
-  const lo = two(buf, s + 2);
-  const month = two(buf, s + 5);
-  const day = two(buf, s + 8);
-  const h = two(buf, s + 11);
-  const mi = two(buf, s + 14);
-  const sec = two(buf, s + 17);
-  if (hi < 0 || lo < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return false;
-  const year = hi * 100 + lo;
-  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return false;
-  let i = s + 19;
-  if (buf[i] === 46) {
-    const from = ++i;
-    while (i < end && buf[i]! >= 48 && buf[i]! <= 57) i++;
-    if (i === from || i - from > 9) return false;
-  }
-  if (i === end - 1) return buf[i] === 90;
-  if (i !== end - 6) return false;
-  const sign = buf[i];
-  if ((sign !== 43 && sign !== 45) || buf[i + 3] !== 58) return false;
-  const oh = two(buf, i + 1);
-  const om = two(buf, i + 4);
-  return oh >= 0 && oh <= 14 && om >= 0 && om <= 59;
-}
-
-/** 1 to 999999999 written plainly: what positiveCount() passes on with the same value. */
-function plainCount(buf: Uint8Array, start: number, end: number): boolean {
-  if (end - start > 9 || buf[start] === 48) return false;
-  for (let i = start; i < end; i++) if (buf[i]! < 48 || buf[i]! > 57) return false;
-  return true;
-}
-
 export interface ScanResult {
   /** Data rows (blank lines are not rows, as on the exact path). */
   rows: number;
   /** Some row names a user but leaves account_id empty. */
   fillAccount: boolean;
+  /**
+   * Set when the file needs the exact path: a quoted field, a bad row,
+   * anything whose meaning this scanner does not reproduce byte for byte.
+   * The scan then ends its data early, at a row boundary.
+   */
+  fallback?: ImportFallback;
 }
 
 /**
- * Reads an events CSV whose header is `columns` and yields it as data for
- * `COPY activity_events (SCANNED_COLUMNS) FROM STDIN WITH (FORMAT binary)`
- * (which Postgres reads in about three quarters of the time of the CSV, most
- * of the difference being its timestamp parsing): each row checked at the
- * byte level, its fields in COPY order, an empty user_id or module as null,
- * an empty count as 1 and an empty account_id as the user's account when
+ * Reads an events CSV whose header is `columns` and yields it as binary data
+ * for COPY_EVENTS (sql/events-direct.ts), which spares Postgres most of its
+ * parsing, of timestamps above all: each row checked at the byte level, its
+ * fields in COPY order, an empty user_id or module as null, an empty count
+ * as 1 and an empty account_id as the user's account when
  * `accounts` has it, or else as '' (to be filled from the user). A row the
  * byte checks do not settle goes through the spec's own convert(); one it
- * refuses, and any quoted field, end the scan with NeedsExactImport, so a
- * file is only loaded here when the exact path would load the same values
+ * refuses, and any quoted field, end the scan with `result.fallback` set, so
+ * a file is only loaded here when the exact path would load the same values
  * without a problem. Each row is also added to `sums`.
  */
 export async function* scanEvents(
@@ -168,9 +94,14 @@ export async function* scanEvents(
     from === to || (!isSpace(buf[from]!) && !isSpace(buf[to - 1]!));
   /** user, account, activity and module ranges of the current line, for the sums. */
   const spans: Spans = new Int32Array(8);
+  /** Ends the scan: the file needs the exact path. Returns false, for line() to return. */
+  const stop = (reason: FallbackReason, detail: string) => {
+    result.fallback = { reason, detail };
+    return false;
+  };
 
-  /** A row the byte checks cannot settle, converted as the exact path would. */
-  const exactRow = (buf: Buffer, from: number, to: number) => {
+  /** A row the byte checks cannot settle, converted as the exact path would; false when it refuses the row. */
+  const exactRow = (buf: Buffer, from: number, to: number): boolean => {
     const cells = buf.toString("utf8", from, to).split(",");
     const known = {
       get(column: string) {
@@ -184,7 +115,7 @@ export async function* scanEvents(
     try {
       values = spec.convert({ known, attributes: undefined }, new Set());
     } catch (err) {
-      if (err instanceof CellError) throw new NeedsExactImport(err.message);
+      if (err instanceof CellError) return stop("bad row", err.message);
       throw err;
     }
     // [user_id, account_id, activity, module, occurred_at, count, event_id]
@@ -202,9 +133,11 @@ export async function* scanEvents(
     text(activity!, 0, activity!.length, false);
     text(module!, 0, module!.length, true);
     occurredAndCount(count);
+    return true;
   };
 
-  const line = (buf: Buffer, from: number, to: number) => {
+  /** Checks and writes one line; false when the scan must end (see stop()). */
+  const line = (buf: Buffer, from: number, to: number): boolean => {
     if (to > from && buf[to - 1] === RETURN) to--;
     let n = 0;
     let blank = true;
@@ -216,15 +149,15 @@ export async function* scanEvents(
         if (++n < width) starts[n] = i + 1;
         blank = false;
       } else if (b === QUOTE || b === RETURN) {
-        throw new NeedsExactImport("quoted fields or carriage returns inside a line");
+        return stop("quoted field", "quoted fields or carriage returns inside a line");
       } else if (b >= 0x80 || b === 0) {
         plain = false;
         blank = false;
       } else if (blank && !isSpace(b)) blank = false;
     }
-    if (blank) return;
+    if (blank) return true;
     result.rows++;
-    if (n !== width - 1) throw new NeedsExactImport("a row of the wrong width");
+    if (n !== width - 1) return stop("bad row", "a row of the wrong width");
     starts[width] = to + 1;
     ensure(to - from + 64);
     if (plain) {
@@ -284,10 +217,10 @@ export async function* scanEvents(
           spans[7] = moduleTo;
           sums.addSpans(buf, spans, instant.seconds, n, account);
         }
-        return;
+        return true;
       }
     }
-    exactRow(buf, from, to);
+    return exactRow(buf, from, to);
   };
 
   // The binary COPY header: signature, flags and header extension length (0).
@@ -295,7 +228,7 @@ export async function* scanEvents(
   int32(0);
   int32(0);
   let pending: Buffer | undefined;
-  for await (const chunk of body) {
+  scan: for await (const chunk of body) {
     const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
     const last = buf.lastIndexOf(NEWLINE);
     if (last < 0) {
@@ -304,7 +237,7 @@ export async function* scanEvents(
     }
     let from = 0;
     for (let nl = buf.indexOf(NEWLINE); nl !== -1 && nl <= last; nl = buf.indexOf(NEWLINE, from)) {
-      line(buf, from, nl);
+      if (!line(buf, from, nl)) break scan;
       from = nl + 1;
     }
     pending = from < buf.length ? buf.subarray(from) : undefined;
@@ -315,67 +248,12 @@ export async function* scanEvents(
     }
     onRows(result.rows);
   }
-  if (pending) line(pending, 0, pending.length);
+  // After a stop the rows written so far end the data (whole: a refused row
+  // is never written), and the import's transaction is rolled back.
+  if (pending && !result.fallback) line(pending, 0, pending.length);
   ensure(2);
   out[o++] = 255; // the trailer: a field count of -1
   out[o++] = 255;
   yield out.subarray(0, o);
   onRows(result.rows);
-}
-
-/**
- * Whether the first row of `first` (rows of a file with these columns) names
- * a user and leaves account_id empty, as files of users' events often do
- * throughout.
- */
-export function firstRowLacksAccount(first: Buffer, columns: readonly string[]): boolean {
-  const userAt = columns.indexOf("user_id");
-  const accountAt = columns.indexOf("account_id");
-  if (userAt < 0) return false;
-  for (let from = 0; from < first.length; ) {
-    let to = first.indexOf(NEWLINE, from);
-    if (to < 0) to = first.length;
-    const cells = first.toString("utf8", from, to).split(",");
-    from = to + 1;
-    if (cells.every((c) => c.trim() === "")) continue;
-    return (cells[userAt] ?? "").trim() !== "" && (accountAt < 0 || (cells[accountAt] ?? "").trim() === "");
-  }
-  return false;
-}
-
-/**
- * Splits a stream's first line (the header) from the rest; undefined when the
- * first line is not a plain header. `first` is what was read past the header
- * (the file's first rows, unless its first read ended there).
- */
-export async function splitHeader(
-  stream: Readable,
-): Promise<{ columns: string[]; first: Buffer; body: AsyncGenerator<Buffer> } | undefined> {
-  const iterator = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  let head = Buffer.alloc(0);
-  let nl = -1;
-  while (nl < 0) {
-    const step = await iterator.next();
-    if (step.done) return undefined;
-    head = Buffer.concat([head, step.value]);
-    nl = head.indexOf(NEWLINE);
-    if (nl < 0 && head.length > 1 << 16) return undefined;
-  }
-  let start = 0;
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) start = 3;
-  let end = nl;
-  if (end > start && head[end - 1] === RETURN) end--;
-  const text = head.toString("utf8", start, end);
-  if (text.includes('"') || text.includes("\r") || text.trim() === "") return undefined;
-  const columns = text.split(",").map((c) => c.trim());
-  const rest = head.subarray(nl + 1);
-  async function* body(): AsyncGenerator<Buffer> {
-    if (rest.length > 0) yield rest;
-    for (;;) {
-      const step = await iterator.next();
-      if (step.done) return;
-      yield step.value;
-    }
-  }
-  return { columns, first: rest, body: body() };
 }
