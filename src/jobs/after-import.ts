@@ -2,9 +2,37 @@ import type { Config } from "../config.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { enqueueAfterPeople, type PeopleChange } from "./after-tag-change.ts";
 import { openQueues, type QueueSet } from "./connection.ts";
-import { enqueueTouched, type Touched } from "./enqueue.ts";
+import { enqueueRun } from "./enqueue-run.ts";
+import { enqueueEntities } from "./evaluate-entities.ts";
+import type { Enqueued } from "./job-kind.ts";
 
 type QueueConfig = Pick<Config, "redisUrl" | "queue">;
+
+/** What an import changed, as the imports report it. */
+export interface Touched {
+  accounts: string[];
+  users: string[];
+  /** False when the import touched more entities than were listed. */
+  complete: boolean;
+}
+
+/**
+ * Event-driven re-evaluation after an import: debounced jobs for the touched
+ * users and accounts, or, when the import touched more than it listed, one
+ * run of all rules (cheaper than thousands of entity jobs, and complete).
+ */
+async function enqueueTouched(
+  queues: QueueSet,
+  touched: Touched,
+  opts: { debounceMs: number },
+): Promise<Enqueued[]> {
+  const trigger = "event";
+  if (!touched.complete) return [await enqueueRun(queues, { ruleIds: [], trigger })];
+  return [
+    ...(await enqueueEntities(queues, "account", touched.accounts, { trigger, delayMs: opts.debounceMs })),
+    ...(await enqueueEntities(queues, "user", touched.users, { trigger, delayMs: opts.debounceMs })),
+  ];
+}
 
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 

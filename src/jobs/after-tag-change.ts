@@ -1,6 +1,7 @@
 import type { EntityType } from "../facts/catalog.ts";
 import type { QueueSet } from "./connection.ts";
-import { type Enqueued, enqueueEntities } from "./enqueue.ts";
+import { enqueueEntities } from "./evaluate-entities.ts";
+import type { Enqueued } from "./job-kind.ts";
 
 /**
  * What people did to entities that rules should see soon:

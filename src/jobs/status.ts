@@ -5,7 +5,10 @@ import { type DbOrTx, rows } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { ruleWide } from "../runs/sql/run-stats.ts";
 import type { QueueSet } from "./connection.ts";
-import { JOB_NAMES, QUEUES, SCHEDULER_PREFIX } from "./names.ts";
+import { QUEUES } from "./queues.ts";
+import { runAllJob } from "./run-all.ts";
+import { runRuleJob } from "./run-rule.ts";
+import { SCHEDULER_PREFIX } from "./scheduler.ts";
 
 export interface LastRun {
   id: number;
@@ -43,7 +46,7 @@ export interface QueueStatus {
 }
 
 /** The interval between two firings of a cron expression after `now`. */
-export function scheduleIntervalMs(cron: string, timezone: string, now: Date): number {
+function scheduleIntervalMs(cron: string, timezone: string, now: Date): number {
   const expression = CronExpressionParser.parse(cron, { tz: timezone, currentDate: now });
   const first = expression.next().getTime();
   const second = expression.next().getTime();
@@ -149,8 +152,8 @@ async function queuedRuns(queue: Queue, rules: readonly LoadedRule[]): Promise<M
   for (const job of jobs) {
     if (!job) continue;
     const data = (job.data ?? {}) as { ruleId?: unknown; ruleIds?: unknown };
-    if (job.name === JOB_NAMES.runRule && typeof data.ruleId === "string") bump(data.ruleId);
-    else if (job.name === JOB_NAMES.runAll) {
+    if (job.name === runRuleJob.name && typeof data.ruleId === "string") bump(data.ruleId);
+    else if (job.name === runAllJob.name) {
       const ids = Array.isArray(data.ruleIds) ? data.ruleIds.filter((x) => typeof x === "string") : enabled;
       for (const id of ids) bump(id);
     }
@@ -158,7 +161,7 @@ async function queuedRuns(queue: Queue, rules: readonly LoadedRule[]): Promise<M
   return counts;
 }
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 120) return `${s} s`;
   const m = Math.round(s / 60);
