@@ -8,7 +8,7 @@ import {
   importEvents,
   importUsers,
 } from "../imports/index.ts";
-import { enqueueAfterImport } from "../jobs/after-import.ts";
+import { queueAfterImport } from "../jobs/after-changes.ts";
 import type { CliContext, Output } from "./context.ts";
 
 /**
@@ -79,7 +79,7 @@ export function registerImportCommands(program: Command, ctx: CliContext): void 
           bar?.stop();
         }
         ctx.stdout.write(`${summary(result)}\n`);
-        const queued = await enqueueAfterImport(ctx.config, result.touched);
+        const queued = await queueAfterImport(ctx.config, result.touched);
         if (queued) ctx.stderr.write(`${queued.note}\n`);
         if (result.problemCount > 0) ctx.stderr.write(skippedReport(result));
         if (result.ignoredColumns.length > 0) {

@@ -1,6 +1,5 @@
 import type { Config } from "../config.ts";
-import type { EntityType } from "../facts/catalog.ts";
-import { enqueueAfterPeople, type PeopleChange } from "./after-tag-change.ts";
+import type { EntitiesChanged } from "../tags/changes.ts";
 import { openQueues, type QueueSet } from "./connection.ts";
 import { enqueueRun } from "./enqueue-run.ts";
 import { enqueueEntities } from "./evaluate-entities.ts";
@@ -21,7 +20,7 @@ export interface Touched {
  * users and accounts, or, when the import touched more than it listed, one
  * run of all rules (cheaper than thousands of entity jobs, and complete).
  */
-async function enqueueTouched(
+async function enqueueAfterImport(
   queues: QueueSet,
   touched: Touched,
   opts: { debounceMs: number },
@@ -34,24 +33,45 @@ async function enqueueTouched(
   ];
 }
 
+/**
+ * The re-evaluation after people changed entities (see PeopleChange),
+ * debounced like an import's: after a tags change only the rules that test
+ * tags, after a lifted suppression every rule of the type.
+ */
+export function enqueueAfterPeople(
+  queues: QueueSet,
+  event: EntitiesChanged,
+  opts: { debounceMs: number },
+): Promise<Enqueued[]> {
+  return enqueueEntities(queues, event.type, event.ids, {
+    trigger: "event",
+    delayMs: opts.debounceMs,
+    ...(event.change === "tags" ? { testingTags: true } : {}),
+  });
+}
+
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
+/** A line for a command to show after it queued a re-evaluation, or failed to. */
+export interface QueuedNote {
+  note: string;
+  ok: boolean;
+}
+
 /**
- * Event-driven re-evaluation: with REDIS_URL set, an import queues debounced
- * re-evaluations of the users and accounts it touched, so their tags follow
- * the new data within seconds instead of at the next scheduled run. Returns a
- * line to show, or undefined when there is no queue or nothing was touched.
- * The import has already committed: a queue that cannot be reached is reported,
- * not thrown, since the next scheduled run catches up anyway.
+ * For a command that runs once (the CLI): with REDIS_URL set, an import
+ * queues the re-evaluation of what it touched, so tags follow the new data
+ * within seconds instead of at the next scheduled run. Returns a line to
+ * show, or undefined when there is no queue or nothing was touched.
  */
-export async function enqueueAfterImport(
+export async function queueAfterImport(
   config: QueueConfig,
   touched: Touched | undefined,
-): Promise<{ note: string; ok: boolean } | undefined> {
+): Promise<QueuedNote | undefined> {
   if (!config.redisUrl || !touched) return undefined;
   if (touched.complete && touched.users.length === 0 && touched.accounts.length === 0) return undefined;
   return withQueues(config, "imported", async (queues) => {
-    const jobs = await enqueueTouched(queues, touched, { debounceMs: config.queue.debounceMs });
+    const jobs = await enqueueAfterImport(queues, touched, { debounceMs: config.queue.debounceMs });
     const what = touched.complete
       ? `${plural(touched.users.length, "user")} and ${plural(touched.accounts.length, "account")}`
       : "every rule (the import touched too many entities to list)";
@@ -59,29 +79,29 @@ export async function enqueueAfterImport(
   });
 }
 
-/**
- * The same after people changed tags (by a tags file, by hand, in bulk or by
- * a suppression), or lifted a suppression in force: see PeopleChange.
- */
-export async function enqueueAfterTagChange(
+/** The same after people changed entities; undefined without REDIS_URL. */
+export async function queueAfterPeople(
   config: QueueConfig,
-  type: EntityType,
-  ids: readonly string[],
-  change: PeopleChange = "tags",
-): Promise<{ note: string; ok: boolean } | undefined> {
-  if (!config.redisUrl || ids.length === 0) return undefined;
-  return withQueues(config, change === "tags" ? "tagged" : "lifted", async (queues) => {
-    const jobs = await enqueueAfterPeople(queues, type, ids, { debounceMs: config.queue.debounceMs, change });
-    const what = change === "tags" ? "the rules that test tags for " : "";
-    return `queued re-evaluation of ${what}${plural(ids.length, type)} (${plural(jobs.length, "job")})`;
+  event: EntitiesChanged,
+): Promise<QueuedNote | undefined> {
+  if (!config.redisUrl) return undefined;
+  return withQueues(config, event.change === "tags" ? "tagged" : "lifted", async (queues) => {
+    const jobs = await enqueueAfterPeople(queues, event, { debounceMs: config.queue.debounceMs });
+    const what = event.change === "tags" ? "the rules that test tags for " : "";
+    return `queued re-evaluation of ${what}${plural(event.ids.length, event.type)} (${plural(jobs.length, "job")})`;
   });
 }
 
+/**
+ * Opens the queues for one enqueue and closes them. The change has already
+ * committed: a queue that cannot be reached is reported, not thrown, since the
+ * next scheduled run catches up anyway.
+ */
 async function withQueues(
   config: QueueConfig,
   done: string,
   enqueue: (queues: QueueSet) => Promise<string>,
-): Promise<{ note: string; ok: boolean }> {
+): Promise<QueuedNote> {
   try {
     const queues = await openQueues(config, "re-evaluation after import");
     try {
