@@ -1,26 +1,13 @@
 import type { Queue } from "bullmq";
 import { CronExpressionParser } from "cron-parser";
-import { sql } from "drizzle-orm";
-import { type DbOrTx, rows } from "../db/client.ts";
+import type { DbOrTx } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
-import { ruleWide } from "../runs/sql/run-stats.ts";
 import type { QueueSet } from "./connection.ts";
 import { QUEUES } from "./queues.ts";
 import { runAllJob } from "./run-all.ts";
 import { runRuleJob } from "./run-rule.ts";
 import { SCHEDULER_PREFIX } from "./scheduler.ts";
-
-export interface LastRun {
-  id: number;
-  at: string;
-  status: string;
-  trigger: string;
-  evaluated: number;
-  matched: number;
-  added: number;
-  removed: number;
-  error: string | null;
-}
+import { type LastRun, lastRuns } from "./sql/last-runs.ts";
 
 export interface RuleStatus {
   rule: string;
@@ -62,22 +49,10 @@ export async function collectStatus(
   queues: QueueSet | undefined,
   now: Date,
 ): Promise<QueueStatus> {
-  const ids = rules.map((r) => r.definition.id);
-  const last = ids.length
-    ? await rows<LastRun & { rule_id: string; last_success: string | null }>(
-        db,
-        sql`select r.rule_id, r.id::int as id, r.status, r.trigger, r.evaluated, r.matched, r.added, r.removed,
-                   r.error, to_char(coalesce(r.finished_at, r.started_at) at time zone 'UTC',
-                                    'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at,
-                   (select to_char(max(coalesce(s.finished_at, s.started_at)) at time zone 'UTC',
-                                   'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-                    from rule_runs s where s.rule_id = r.rule_id and s.status = 'applied'
-                      and ${ruleWide(sql`s`)}) as last_success
-            from (select distinct on (rule_id) * from rule_runs
-                  where rule_id in ${ids} and status <> 'dry-run' and ${ruleWide(sql`rule_runs`)}
-                  order by rule_id, id desc) r`,
-      )
-    : [];
+  const last = await lastRuns(
+    db,
+    rules.map((r) => r.definition.id),
+  );
   const lastByRule = new Map(last.map((r) => [r.rule_id, r]));
 
   let next = new Map<string, number>();
