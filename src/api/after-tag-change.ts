@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "../config.ts";
-import { enqueueAfterPeople } from "../jobs/after-changes.ts";
+import { enqueueAfterChange } from "../jobs/after-changes.ts";
 import type { QueueSet } from "../jobs/connection.ts";
 import type { TagHooks } from "../tags/changes.ts";
 
@@ -29,7 +29,7 @@ export function queueingTagHooks(
       // BullMQ waits for a connection that is down instead of failing: a tagging request must not hang on it.
       if (queues.connection.status !== "ready") return warn(`Redis is ${queues.connection.status}`);
       try {
-        await enqueueAfterPeople(queues, event, { debounceMs: config.queue.debounceMs });
+        await enqueueAfterChange(queues, event, { debounceMs: config.queue.debounceMs });
       } catch (err) {
         warn(err instanceof Error ? err.message : String(err));
       }

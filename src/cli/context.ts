@@ -1,7 +1,7 @@
 import { type Config, loadConfig } from "../config.ts";
 import { type Database, openDatabase } from "../db/client.ts";
 import { ensureMigrated } from "../db/migrate.ts";
-import { queueAfterPeople } from "../jobs/after-changes.ts";
+import { queueAfterChange } from "../jobs/after-changes.ts";
 import type { TagHooks } from "../tags/changes.ts";
 
 export interface Output {
@@ -54,7 +54,7 @@ export function createContext(
     },
     tagHooks: {
       async entitiesChanged(event) {
-        const queued = await queueAfterPeople(ctx.config, event);
+        const queued = await queueAfterChange(ctx.config, event);
         if (queued) ctx.stderr.write(`${queued.note}\n`);
       },
     },

@@ -38,7 +38,7 @@ async function enqueueAfterImport(
  * debounced like an import's: after a tags change only the rules that test
  * tags, after a lifted suppression every rule of the type.
  */
-export function enqueueAfterPeople(
+export function enqueueAfterChange(
   queues: QueueSet,
   event: EntitiesChanged,
   opts: { debounceMs: number },
@@ -80,13 +80,13 @@ export async function queueAfterImport(
 }
 
 /** The same after people changed entities; undefined without REDIS_URL. */
-export async function queueAfterPeople(
+export async function queueAfterChange(
   config: QueueConfig,
   event: EntitiesChanged,
 ): Promise<QueuedNote | undefined> {
   if (!config.redisUrl) return undefined;
   return withQueues(config, event.change === "tags" ? "tagged" : "lifted", async (queues) => {
-    const jobs = await enqueueAfterPeople(queues, event, { debounceMs: config.queue.debounceMs });
+    const jobs = await enqueueAfterChange(queues, event, { debounceMs: config.queue.debounceMs });
     const what = event.change === "tags" ? "the rules that test tags for " : "";
     return `queued re-evaluation of ${what}${plural(event.ids.length, event.type)} (${plural(jobs.length, "job")})`;
   });
