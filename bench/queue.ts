@@ -23,10 +23,8 @@ import { loadConfig } from "../src/config.ts";
 import { type Database, openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { QueueSet } from "../src/jobs/connection.ts";
-import { enqueueEntities, waitForEnqueued } from "../src/jobs/enqueue.ts";
-import { JOB_NAMES } from "../src/jobs/names.ts";
-import { DEFAULT_JOB_OPTIONS } from "../src/jobs/options.ts";
-import { MAX_ENTITY_BATCH } from "../src/jobs/payloads.ts";
+import { enqueueEntities, evaluateEntitiesJob, MAX_ENTITY_BATCH } from "../src/jobs/evaluate-entities.ts";
+import { waitForEnqueued } from "../src/jobs/wait.ts";
 import { benchDatabaseUrl, parseArgs } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -196,9 +194,9 @@ try {
   const t0 = performance.now();
   await queues.entities.addBulk(
     ids.map((r) => ({
-      name: JOB_NAMES.evaluateEntities,
+      name: evaluateEntitiesJob.name,
       data: { type: "user", ids: [r.id], trigger: "manual" },
-      opts: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: { count: jobCount * 2 } },
+      opts: { ...evaluateEntitiesJob.options, removeOnComplete: { count: jobCount * 2 } },
     })),
   );
   await until(async () => {

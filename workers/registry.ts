@@ -3,11 +3,9 @@ import type { Redis } from "ioredis";
 import { isSignaltagError } from "../src/errors/index.ts";
 import { evaluateEntitiesJob } from "../src/jobs/evaluate-entities.ts";
 import { evaluatePartitionJob } from "../src/jobs/evaluate-partition.ts";
-import type { JobKind } from "../src/jobs/job-kind.ts";
-import type { QueueName } from "../src/jobs/names.ts";
-import { describePayloadError } from "../src/jobs/payloads.ts";
+import { describePayloadError, type JobDeps, type JobKind } from "../src/jobs/job-kind.ts";
+import type { QueueName } from "../src/jobs/queues.ts";
 import { runAllJob } from "../src/jobs/run-all.ts";
-import type { JobDeps } from "../src/jobs/run-job.ts";
 import { runRuleJob } from "../src/jobs/run-rule.ts";
 
 /** Every job kind signaltag runs. */

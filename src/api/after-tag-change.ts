@@ -1,34 +1,38 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { EntityType } from "../facts/catalog.ts";
-import { enqueueAfterPeople, type PeopleChange } from "../jobs/after-tag-change.ts";
-import type { ApiDeps } from "./deps.ts";
+import type { Config } from "../config.ts";
+import { enqueueAfterChange } from "../jobs/after-changes.ts";
+import type { QueueSet } from "../jobs/connection.ts";
+import type { TagHooks } from "../tags/changes.ts";
 
 /**
- * With REDIS_URL set, a request that changed entities' tags (or lifted a
- * suppression) queues their re-evaluation (see PeopleChange). The change has
- * already committed, so a queue that cannot be reached is logged, not
+ * The API's one listener to tags changes: with REDIS_URL set, a request that
+ * changed entities' tags (or lifted a suppression) queues their
+ * re-evaluation (see PeopleChange); without it, nothing follows. The change
+ * has already committed, so a queue that cannot be reached is logged, not
  * answered with an error: the next scheduled run catches up.
  */
-export async function queueAfterPeople(
-  deps: ApiDeps,
+export function queueingTagHooks(
+  queues: QueueSet | undefined,
+  config: Pick<Config, "queue">,
   log: FastifyBaseLogger,
-  type: EntityType,
-  ids: readonly string[],
-  change: PeopleChange = "tags",
-): Promise<void> {
-  if (!deps.queues || ids.length === 0) return;
-  const warn = (reason: string) =>
-    log.warn(
-      { err: reason, entityType: type, entities: ids.length },
-      change === "tags"
-        ? "tags changed, but the re-evaluation of the rules that test tags could not be queued"
-        : "a suppression was lifted, but the re-evaluation of the entity could not be queued",
-    );
-  // BullMQ waits for a connection that is down instead of failing: a tagging request must not hang on it.
-  if (deps.queues.connection.status !== "ready") return warn(`Redis is ${deps.queues.connection.status}`);
-  try {
-    await enqueueAfterPeople(deps.queues, type, ids, { debounceMs: deps.config.queue.debounceMs, change });
-  } catch (err) {
-    warn(err instanceof Error ? err.message : String(err));
-  }
+): TagHooks {
+  return {
+    async entitiesChanged(event) {
+      if (!queues) return;
+      const warn = (reason: string) =>
+        log.warn(
+          { err: reason, entityType: event.type, entities: event.ids.length },
+          event.change === "tags"
+            ? "tags changed, but the re-evaluation of the rules that test tags could not be queued"
+            : "a suppression was lifted, but the re-evaluation of the entity could not be queued",
+        );
+      // BullMQ waits for a connection that is down instead of failing: a tagging request must not hang on it.
+      if (queues.connection.status !== "ready") return warn(`Redis is ${queues.connection.status}`);
+      try {
+        await enqueueAfterChange(queues, event, { debounceMs: config.queue.debounceMs });
+      } catch (err) {
+        warn(err instanceof Error ? err.message : String(err));
+      }
+    },
+  };
 }

@@ -5,6 +5,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import { closeRedis } from "../jobs/connection.ts";
 import { KeyAuthenticator } from "../keys/keys.ts";
+import { queueingTagHooks } from "./after-tag-change.ts";
 import { registerAuth } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorSchema, handleError, handleNotFound } from "./errors.ts";
@@ -62,6 +63,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     config: opts.config,
     clock: opts.clock ?? (() => new Date()),
     metrics,
+    tagHooks: queueingTagHooks(queue?.queues, opts.config, app.log),
     queues: queue?.queues,
     pingRedis: queue?.ping,
   };

@@ -1,6 +1,8 @@
 import { type Config, loadConfig } from "../config.ts";
 import { type Database, openDatabase } from "../db/client.ts";
 import { ensureMigrated } from "../db/migrate.ts";
+import { queueAfterChange } from "../jobs/after-changes.ts";
+import type { TagHooks } from "../tags/changes.ts";
 
 export interface Output {
   write(text: string): unknown;
@@ -17,6 +19,8 @@ export interface CliContext {
   stderr: Output;
   /** Opens (and on first use creates) the database; the same one for the whole command. */
   database(opts?: { migrate?: "check" | "skip" }): Promise<Database>;
+  /** What follows a tags change: with REDIS_URL, the entities' re-evaluation is queued and said so on stderr. */
+  tagHooks: TagHooks;
   /** Closes what `database()` opened, unless it was handed in. */
   close(): Promise<void>;
 }
@@ -47,6 +51,12 @@ export function createContext(
         return database;
       })();
       return opened;
+    },
+    tagHooks: {
+      async entitiesChanged(event) {
+        const queued = await queueAfterChange(ctx.config, event);
+        if (queued) ctx.stderr.write(`${queued.note}\n`);
+      },
     },
     async close() {
       if (opened) {

@@ -1,8 +1,11 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
 import { openQueues, type QueueSet } from "../jobs/connection.ts";
-import { type Enqueued, enqueueEntities, enqueueRun, waitForEnqueued } from "../jobs/enqueue.ts";
-import type { RunJobResult } from "../jobs/payloads.ts";
+import { enqueueRun } from "../jobs/enqueue-run.ts";
+import { enqueueEntities } from "../jobs/evaluate-entities.ts";
+import type { Enqueued } from "../jobs/job-kind.ts";
+import type { RunJobResult } from "../jobs/run-payload.ts";
+import { waitForEnqueued } from "../jobs/wait.ts";
 import type { RunResult } from "../runs/reconcile.ts";
 import { loadValidRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";

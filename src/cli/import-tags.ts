@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import { enqueueAfterTagChange } from "../jobs/after-import.ts";
 import { importTagsFile, type TagsFileResult } from "../tags/file-import.ts";
 import { cliActor } from "./actor.ts";
 import type { CliContext } from "./context.ts";
@@ -61,19 +60,18 @@ export function registerImportTagsCommand(program: Command, ctx: CliContext): vo
           );
         }
         const database = await ctx.database();
-        let changed: string[] = [];
-        const result = await importTagsFile(database.db, text, {
-          source: file,
-          actor: cliActor(opts.actor),
-          dryRun: opts.dryRun,
-          skipInvalid: opts.skipInvalid,
-          onMembershipChanged: (ids) => {
-            changed = ids;
+        const result = await importTagsFile(
+          database.db,
+          text,
+          {
+            source: file,
+            actor: cliActor(opts.actor),
+            dryRun: opts.dryRun,
+            skipInvalid: opts.skipInvalid,
           },
-        });
+          ctx.tagHooks,
+        );
         ctx.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : describe(result));
-        const queued = await enqueueAfterTagChange(ctx.config, result.entityType, changed);
-        if (queued) ctx.stderr.write(`${queued.note}\n`);
       },
     );
 }

@@ -8,7 +8,7 @@ import {
   importEvents,
   importUsers,
 } from "../imports/index.ts";
-import { enqueueAfterImport } from "../jobs/after-import.ts";
+import { queueAfterImport } from "../jobs/after-changes.ts";
 import type { CliContext, Output } from "./context.ts";
 
 /**
@@ -82,8 +82,14 @@ export function registerImportCommands(program: Command, ctx: CliContext): void 
         } finally {
           bar?.stop();
         }
-        ctx.stdout.write(options.json ? `${JSON.stringify(result)}\n` : `${summary(result)}\n`);
-        const queued = await enqueueAfterImport(ctx.config, result.touched);
+        ctx.stdout.write(
+          options.json
+            ? `${JSON.stringify(result)}
+`
+            : `${summary(result)}
+`,
+        );
+        const queued = await queueAfterImport(ctx.config, result.touched);
         if (queued) ctx.stderr.write(`${queued.note}\n`);
         if (result.problemCount > 0) ctx.stderr.write(skippedReport(result));
         if (result.ignoredColumns.length > 0) {

@@ -17,7 +17,6 @@ import { cliActor } from "./actor.ts";
 import type { CliContext } from "./context.ts";
 import { table, writeChunk } from "./format.ts";
 import { parseAsOf } from "./run.ts";
-import { afterTagChange } from "./tag.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -115,21 +114,16 @@ export function registerSegmentCommands(program: Command, ctx: CliContext): void
       const bulkTag = opts.addTag ?? opts.removeTag;
       if (bulkTag !== undefined) {
         const action = opts.addTag !== undefined ? "add" : "remove";
-        let changed: string[] = [];
-        const r = await bulkTagSegment(db, query, {
-          ...clock,
-          action,
-          tag: bulkTag,
-          actor: cliActor(opts.actor),
-          onMembershipChanged: (ids) => {
-            changed = ids;
-          },
-        });
+        const r = await bulkTagSegment(
+          db,
+          query,
+          { ...clock, action, tag: bulkTag, actor: cliActor(opts.actor) },
+          ctx.tagHooks,
+        );
         warnUnknown(r.unknownTags);
         ctx.stdout.write(
           `${action === "add" ? "added" : "removed"} ${JSON.stringify(r.tag)} ${action === "add" ? "to" : "from"} ${r.membershipsChanged} of ${r.requested} ${type}s in the segment (${r.claimsChanged} claims ${action === "add" ? "added" : "removed"}, ${r.unchanged} unchanged)\n`,
         );
-        await afterTagChange(ctx, type, changed);
         return;
       }
       if (opts.count) {

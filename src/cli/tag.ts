@@ -1,9 +1,7 @@
 import type { Command } from "commander";
 import type { EntityTag } from "../claims/entity-tags.ts";
 import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../facts/catalog.ts";
 import { parseInstant } from "../facts/time.ts";
-import { enqueueAfterTagChange } from "../jobs/after-import.ts";
 import { applyTag, removeTag, type TagChangeResult } from "../tags/manual.ts";
 import { liftSuppression, suppress } from "../tags/suppress.ts";
 import { cliActor } from "./actor.ts";
@@ -42,12 +40,6 @@ function report(
   ctx.stdout.write(`${what}\n${type} ${id} tags:\n${formatEntityTags(r.tags)}`);
 }
 
-/** With REDIS_URL, the rules that test tags re-evaluate the entities that gained or lost a tag (as the API does). */
-export async function afterTagChange(ctx: CliContext, type: EntityType, ids: string[]): Promise<void> {
-  const queued = await enqueueAfterTagChange(ctx.config, type, ids);
-  if (queued) ctx.stderr.write(`${queued.note}\n`);
-}
-
 export function registerTagCommands(program: Command, ctx: CliContext): void {
   const tag = program
     .command("tag")
@@ -63,9 +55,12 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
     .action(async (typeArg: string, id: string, name: string, opts: { actor?: string; json?: boolean }) => {
       const type = parseEntityType(typeArg);
       const database = await ctx.database();
-      const r = await applyTag(database.db, { type, id, tag: name, actor: cliActor(opts.actor) });
+      const r = await applyTag(
+        database.db,
+        { type, id, tag: name, actor: cliActor(opts.actor) },
+        ctx.tagHooks,
+      );
       report(ctx, "added", type, id, r, opts.json);
-      await afterTagChange(ctx, type, r.claims.some((c) => c.membershipChanged) ? [id] : []);
     });
   tag
     .command("remove")
@@ -78,9 +73,12 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
     .action(async (typeArg: string, id: string, name: string, opts: { actor?: string; json?: boolean }) => {
       const type = parseEntityType(typeArg);
       const database = await ctx.database();
-      const r = await removeTag(database.db, { type, id, tag: name, actor: cliActor(opts.actor) });
+      const r = await removeTag(
+        database.db,
+        { type, id, tag: name, actor: cliActor(opts.actor) },
+        ctx.tagHooks,
+      );
       report(ctx, "removed", type, id, r, opts.json);
-      await afterTagChange(ctx, type, r.claims.some((c) => c.membershipChanged) ? [id] : []);
     });
   tag
     .command("suppress")
@@ -108,17 +106,19 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
             throw new InputError(`--until ${JSON.stringify(opts.until)} is not an ISO-8601 instant`);
         }
         const database = await ctx.database();
-        const r = await suppress(database.db, {
-          type,
-          id,
-          tag: name,
-          ruleId: opts.rule ?? null,
-          until: until ?? null,
-          reason: opts.reason ?? null,
-          actor: cliActor(opts.actor),
-        });
-        // The rule's claim went now; the entity may have lost the tag, which rules testing tags see.
-        await afterTagChange(ctx, type, r.removedClaims.length > 0 ? [id] : []);
+        const r = await suppress(
+          database.db,
+          {
+            type,
+            id,
+            tag: name,
+            ruleId: opts.rule ?? null,
+            until: until ?? null,
+            reason: opts.reason ?? null,
+            actor: cliActor(opts.actor),
+          },
+          ctx.tagHooks,
+        );
         if (opts.json) {
           ctx.stdout.write(`${JSON.stringify(r)}\n`);
           return;
@@ -141,16 +141,15 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
       if (!/^\d+$/.test(idArg))
         throw new InputError(`suppression id must be a number, not ${JSON.stringify(idArg)}`);
       const database = await ctx.database();
-      const r = await liftSuppression(database.db, { id: Number(idArg), actor: cliActor(opts.actor) });
+      const r = await liftSuppression(
+        database.db,
+        { id: Number(idArg), actor: cliActor(opts.actor) },
+        ctx.tagHooks,
+      );
       ctx.stdout.write(
         r.changed
           ? `suppression ${r.suppression.id} lifted\n`
           : `suppression ${r.suppression.id} was already lifted at ${r.suppression.liftedAt}\n`,
       );
-      if (r.released) {
-        const { entityType, entityId } = r.suppression;
-        const queued = await enqueueAfterTagChange(ctx.config, entityType, [entityId], "lift");
-        if (queued) ctx.stderr.write(`${queued.note}\n`);
-      }
     });
 }

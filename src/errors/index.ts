@@ -106,6 +106,18 @@ export class RetriableRunError extends SignaltagError {
   }
 }
 
+/**
+ * A queued run job stops here: a rule fanned out into partition jobs (or
+ * waits for another rule's), and the job goes on once they have finished.
+ * It only travels from a rule back to its job (through the runner, which
+ * starts nothing new after it); a job that saw it somehow would be retried.
+ */
+export class RunPausedError extends SignaltagError {
+  constructor(message: string) {
+    super("run_paused", message, { retriable: true, status: 503 });
+  }
+}
+
 export function isSignaltagError(err: unknown): err is SignaltagError {
   return err instanceof SignaltagError;
 }

@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { MissingPrerequisiteError, RedisUnavailableError } from "../errors/index.ts";
-import { QUEUES, type QueueName } from "./names.ts";
+import { QUEUES, type QueueName } from "./queues.ts";
 
 /** The Redis URL without its password, for messages. */
 export function redactUrl(url: string): string {

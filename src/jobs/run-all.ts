@@ -1,15 +1,25 @@
-import { defineJobKind } from "./job-kind.ts";
-import { JOB_NAMES, QUEUES } from "./names.ts";
-import { DEFAULT_JOB_OPTIONS } from "./options.ts";
-import { runAllPayload } from "./payloads.ts";
+import { z } from "zod";
+import type { QueueSet } from "./connection.ts";
+import { addDeduplicated, DEFAULT_JOB_OPTIONS, defineJobKind, type Enqueued } from "./job-kind.ts";
+import { ruleId } from "./payload-fields.ts";
+import { QUEUES } from "./queues.ts";
 import { processRunJob } from "./run-job.ts";
+import { runFields } from "./run-payload.ts";
+
+const runAllPayload = z.object({
+  /** Only these rules (in dependency order); unset: every enabled rule. */
+  ruleIds: z.array(ruleId).min(1).optional(),
+  ...runFields,
+});
+
+export type RunAllPayload = z.input<typeof runAllPayload>;
 
 /**
  * Runs every enabled rule, or the given ones, in dependency order in one job,
  * so a rule testing tags sees what the rules before it did.
  */
 export const runAllJob = defineJobKind({
-  name: JOB_NAMES.runAll,
+  name: "run-all",
   queue: QUEUES.rules,
   schema: runAllPayload,
   options: DEFAULT_JOB_OPTIONS,
@@ -23,3 +33,14 @@ export const runAllJob = defineJobKind({
       progress: payload.progress,
     }),
 });
+
+/** Queues a run of several rules, or all, folded into a waiting run with the same deduplication id (see enqueueRun). */
+export function enqueueRunAll(
+  queues: QueueSet,
+  data: RunAllPayload,
+  deduplicationId: string,
+): Promise<Enqueued> {
+  return addDeduplicated(queues, runAllJob, data, {
+    deduplication: { id: deduplicationId, keepLastIfActive: true },
+  });
+}

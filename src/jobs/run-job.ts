@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type Job, WaitingChildrenError } from "bullmq";
-import type { Config } from "../config.ts";
-import type { Db } from "../db/client.ts";
-import { RetriableRunError } from "../errors/index.ts";
+import { RetriableRunError, RunPausedError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { countEntities } from "../facts/sql/entity-batch.ts";
 import type { LoadedRule } from "../rules/types.ts";
@@ -10,28 +8,10 @@ import { canRunIncrementally } from "../runs/incremental.ts";
 import { applyPartitionedRun, partitionBounds } from "../runs/partitioned-run.ts";
 import { type RunOptions, type RunResult, runRule } from "../runs/reconcile.ts";
 import { runRules, selectRules } from "../runs/runner.ts";
-import type { QueueSet } from "./connection.ts";
-import { JOB_NAMES } from "./names.ts";
-import { PARTITION_JOB_OPTIONS } from "./options.ts";
-import type { EvaluatePartitionPayload, RunJobResult, RunProgress, RunResultJson } from "./payloads.ts";
+import { type EvaluatePartitionPayload, enqueuePartitions } from "./evaluate-partition.ts";
+import type { JobDeps } from "./job-kind.ts";
 import { loadRulesCached } from "./rules-cache.ts";
-
-/** What job handlers get from the worker process that runs them. */
-export interface JobDeps {
-  db: Db;
-  config: Config;
-  queues: QueueSet;
-  /** Rules of a run job evaluated at once (runConcurrency: one on the embedded database). */
-  runConcurrency: number;
-}
-
-/**
- * Thrown by a rule of a run job that fanned out into partitions, and by one
- * that would have while another had (a job partitions one rule at a time):
- * the job waits for the partitions once the rules already running have
- * finished, and the second rule runs when the job is picked up again.
- */
-class Paused extends Error {}
+import type { RunJobResult, RunProgress, RunResultJson } from "./run-payload.ts";
 
 export interface RunRequest {
   ruleIds: string[];
@@ -124,7 +104,11 @@ export async function processRunJob(
     // A rule whose last run today allows an incremental run evaluates only what changed: no partitions.
     if (count <= size || (!request.full && (await canRunIncrementally(db, rule, asOf, opts.timezone))))
       return finish(await runRule(db, rule, { ...opts, runKey }));
-    const waitFor = () => new Paused(`rule ${id} waits for rule ${progress.pending?.ruleId}'s partitions`);
+    // A rule that fans out, or would while another's partitions are pending (a job partitions one
+    // rule at a time), stops the run: once the rules already running have finished, the job waits
+    // for the partitions, and the waiting rule runs when the job is picked up again.
+    const waitFor = () =>
+      new RunPausedError(`rule ${id} waits for rule ${progress.pending?.ruleId}'s partitions`);
     if (progress.pending) throw waitFor();
 
     const bounds = await boundsOf(type);
@@ -132,10 +116,11 @@ export async function processRunJob(
     fannedOut = true;
     // The bounds are in `progress` already (boundsOf keeps them there): saved with the job here.
     await save({ ...progress, pending: { ruleId: id, runKey, partitions: bounds.length } });
-    const parent = { id: job.id!, queue: job.queueQualifiedName };
-    await deps.queues.partitions.addBulk(
-      bounds.map((through, i) => {
-        const data: EvaluatePartitionPayload = {
+    await enqueuePartitions(
+      deps.queues,
+      { id: job.id!, queue: job.queueQualifiedName },
+      bounds.map(
+        (through, i): EvaluatePartitionPayload => ({
           runKey,
           ruleId: id,
           ruleVersion: rule.version,
@@ -144,16 +129,10 @@ export async function processRunJob(
           partition: i,
           after: i === 0 ? null : bounds[i - 1]!,
           through,
-        };
-        // Fixed ids: enqueueing again after a crash adds nothing twice.
-        return {
-          name: JOB_NAMES.evaluatePartition,
-          data,
-          opts: { ...PARTITION_JOB_OPTIONS, jobId: `${runKey}.p${i}`, parent },
-        };
-      }),
+        }),
+      ),
     );
-    throw new Paused(`rule ${id} fanned out into ${bounds.length} partitions`);
+    throw new RunPausedError(`rule ${id} fanned out into ${bounds.length} partitions`);
   };
 
   // The rule whose partitions this job waited for is applied first, alone: so a rule fans out (and

@@ -1,12 +1,18 @@
-import { defineJobKind } from "./job-kind.ts";
-import { JOB_NAMES, QUEUES } from "./names.ts";
-import { DEFAULT_JOB_OPTIONS } from "./options.ts";
-import { runRulePayload } from "./payloads.ts";
+import { z } from "zod";
+import type { QueueSet } from "./connection.ts";
+import { addDeduplicated, DEFAULT_JOB_OPTIONS, defineJobKind, type Enqueued } from "./job-kind.ts";
+import { ruleId } from "./payload-fields.ts";
+import { QUEUES } from "./queues.ts";
 import { processRunJob } from "./run-job.ts";
+import { runFields } from "./run-payload.ts";
+
+const runRulePayload = z.object({ ruleId, ...runFields });
+
+export type RunRulePayload = z.input<typeof runRulePayload>;
 
 /** Runs one rule (scheduled, or `signaltag enqueue run --rule ID`); large runs fan out into partitions. */
 export const runRuleJob = defineJobKind({
-  name: JOB_NAMES.runRule,
+  name: "run-rule",
   queue: QUEUES.rules,
   schema: runRulePayload,
   options: DEFAULT_JOB_OPTIONS,
@@ -20,3 +26,14 @@ export const runRuleJob = defineJobKind({
       progress: payload.progress,
     }),
 });
+
+/** Queues a run of one rule, folded into a waiting run with the same deduplication id (see enqueueRun). */
+export function enqueueRunRule(
+  queues: QueueSet,
+  data: RunRulePayload,
+  deduplicationId: string,
+): Promise<Enqueued> {
+  return addDeduplicated(queues, runRuleJob, data, {
+    deduplication: { id: deduplicationId, keepLastIfActive: true },
+  });
+}

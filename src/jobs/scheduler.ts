@@ -1,8 +1,13 @@
 import type { Queue } from "bullmq";
 import type { LoadedRule } from "../rules/types.ts";
-import { JOB_NAMES, SCHEDULER_PREFIX, schedulerId } from "./names.ts";
-import { DEFAULT_JOB_OPTIONS } from "./options.ts";
-import type { RunRulePayload } from "./payloads.ts";
+import { type RunRulePayload, runRuleJob } from "./run-rule.ts";
+
+/** Job scheduler ids for rules: one per enabled rule with a schedule. */
+export const SCHEDULER_PREFIX = "rule-";
+
+function schedulerId(ruleId: string): string {
+  return `${SCHEDULER_PREFIX}${ruleId}`;
+}
 
 export interface ScheduleChange {
   ruleId: string;
@@ -43,7 +48,7 @@ export async function syncSchedulers(queue: Queue, rules: readonly LoadedRule[])
       current !== undefined &&
       current.pattern === schedule.cron &&
       (current.tz ?? "UTC") === schedule.timezone &&
-      current.name === JOB_NAMES.runRule &&
+      current.name === runRuleJob.name &&
       JSON.stringify(current.template?.data ?? null) === JSON.stringify(data);
     if (same) {
       changes.push({
@@ -58,7 +63,7 @@ export async function syncSchedulers(queue: Queue, rules: readonly LoadedRule[])
     await queue.upsertJobScheduler(
       id,
       { pattern: schedule.cron, tz: schedule.timezone },
-      { name: JOB_NAMES.runRule, data, opts: DEFAULT_JOB_OPTIONS },
+      { name: runRuleJob.name, data, opts: runRuleJob.options },
     );
     const next = (await queue.getJobScheduler(id))?.next;
     changes.push({

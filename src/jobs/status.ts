@@ -1,23 +1,13 @@
 import type { Queue } from "bullmq";
 import { CronExpressionParser } from "cron-parser";
-import { sql } from "drizzle-orm";
-import { type DbOrTx, rows } from "../db/client.ts";
+import type { DbOrTx } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
-import { ruleWide } from "../runs/sql/run-stats.ts";
 import type { QueueSet } from "./connection.ts";
-import { JOB_NAMES, QUEUES, SCHEDULER_PREFIX } from "./names.ts";
-
-export interface LastRun {
-  id: number;
-  at: string;
-  status: string;
-  trigger: string;
-  evaluated: number;
-  matched: number;
-  added: number;
-  removed: number;
-  error: string | null;
-}
+import { QUEUES } from "./queues.ts";
+import { runAllJob } from "./run-all.ts";
+import { runRuleJob } from "./run-rule.ts";
+import { SCHEDULER_PREFIX } from "./scheduler.ts";
+import { type LastRun, lastRuns } from "./sql/last-runs.ts";
 
 export interface RuleStatus {
   rule: string;
@@ -43,7 +33,7 @@ export interface QueueStatus {
 }
 
 /** The interval between two firings of a cron expression after `now`. */
-export function scheduleIntervalMs(cron: string, timezone: string, now: Date): number {
+function scheduleIntervalMs(cron: string, timezone: string, now: Date): number {
   const expression = CronExpressionParser.parse(cron, { tz: timezone, currentDate: now });
   const first = expression.next().getTime();
   const second = expression.next().getTime();
@@ -59,22 +49,10 @@ export async function collectStatus(
   queues: QueueSet | undefined,
   now: Date,
 ): Promise<QueueStatus> {
-  const ids = rules.map((r) => r.definition.id);
-  const last = ids.length
-    ? await rows<LastRun & { rule_id: string; last_success: string | null }>(
-        db,
-        sql`select r.rule_id, r.id::int as id, r.status, r.trigger, r.evaluated, r.matched, r.added, r.removed,
-                   r.error, to_char(coalesce(r.finished_at, r.started_at) at time zone 'UTC',
-                                    'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at,
-                   (select to_char(max(coalesce(s.finished_at, s.started_at)) at time zone 'UTC',
-                                   'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-                    from rule_runs s where s.rule_id = r.rule_id and s.status = 'applied'
-                      and ${ruleWide(sql`s`)}) as last_success
-            from (select distinct on (rule_id) * from rule_runs
-                  where rule_id in ${ids} and status <> 'dry-run' and ${ruleWide(sql`rule_runs`)}
-                  order by rule_id, id desc) r`,
-      )
-    : [];
+  const last = await lastRuns(
+    db,
+    rules.map((r) => r.definition.id),
+  );
   const lastByRule = new Map(last.map((r) => [r.rule_id, r]));
 
   let next = new Map<string, number>();
@@ -149,8 +127,8 @@ async function queuedRuns(queue: Queue, rules: readonly LoadedRule[]): Promise<M
   for (const job of jobs) {
     if (!job) continue;
     const data = (job.data ?? {}) as { ruleId?: unknown; ruleIds?: unknown };
-    if (job.name === JOB_NAMES.runRule && typeof data.ruleId === "string") bump(data.ruleId);
-    else if (job.name === JOB_NAMES.runAll) {
+    if (job.name === runRuleJob.name && typeof data.ruleId === "string") bump(data.ruleId);
+    else if (job.name === runAllJob.name) {
       const ids = Array.isArray(data.ruleIds) ? data.ruleIds.filter((x) => typeof x === "string") : enabled;
       for (const id of ids) bump(id);
     }
@@ -158,7 +136,7 @@ async function queuedRuns(queue: Queue, rules: readonly LoadedRule[]): Promise<M
   return counts;
 }
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 120) return `${s} s`;
   const m = Math.round(s / 60);

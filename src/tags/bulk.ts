@@ -6,6 +6,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { createIdTable, lockEntities, unknownIds } from "../facts/sql/entities.ts";
+import { reportChanged, type TagHooks } from "./changes.ts";
 
 /** Most ids one bulk request may name: one transaction must stay short. */
 export const MAX_BULK_IDS = 100_000;
@@ -20,8 +21,6 @@ export interface BulkRequest {
   actor: string;
   /** What the change is recorded as in history (default: a bulk change by hand). */
   reason?: string;
-  /** Told, before the change commits, the ids of the entities that gained or lost the tag. */
-  onMembershipChanged?: (ids: string[]) => void;
 }
 
 export interface BulkResult {
@@ -61,9 +60,30 @@ export function unknownIdsError(type: EntityType, ids: string[]): InputError {
  * set-based SQL (the ids travel as one parameter into a temporary table).
  * An id naming no entity refuses the whole request, and every such id is
  * listed. Adding makes `bulk` claims; removing takes every claim on the tag,
- * as a removal by hand does.
+ * as a removal by hand does. The hooks hear of the entities that gained or
+ * lost the tag.
  */
-export async function bulkTag(db: DbOrTx, req: BulkRequest): Promise<BulkResult> {
+export async function bulkTag(db: DbOrTx, req: BulkRequest, hooks: TagHooks): Promise<BulkResult> {
+  let changed: string[] = [];
+  const result = await bulkTagWithin(db, {
+    ...req,
+    onMembershipChanged: (ids) => {
+      changed = ids;
+    },
+  });
+  await reportChanged(hooks, req.type, changed);
+  return result;
+}
+
+/**
+ * bulkTag's change, for a caller that makes it part of a transaction of its
+ * own: it is told the entities that gained or lost the tag before anything
+ * commits, and reports them to its hooks once its transaction has committed.
+ */
+export async function bulkTagWithin(
+  db: DbOrTx,
+  req: BulkRequest & { onMembershipChanged: (ids: string[]) => void },
+): Promise<BulkResult> {
   const name = normalizeTagName(req.tag);
   if (req.ids.length > MAX_BULK_IDS) throw tooManyIds(req.ids.length);
   for (const [i, id] of req.ids.entries()) {

@@ -5,6 +5,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { createIdTable, lockEntities, unknownIds } from "../facts/sql/entities.ts";
+import { reportChanged, type TagHooks } from "./changes.ts";
 import { type Cell, cellPairs, createCellTable } from "./sql/tag-file.ts";
 import { type LineProblem, parseTagsFile } from "./tags-file.ts";
 
@@ -19,8 +20,6 @@ export interface TagsFileOptions {
   dryRun?: boolean;
   /** Apply the good rows and report the others, instead of refusing the file. */
   skipInvalid?: boolean;
-  /** Told, before the import commits (never on a dry run), the ids of the entities that gained or lost a tag. */
-  onMembershipChanged?: (ids: string[]) => void;
 }
 
 export interface FileChange {
@@ -79,11 +78,13 @@ function describeProblems(problems: LineProblem[]): string {
  * nothing. All-or-nothing: a bad row or an unknown id refuses the whole file
  * unless `skipInvalid`. A dry run runs the very same statements in a
  * transaction that is rolled back, so it reports exactly what the upload does.
+ * The hooks hear of the entities that gained or lost a tag (never on a dry run).
  */
 export async function importTagsFile(
   db: DbOrTx,
   text: string,
   opts: TagsFileOptions,
+  hooks: TagHooks,
 ): Promise<TagsFileResult> {
   const parsed = parseTagsFile(text, opts.source);
   const dryRun = opts.dryRun === true;
@@ -94,8 +95,10 @@ export async function importTagsFile(
     );
   }
   const type = parsed.entityType;
+  let membershipChanged: string[] = [];
+  let imported: TagsFileResult;
   try {
-    return await inTransaction(db, async (tx) => {
+    imported = await inTransaction(db, async (tx) => {
       await createIdTable(
         tx,
         "file_ids",
@@ -180,11 +183,13 @@ export async function importTagsFile(
       };
       if (dryRun) throw new Rollback(result);
       const changed = [...added, ...removed].filter((c) => c.membership_changed).map((c) => c.entity_id);
-      opts.onMembershipChanged?.([...new Set(changed)].sort());
+      membershipChanged = [...new Set(changed)].sort();
       return result;
     });
   } catch (err) {
     if (err instanceof Rollback) return err.result;
     throw err;
   }
+  await reportChanged(hooks, type, membershipChanged);
+  return imported;
 }

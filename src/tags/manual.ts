@@ -7,6 +7,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { NotFoundError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { lockEntityFindTag } from "../facts/sql/entities.ts";
+import { reportChanged, type TagHooks } from "./changes.ts";
 
 export interface TagChange {
   type: EntityType;
@@ -36,10 +37,11 @@ export function entityNotFound(type: EntityType, id: string): NotFoundError {
 /**
  * Tags one entity by hand: a `manual` claim, created with the tag on first
  * use. Applying a tag the entity already holds by hand changes nothing.
+ * The hooks hear of it when the entity gained the tag.
  */
-export async function applyTag(db: DbOrTx, change: TagChange): Promise<TagChangeResult> {
+export async function applyTag(db: DbOrTx, change: TagChange, hooks: TagHooks): Promise<TagChangeResult> {
   const name = normalizeTagName(change.tag);
-  return inTransaction(db, async (tx) => {
+  const result = await inTransaction(db, async (tx) => {
     const locked = await lockEntityFindTag(tx, change.type, change.id, name);
     if (!locked.found) throw entityNotFound(change.type, change.id);
     const tag = locked.tag ?? (await ensureTag(tx, name));
@@ -58,16 +60,19 @@ export async function applyTag(db: DbOrTx, change: TagChange): Promise<TagChange
       tags: await entityTags(tx, change.type, change.id),
     };
   });
+  await reportMembership(hooks, change, result);
+  return result;
 }
 
 /**
  * Removes a tag from one entity by hand: every claim on it goes, whatever its
  * source (DESIGN section 1). A rule that still matches claims it again on its
- * next run unless the tag is also suppressed.
+ * next run unless the tag is also suppressed. The hooks hear of it when the
+ * entity lost the tag.
  */
-export async function removeTag(db: DbOrTx, change: TagChange): Promise<TagChangeResult> {
+export async function removeTag(db: DbOrTx, change: TagChange, hooks: TagHooks): Promise<TagChangeResult> {
   const name = normalizeTagName(change.tag);
-  return inTransaction(db, async (tx) => {
+  const result = await inTransaction(db, async (tx) => {
     const { found, tag } = await lockEntityFindTag(tx, change.type, change.id, name);
     if (!found) throw entityNotFound(change.type, change.id);
     const removed = tag
@@ -86,4 +91,10 @@ export async function removeTag(db: DbOrTx, change: TagChange): Promise<TagChang
       tags: await entityTags(tx, change.type, change.id),
     };
   });
+  await reportMembership(hooks, change, result);
+  return result;
+}
+
+async function reportMembership(hooks: TagHooks, change: TagChange, result: TagChangeResult): Promise<void> {
+  if (result.claims.some((c) => c.membershipChanged)) await reportChanged(hooks, change.type, [change.id]);
 }

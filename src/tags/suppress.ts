@@ -7,6 +7,7 @@ import { InputError, NotFoundError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { lockEntity } from "../facts/sql/entities.ts";
 import { suggest } from "../rules/suggest.ts";
+import { reportChanged, type TagHooks } from "./changes.ts";
 import { entityNotFound } from "./manual.ts";
 import {
   entitySuppressions,
@@ -44,8 +45,9 @@ export interface SuppressResult {
  * Overrides rules for one tag on one entity: the suppressed rule (or every
  * rule) loses its claim now and does not claim the tag again until the
  * suppression ends or is lifted. Claims by people (manual, bulk, file) stay.
+ * When a claim went, the entity may have lost the tag, which the hooks hear.
  */
-export async function suppress(db: DbOrTx, req: SuppressRequest): Promise<SuppressResult> {
+export async function suppress(db: DbOrTx, req: SuppressRequest, hooks: TagHooks): Promise<SuppressResult> {
   const name = normalizeTagName(req.tag);
   const now = req.now ?? new Date();
   if (req.until && req.until.getTime() <= now.getTime()) {
@@ -57,7 +59,7 @@ export async function suppress(db: DbOrTx, req: SuppressRequest): Promise<Suppre
     );
   }
   const ruleId = req.ruleId ?? null;
-  return inTransaction(db, async (tx) => {
+  const result = await inTransaction(db, async (tx) => {
     if (ruleId !== null && !(await ruleKnown(tx, ruleId))) {
       const known = await knownRuleIds(tx);
       const near = suggest(ruleId, known);
@@ -87,36 +89,37 @@ export async function suppress(db: DbOrTx, req: SuppressRequest): Promise<Suppre
     const suppression = await suppressionById(tx, id, now);
     return { suppression: suppression!, removedClaims: removed.map((c) => c.source) };
   });
+  if (result.removedClaims.length > 0) await reportChanged(hooks, req.type, [req.id]);
+  return result;
 }
 
 export interface LiftResult {
   suppression: SuppressionRow;
   /** Whether this call lifted it (false: it was lifted already). */
   changed: boolean;
-  /**
-   * Whether it was in force until now: the rules it held back may claim the
-   * tag again, which a re-evaluation of the entity shows at once. A
-   * suppression that had expired held nothing back any more.
-   */
-  released: boolean;
 }
 
 /**
- * Lifts a suppression: the rule may claim the tag again (on its next run, or
- * at once when the caller queues a re-evaluation of the entity on `released`).
- * Lifting twice changes nothing.
+ * Lifts a suppression: the rule may claim the tag again, on its next run or
+ * at once when the hooks re-evaluate the entity. They hear of it (a `lift`)
+ * only when the suppression was in force until now: one that had expired
+ * held nothing back any more. Lifting twice changes nothing.
  */
 export async function liftSuppression(
   db: DbOrTx,
   p: { id: number; actor: string; now?: Date },
+  hooks: TagHooks,
 ): Promise<LiftResult> {
-  return inTransaction(db, async (tx) => {
+  const { released, ...result } = await inTransaction(db, async (tx) => {
     const existing = await suppressionById(tx, p.id, p.now ?? new Date());
     if (!existing) throw new NotFoundError(`no suppression with id ${p.id}`, { details: { id: p.id } });
     const changed = await markLifted(tx, p.id, p.actor);
     const suppression = await suppressionById(tx, p.id, p.now ?? new Date());
     return { suppression: suppression!, changed, released: changed && existing.status === "active" };
   });
+  const { entityType, entityId } = result.suppression;
+  if (released) await reportChanged(hooks, entityType, [entityId], "lift");
+  return result;
 }
 
 export async function suppressionsOf(

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { InjectOptions } from "fastify";
 import { beforeEach, describe, expect, it } from "vitest";
 import { revokeKey } from "../../src/keys/keys.ts";
+import { noTagHooks } from "../../src/tags/changes.ts";
 import { applyTag } from "../../src/tags/manual.ts";
 import { suppress } from "../../src/tags/suppress.ts";
 import { type Role, useApi } from "../helpers/api.ts";
@@ -148,9 +149,9 @@ describe.skipIf(backendUnavailable())("API keys and roles", () => {
     await addAccount(t.database, { id: "acc-1" });
     await addUser(t.database, { id: "u1", accountId: "acc-1" });
     await addUser(t.database, { id: "u2", accountId: "acc-1" });
-    await applyTag(t.database.db, { type: "user", id: "u1", tag: "vip", actor: "seed" });
-    await applyTag(t.database.db, { type: "account", id: "acc-1", tag: "vip", actor: "seed" });
-    await suppress(t.database.db, { type: "user", id: "u2", tag: "power users", actor: "seed" });
+    await applyTag(t.database.db, { type: "user", id: "u1", tag: "vip", actor: "seed" }, noTagHooks);
+    await applyTag(t.database.db, { type: "account", id: "acc-1", tag: "vip", actor: "seed" }, noTagHooks);
+    await suppress(t.database.db, { type: "user", id: "u2", tag: "power users", actor: "seed" }, noTagHooks);
     keys = await api.createKeys();
   });
 

@@ -4,9 +4,9 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { rows } from "../../src/db/client.ts";
 import type { QueueSet } from "../../src/jobs/connection.ts";
-import { evaluatePartitionJob } from "../../src/jobs/evaluate-partition.ts";
-import { evaluatePartitionPayload, type RunProgress } from "../../src/jobs/payloads.ts";
+import { evaluatePartitionJob, evaluatePartitionPayload } from "../../src/jobs/evaluate-partition.ts";
 import { processRunJob } from "../../src/jobs/run-job.ts";
+import type { RunProgress } from "../../src/jobs/run-payload.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import { addAccount, addUser, powerUsersRule, rulesDir } from "../helpers/workspace.ts";
 

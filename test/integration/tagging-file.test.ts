@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
+import { noTagHooks } from "../../src/tags/changes.ts";
 import { importTagsFile } from "../../src/tags/file-import.ts";
 import { applyTag } from "../../src/tags/manual.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
@@ -28,8 +29,12 @@ describe.skipIf(backendUnavailable())("importing a tags file", () => {
     );
 
   it("adds file claims for yes/true, removes every claim for no/false and leaves blanks alone", async () => {
-    await applyTag(t.database.db, { type: "account", id: "a2", tag: "vip", actor: "alice" });
-    await applyTag(t.database.db, { type: "account", id: "a3", tag: "churn risk", actor: "alice" });
+    await applyTag(t.database.db, { type: "account", id: "a2", tag: "vip", actor: "alice" }, noTagHooks);
+    await applyTag(
+      t.database.db,
+      { type: "account", id: "a3", tag: "churn risk", actor: "alice" },
+      noTagHooks,
+    );
     const file = [
       "account_id,tag##vip,tag##churn risk",
       "a1,yes,",
@@ -38,7 +43,7 @@ describe.skipIf(backendUnavailable())("importing a tags file", () => {
       "a4,,",
       "",
     ].join("\n");
-    const result = await importTagsFile(t.database.db, file, opts);
+    const result = await importTagsFile(t.database.db, file, opts, noTagHooks);
     expect(result).toMatchObject({
       entityType: "account",
       tags: ["vip", "churn risk"],
@@ -59,18 +64,18 @@ describe.skipIf(backendUnavailable())("importing a tags file", () => {
   });
 
   it("reports in a dry run exactly what the upload then does, and writes nothing", async () => {
-    await applyTag(t.database.db, { type: "account", id: "a1", tag: "VIP", actor: "alice" });
-    await applyTag(t.database.db, { type: "account", id: "a4", tag: "beta", actor: "alice" });
+    await applyTag(t.database.db, { type: "account", id: "a1", tag: "VIP", actor: "alice" }, noTagHooks);
+    await applyTag(t.database.db, { type: "account", id: "a4", tag: "beta", actor: "alice" }, noTagHooks);
     const file =
       "account_id,tag##vip,tag##beta,tag##new one\na1,yes,no,yes\na2,yes,,\na3,no,no,\na4,true,false,\n";
     const claimsBefore = await state();
     const eventsBefore = await countRows(t.database, "tag_events");
-    const dry = await importTagsFile(t.database.db, file, { ...opts, dryRun: true });
+    const dry = await importTagsFile(t.database.db, file, { ...opts, dryRun: true }, noTagHooks);
     expect(await state()).toEqual(claimsBefore);
     expect(await countRows(t.database, "tag_events")).toBe(eventsBefore);
     expect((await rows(t.database.db, sql`select name from tags order by id`)).length).toBe(2);
 
-    const real = await importTagsFile(t.database.db, file, opts);
+    const real = await importTagsFile(t.database.db, file, opts, noTagHooks);
     expect({ ...dry, dryRun: false }).toEqual(real);
     expect(dry.tags).toEqual(["VIP", "beta", "new one"]);
     const after = await state();
@@ -86,24 +91,26 @@ describe.skipIf(backendUnavailable())("importing a tags file", () => {
 
   it("refuses a file with an unknown id, listing it with its line, and changes nothing", async () => {
     const file = "account_id,tag##vip\na1,yes\nnope,yes\na2,yes\n";
-    await expect(importTagsFile(t.database.db, file, opts)).rejects.toMatchObject({
+    await expect(importTagsFile(t.database.db, file, opts, noTagHooks)).rejects.toMatchObject({
       code: "unknown_ids",
       details: { unknownIds: [{ id: "nope", line: 3 }] },
     });
     expect(await countRows(t.database, "claims")).toBe(0);
     expect(await rows(t.database.db, sql`select * from tags`)).toEqual([]);
-    const dry = await importTagsFile(t.database.db, file, { ...opts, dryRun: true });
+    const dry = await importTagsFile(t.database.db, file, { ...opts, dryRun: true }, noTagHooks);
     expect(dry).toMatchObject({ refused: true, unknownIds: [{ id: "nope", line: 3 }], addedCount: 2 });
-    const skipping = await importTagsFile(t.database.db, file, { ...opts, skipInvalid: true });
+    const skipping = await importTagsFile(t.database.db, file, { ...opts, skipInvalid: true }, noTagHooks);
     expect(skipping).toMatchObject({ refused: false, addedCount: 2, appliedRows: 2 });
   });
 
   it("refuses bad values and duplicate ids with their line numbers", async () => {
     const file = "account_id,tag##vip\na1,maybe\na2,yes\na2,no\n,yes\na3,yes,extra\n";
-    const attempt = importTagsFile(t.database.db, file, opts);
+    const attempt = importTagsFile(t.database.db, file, opts, noTagHooks);
     await expect(attempt).rejects.toMatchObject({ code: "invalid_file" });
-    await expect(importTagsFile(t.database.db, file, opts)).rejects.toThrow(/line 2, column "tag##vip"/);
-    const dry = await importTagsFile(t.database.db, file, { ...opts, dryRun: true });
+    await expect(importTagsFile(t.database.db, file, opts, noTagHooks)).rejects.toThrow(
+      /line 2, column "tag##vip"/,
+    );
+    const dry = await importTagsFile(t.database.db, file, { ...opts, dryRun: true }, noTagHooks);
     expect(dry.problems.map((p) => p.line)).toEqual([2, 4, 5, 6]);
     expect(await history()).toEqual([]);
   });
@@ -117,7 +124,7 @@ describe.skipIf(backendUnavailable())("importing a tags file", () => {
       ["account_id", /no tag##<name> column/],
       ["account_id,tag##", /must not be empty/],
     ] as const) {
-      await expect(importTagsFile(t.database.db, `${header}\n`, opts)).rejects.toThrow(message);
+      await expect(importTagsFile(t.database.db, `${header}\n`, opts, noTagHooks)).rejects.toThrow(message);
     }
   });
 
@@ -127,7 +134,7 @@ describe.skipIf(backendUnavailable())("importing a tags file", () => {
     );
     const hostile = "x'); drop table users;--";
     const file = `user_id,"tag##${hostile}",tag##🚀 launch\nu1,yes,yes\nu2,,yes\n`;
-    const result = await importTagsFile(t.database.db, file, opts);
+    const result = await importTagsFile(t.database.db, file, opts, noTagHooks);
     expect(result.tags).toEqual([hostile, "🚀 launch"]);
     expect((await state()).map((c) => c.tag).sort()).toEqual([hostile, "🚀 launch", "🚀 launch"].sort());
     expect(await countRows(t.database, "claims")).toBe(3);

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
 import { bulkTag } from "../../src/tags/bulk.ts";
+import { noTagHooks } from "../../src/tags/changes.ts";
 import { importTagsFile } from "../../src/tags/file-import.ts";
 import { historyOf, membersOf } from "../../src/tags/history.ts";
 import { applyTag, removeTag } from "../../src/tags/manual.ts";
@@ -37,16 +38,25 @@ describe.skipIf(backendUnavailable())("history, membership as of an instant, and
     const snapshots: { at: string; members: string[] }[] = [];
     const snap = async () => snapshots.push({ at: await dbNow(), members: await currentMembers("beta") });
     await snap();
-    await applyTag(db, { type: "user", id: "u1", tag: "beta", actor: "a" });
+    await applyTag(db, { type: "user", id: "u1", tag: "beta", actor: "a" }, noTagHooks);
     await snap();
-    await bulkTag(db, { action: "add", type: "user", tag: "beta", ids: ["u1", "u2", "u3"], actor: "b" });
+    await bulkTag(
+      db,
+      { action: "add", type: "user", tag: "beta", ids: ["u1", "u2", "u3"], actor: "b" },
+      noTagHooks,
+    );
     await snap();
-    await removeTag(db, { type: "user", id: "u2", tag: "beta", actor: "a" });
+    await removeTag(db, { type: "user", id: "u2", tag: "beta", actor: "a" }, noTagHooks);
     await snap();
-    await importTagsFile(db, "user_id,tag##beta\nu1,no\nu4,yes\nu3,\n", { source: "f.csv", actor: "c" });
+    await importTagsFile(
+      db,
+      "user_id,tag##beta\nu1,no\nu4,yes\nu3,\n",
+      { source: "f.csv", actor: "c" },
+      noTagHooks,
+    );
     await snap();
-    await applyTag(db, { type: "user", id: "u1", tag: "beta", actor: "a" });
-    await bulkTag(db, { action: "remove", type: "user", tag: "beta", ids: ["u3"], actor: "b" });
+    await applyTag(db, { type: "user", id: "u1", tag: "beta", actor: "a" }, noTagHooks);
+    await bulkTag(db, { action: "remove", type: "user", tag: "beta", ids: ["u3"], actor: "b" }, noTagHooks);
     await snap();
 
     const replay = async (at: string) => {
@@ -78,19 +88,23 @@ describe.skipIf(backendUnavailable())("history, membership as of an instant, and
 
   it("paginates members and history with cursors", async () => {
     const db = t.database.db;
-    await bulkTag(db, {
-      action: "add",
-      type: "user",
-      tag: "beta",
-      ids: ["u1", "u2", "u3", "u4"],
-      actor: "b",
-    });
+    await bulkTag(
+      db,
+      {
+        action: "add",
+        type: "user",
+        tag: "beta",
+        ids: ["u1", "u2", "u3", "u4"],
+        actor: "b",
+      },
+      noTagHooks,
+    );
     const first = await membersOf(db, { tag: "beta", type: "user", limit: 3 });
     expect(first.ids).toEqual(["u1", "u2", "u3"]);
     const second = await membersOf(db, { tag: "beta", type: "user", limit: 3, cursor: first.nextCursor! });
     expect(second).toMatchObject({ ids: ["u4"], nextCursor: null });
     for (let i = 0; i < 3; i++) {
-      await applyTag(db, { type: "user", id: "u1", tag: `t${i}`, actor: "a" });
+      await applyTag(db, { type: "user", id: "u1", tag: `t${i}`, actor: "a" }, noTagHooks);
     }
     const all = await historyOf(db, { type: "user", id: "u1" });
     const paged: string[] = [];
@@ -116,16 +130,20 @@ describe.skipIf(backendUnavailable())("history, membership as of an instant, and
       { entity_id: "u1", source: "rule:power-users" },
     ]);
 
-    const { suppression, removedClaims } = await suppress(t.database.db, {
-      type: "user",
-      id: "u1",
-      tag: "power users",
-      ruleId: "power-users",
-      until: new Date("2026-04-10T00:00:00Z"),
-      reason: "customer asked",
-      actor: "alice",
-      now: new Date(T),
-    });
+    const { suppression, removedClaims } = await suppress(
+      t.database.db,
+      {
+        type: "user",
+        id: "u1",
+        tag: "power users",
+        ruleId: "power-users",
+        until: new Date("2026-04-10T00:00:00Z"),
+        reason: "customer asked",
+        actor: "alice",
+        now: new Date(T),
+      },
+      noTagHooks,
+    );
     expect(removedClaims).toEqual(["rule:power-users"]);
     expect(suppression).toMatchObject({
       status: "active",
@@ -158,19 +176,25 @@ describe.skipIf(backendUnavailable())("history, membership as of an instant, and
     const dir = rulesDir([powerUsersRule()]);
     const run = () => runCli(t.database, ["run", "--as-of", T, "--json"], { SIGNALTAG_RULES_DIR: dir });
     await run();
-    await applyTag(t.database.db, { type: "user", id: "u1", tag: "power users", actor: "alice" });
-    const { suppression } = await suppress(t.database.db, {
-      type: "user",
-      id: "u1",
-      tag: "power users",
-      actor: "alice",
-    });
+    await applyTag(t.database.db, { type: "user", id: "u1", tag: "power users", actor: "alice" }, noTagHooks);
+    const { suppression } = await suppress(
+      t.database.db,
+      {
+        type: "user",
+        id: "u1",
+        tag: "power users",
+        actor: "alice",
+      },
+      noTagHooks,
+    );
     expect(await claimsOf(t.database, "power users")).toEqual([{ entity_id: "u1", source: "manual" }]);
     await run();
     expect(await claimsOf(t.database, "power users")).toEqual([{ entity_id: "u1", source: "manual" }]);
-    const lifted = await liftSuppression(t.database.db, { id: suppression.id, actor: "bob" });
+    const lifted = await liftSuppression(t.database.db, { id: suppression.id, actor: "bob" }, noTagHooks);
     expect(lifted).toMatchObject({ changed: true, suppression: { status: "lifted", liftedBy: "bob" } });
-    expect((await liftSuppression(t.database.db, { id: suppression.id, actor: "bob" })).changed).toBe(false);
+    expect(
+      (await liftSuppression(t.database.db, { id: suppression.id, actor: "bob" }, noTagHooks)).changed,
+    ).toBe(false);
     await run();
     expect(await claimsOf(t.database, "power users")).toEqual([
       { entity_id: "u1", source: "manual" },
@@ -185,16 +209,24 @@ describe.skipIf(backendUnavailable())("history, membership as of an instant, and
 
   it("refuses a suppression for an unknown rule or a past date", async () => {
     await expect(
-      suppress(t.database.db, { type: "user", id: "u1", tag: "x", ruleId: "powr-users", actor: "a" }),
+      suppress(
+        t.database.db,
+        { type: "user", id: "u1", tag: "x", ruleId: "powr-users", actor: "a" },
+        noTagHooks,
+      ),
     ).rejects.toMatchObject({ code: "unknown_rule" });
     await expect(
-      suppress(t.database.db, {
-        type: "user",
-        id: "u1",
-        tag: "x",
-        until: new Date("2000-01-01"),
-        actor: "a",
-      }),
+      suppress(
+        t.database.db,
+        {
+          type: "user",
+          id: "u1",
+          tag: "x",
+          until: new Date("2000-01-01"),
+          actor: "a",
+        },
+        noTagHooks,
+      ),
     ).rejects.toMatchObject({ code: "invalid_input" });
   });
 });

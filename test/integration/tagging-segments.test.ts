@@ -4,6 +4,7 @@ import { bulkTagSegment } from "../../src/segments/bulk.ts";
 import { csvHeader, csvLines } from "../../src/segments/export.ts";
 import { type SegmentQuery, segmentAllRows, segmentPage } from "../../src/segments/query.ts";
 import { bulkTag } from "../../src/tags/bulk.ts";
+import { noTagHooks } from "../../src/tags/changes.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import { addAccount, addActivity, claimsOf, lastDays } from "../helpers/workspace.ts";
 
@@ -22,15 +23,19 @@ describe.skipIf(backendUnavailable())("segments", () => {
       from generate_series(1, 250) i`);
     const db = t.database.db;
     // a: u001-u120; b: u101-u200; c: every even id up to u250.
-    await bulkTag(db, { action: "add", type: "user", tag: "a", ids: ids(120), actor: "t" });
-    await bulkTag(db, { action: "add", type: "user", tag: "b", ids: ids(100, 101), actor: "t" });
-    await bulkTag(db, {
-      action: "add",
-      type: "user",
-      tag: "c",
-      ids: ids(250).filter((_, i) => i % 2 === 1),
-      actor: "t",
-    });
+    await bulkTag(db, { action: "add", type: "user", tag: "a", ids: ids(120), actor: "t" }, noTagHooks);
+    await bulkTag(db, { action: "add", type: "user", tag: "b", ids: ids(100, 101), actor: "t" }, noTagHooks);
+    await bulkTag(
+      db,
+      {
+        action: "add",
+        type: "user",
+        tag: "c",
+        ids: ids(250).filter((_, i) => i % 2 === 1),
+        actor: "t",
+      },
+      noTagHooks,
+    );
     for (const id of ["u001", "u002", "u150"]) {
       await addActivity(t.database, { userId: id, accountId: "acc-1", days: lastDays("2026-03-31", 25) });
     }
@@ -117,6 +122,7 @@ describe.skipIf(backendUnavailable())("segments", () => {
       t.database.db,
       { type: "user", taggedWith: ["a", "b"] },
       { ...clock, action: "add", tag: "overlap", actor: "admin" },
+      noTagHooks,
     );
     expect(result).toMatchObject({ requested: 20, claimsChanged: 20, membershipsChanged: 20 });
     const claims = await claimsOf(t.database, "overlap");

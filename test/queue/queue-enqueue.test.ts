@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
-import { waitForJob } from "../../src/jobs/enqueue.ts";
-import { JOB_NAMES } from "../../src/jobs/names.ts";
+import { runRuleJob } from "../../src/jobs/run-rule.ts";
+import { waitForJob } from "../../src/jobs/wait.ts";
 import { runCli } from "../helpers/cli.ts";
 import { useTestDatabase } from "../helpers/db.ts";
 import { queueUnavailable, useQueueTest } from "../helpers/queue.ts";
@@ -156,7 +156,7 @@ describe.skipIf(queueUnavailable())("on-demand jobs", () => {
   it("fails a job with a malformed payload once, without retries, with its reason", async () => {
     const dir = rulesDir([powerUsersRule()]);
     const queues = await q.queues();
-    const job = await queues.rules.add(JOB_NAMES.runRule, { ruleId: 42, asOf: "yesterday" }, { attempts: 5 });
+    const job = await queues.rules.add(runRuleJob.name, { ruleId: 42, asOf: "yesterday" }, { attempts: 5 });
     const worker = await q.spawnWorker(queued.url!, { SIGNALTAG_RULES_DIR: dir });
     const outcome = await waitForJob(queues.rules, job.id!, { deadline: Date.now() + 30_000 });
     expect(outcome.state).toBe("failed");

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { type BulkAction, type BulkResult, bulkTag, MAX_BULK_IDS } from "../../tags/bulk.ts";
 import { importTagsFile } from "../../tags/file-import.ts";
-import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorResponses, tagName } from "../schemas.ts";
@@ -68,19 +67,18 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
     async (request) => {
       const started = performance.now();
-      let changed: string[] = [];
-      const result = await bulkTag(deps.database.db, {
-        action: request.body.action,
-        type: request.body.entityType,
-        tag: request.body.tag,
-        ids: request.body.ids,
-        actor: actorOf(request),
-        onMembershipChanged: (ids) => {
-          changed = ids;
+      const result = await bulkTag(
+        deps.database.db,
+        {
+          action: request.body.action,
+          type: request.body.entityType,
+          tag: request.body.tag,
+          ids: request.body.ids,
+          actor: actorOf(request),
         },
-      });
+        deps.tagHooks,
+      );
       recordBulk(deps, result, started);
-      await queueAfterPeople(deps, request.log, result.entityType, changed);
       return result;
     },
   );
@@ -121,17 +119,17 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
       async (request) => {
         const started = performance.now();
-        let changed: string[] = [];
-        const result = await importTagsFile(deps.database.db, request.body, {
-          source: request.query.name ?? "upload",
-          actor: actorOf(request),
-          dryRun: request.query.dryRun,
-          skipInvalid: request.query.skipInvalid,
-          onMembershipChanged: (ids) => {
-            changed = ids;
+        const result = await importTagsFile(
+          deps.database.db,
+          request.body,
+          {
+            source: request.query.name ?? "upload",
+            actor: actorOf(request),
+            dryRun: request.query.dryRun,
+            skipInvalid: request.query.skipInvalid,
           },
-        });
-        await queueAfterPeople(deps, request.log, result.entityType, changed);
+          deps.tagHooks,
+        );
         if (!result.dryRun) {
           deps.metrics.claimsAdded.inc({ source: "file" }, result.addedCount);
           deps.metrics.countClaims(

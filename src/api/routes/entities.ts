@@ -1,10 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { EntityType } from "../../facts/catalog.ts";
+import type { FastifyInstance } from "fastify";
 import { entityExists } from "../../facts/sql/entities.ts";
 import { historyOf } from "../../tags/history.ts";
 import { applyTag, entityNotFound, removeTag, type TagChangeResult } from "../../tags/manual.ts";
 import { profileOf, usersOfAccount } from "../../tags/profile.ts";
-import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import {
@@ -37,20 +35,11 @@ const tagChangeSchema = {
   },
 } as const;
 
-async function answer(
-  deps: ApiDeps,
-  request: FastifyRequest<{ Params: { id: string } }>,
-  type: EntityType,
-  direction: "added" | "removed",
-  r: TagChangeResult,
-) {
+function answer(deps: ApiDeps, direction: "added" | "removed", r: TagChangeResult) {
   deps.metrics.countClaims(
     direction,
     r.claims.map((c) => c.source),
   );
-  if (r.claims.some((c) => c.membershipChanged)) {
-    await queueAfterPeople(deps, request.log, type, [request.params.id]);
-  }
   return { changed: r.changed, tag: r.tag, claims: r.claims, tags: r.tags };
 }
 
@@ -96,15 +85,12 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
       async (request) =>
         answer(
           deps,
-          request,
-          type,
           "added",
-          await applyTag(deps.database.db, {
-            type,
-            id: request.params.id,
-            tag: request.body.tag,
-            actor: actorOf(request),
-          }),
+          await applyTag(
+            deps.database.db,
+            { type, id: request.params.id, tag: request.body.tag, actor: actorOf(request) },
+            deps.tagHooks,
+          ),
         ),
     );
 
@@ -128,15 +114,12 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
       async (request) =>
         answer(
           deps,
-          request,
-          type,
           "removed",
-          await removeTag(deps.database.db, {
-            type,
-            id: request.params.id,
-            tag: request.params.tag,
-            actor: actorOf(request),
-          }),
+          await removeTag(
+            deps.database.db,
+            { type, id: request.params.id, tag: request.params.tag, actor: actorOf(request) },
+            deps.tagHooks,
+          ),
         ),
     );
 

@@ -3,7 +3,7 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { FastifyInstance } from "fastify";
 import type { QueueSet } from "../../jobs/connection.ts";
-import { QUEUES } from "../../jobs/names.ts";
+import { QUEUES } from "../../jobs/queues.ts";
 
 const QUEUE_DASHBOARD_PATH = "/admin/queues";
 

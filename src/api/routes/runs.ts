@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { parseInstant } from "../../facts/time.ts";
-import { enqueueRun } from "../../jobs/enqueue.ts";
+import { enqueueRun } from "../../jobs/enqueue-run.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../../runs/runner.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorResponses } from "../schemas.ts";

@@ -12,7 +12,6 @@ import {
   segmentAllRows,
   segmentPage,
 } from "../../segments/query.ts";
-import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { collections, cursorQuery, errorResponses, tagName } from "../schemas.ts";
@@ -217,19 +216,19 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
       async (request) => {
         const b = request.body;
         const started = performance.now();
-        let changed: string[] = [];
-        const result = await bulkTagSegment(deps.database.db, segmentQuery(type, b, b.conditions), {
-          asOf: parseAsOf(b.asOf, "body.asOf", deps),
-          timezone: deps.config.timezone,
-          action: b.action,
-          tag: b.tag,
-          actor: actorOf(request),
-          onMembershipChanged: (ids) => {
-            changed = ids;
+        const result = await bulkTagSegment(
+          deps.database.db,
+          segmentQuery(type, b, b.conditions),
+          {
+            asOf: parseAsOf(b.asOf, "body.asOf", deps),
+            timezone: deps.config.timezone,
+            action: b.action,
+            tag: b.tag,
+            actor: actorOf(request),
           },
-        });
+          deps.tagHooks,
+        );
         recordBulk(deps, result, started);
-        await queueAfterPeople(deps, request.log, type, changed);
         return result;
       },
     );

@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { parseInstant } from "../../facts/time.ts";
 import { liftSuppression, suppress, suppressionsOf } from "../../tags/suppress.ts";
-import { queueAfterPeople } from "../after-tag-change.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { collections, errorResponses, idParams, tagName } from "../schemas.ts";
@@ -88,20 +87,21 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
           }
           until = parsed;
         }
-        const result = await suppress(deps.database.db, {
-          type,
-          id: request.params.id,
-          tag: request.body.tag,
-          ruleId: request.body.rule ?? null,
-          until,
-          reason: request.body.reason ?? null,
-          actor: actorOf(request),
-          now: deps.clock(),
-        });
+        const result = await suppress(
+          deps.database.db,
+          {
+            type,
+            id: request.params.id,
+            tag: request.body.tag,
+            ruleId: request.body.rule ?? null,
+            until,
+            reason: request.body.reason ?? null,
+            actor: actorOf(request),
+            now: deps.clock(),
+          },
+          deps.tagHooks,
+        );
         deps.metrics.countClaims("removed", result.removedClaims);
-        // The rule's claim went now; the entity may have lost the tag, which rules testing tags see.
-        if (result.removedClaims.length > 0)
-          await queueAfterPeople(deps, request.log, type, [request.params.id]);
         return reply.status(201).send(result);
       },
     );
@@ -158,15 +158,11 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
         },
       },
     },
-    async (request) => {
-      const { released, ...result } = await liftSuppression(deps.database.db, {
-        id: request.params.id,
-        actor: actorOf(request),
-        now: deps.clock(),
-      });
-      const s = result.suppression;
-      if (released) await queueAfterPeople(deps, request.log, s.entityType, [s.entityId], "lift");
-      return result;
-    },
+    async (request) =>
+      liftSuppression(
+        deps.database.db,
+        { id: request.params.id, actor: actorOf(request), now: deps.clock() },
+        deps.tagHooks,
+      ),
   );
 }

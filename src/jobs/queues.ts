@@ -9,19 +9,3 @@ export const QUEUES = {
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
-
-export const JOB_NAMES = {
-  runRule: "run-rule",
-  runAll: "run-all",
-  evaluatePartition: "evaluate-partition",
-  evaluateEntities: "evaluate-entities",
-} as const;
-
-export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
-
-/** Job scheduler ids for rules: one per enabled rule with a schedule. */
-export const SCHEDULER_PREFIX = "rule-";
-
-export function schedulerId(ruleId: string): string {
-  return `${SCHEDULER_PREFIX}${ruleId}`;
-}
