@@ -8,7 +8,8 @@ import { computeFacts } from "../facts/compute.ts";
 import { createdColumn, entityTable } from "../facts/sql/entities.ts";
 import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
 import { calendarDate } from "../facts/time.ts";
-import { describeConditions, RuleEvaluator, shouldHaveTag } from "../runs/evaluate.ts";
+import { claimedAfter, decide } from "../runs/decide.ts";
+import { describeConditions, RuleEvaluator } from "../runs/evaluate.ts";
 import { loadValidRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { parseAsOf } from "./run.ts";
@@ -82,7 +83,14 @@ export function registerExplainCommands(program: Command, ctx: CliContext): void
           enabled: rule.definition.enabled,
           matched: evaluation.matched,
           ...(evaluation.exitMatched === undefined ? {} : { exitMatched: evaluation.exitMatched }),
-          wouldHaveTag: shouldHaveTag(evaluation, claimed),
+          wouldHaveTag: claimedAfter(
+            decide({
+              matched: evaluation.matched,
+              exitMatched: evaluation.exitMatched,
+              held: claimed,
+              suppressed: false,
+            }),
+          ),
           conditions: evaluation.conditions,
           ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
         });

@@ -4,6 +4,7 @@ import { factKey } from "../facts/compute.ts";
 import { createdColumn, entityTable } from "../facts/sql/entities.ts";
 import { parseJsonPath } from "../rules/json-path.ts";
 import type { Condition, FactCondition, RuleDefinition, TopLevelCondition } from "../rules/types.ts";
+import { wantSql } from "./decide.ts";
 
 /**
  * Rules compiled to SQL (DESIGN section 4, the fast path): a rule's
@@ -490,7 +491,6 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
   const suppressed = claims.noSuppressions ? sql`false` : sql`(sup.entity_id is not null)`;
 
   const factCols = [...b.columns.values()].map((c) => sql`${c.expr} as ${ident(c.alias)}`);
-  const keep = exit ? sql`(not ${exit.pred})` : enter.pred;
   // The compact explanation (see CompactExplanation): the leaves' values and outcomes only.
   const leaves = [...enter.leaves, ...(exit?.leaves ?? [])];
   const array = (items: SQL[]) =>
@@ -505,7 +505,7 @@ function build(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): SQL 
     select y.id, y.want, y.has, case when y.want <> y.has then y.explanation end as explanation
     from (
       select x.id, x.has,
-        (case when x.has then ${keep} else ${enter.pred} end) and not x.suppressed as want,
+        ${wantSql({ matched: enter.pred, exitMatched: exit?.pred, held: sql`x.has`, suppressed: sql`x.suppressed` })} as want,
         ${explanation} as explanation
       from (
         select e.id, (cl.entity_id is not null) as has, ${suppressed} as suppressed

@@ -5,7 +5,8 @@ import { computeFacts, type FactRequest } from "../facts/compute.ts";
 import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
 import { calendarDate } from "../facts/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
-import { RuleEvaluator, shouldHaveTag } from "./evaluate.ts";
+import { claimedAfter, decide } from "./decide.ts";
+import { RuleEvaluator } from "./evaluate.ts";
 import {
   absentExplanation,
   type Explanation,
@@ -154,9 +155,14 @@ async function evaluateAndWrite(
       entity.tags = claims.names(entity.id);
       const evaluation = await evaluator.evaluate(computeFacts(entity, evaluator.requests, today));
       const has = claims.has(entity.id, def.tag, source);
-      // A person's suppression overrides the rule until it ends or is lifted.
-      const want =
-        shouldHaveTag(evaluation, has) && !suppressed(entity.id, tagIds.get(def.tag.toLowerCase()), def.id);
+      const want = claimedAfter(
+        decide({
+          matched: evaluation.matched,
+          exitMatched: evaluation.exitMatched,
+          held: has,
+          suppressed: suppressed(entity.id, tagIds.get(def.tag.toLowerCase()), def.id),
+        }),
+      );
       if (want) result.matched++;
       if (want !== has)
         diff.push({ id: entity.id, add: want, explanation: ruleExplanation(loaded, asOf, evaluation) });

@@ -9,7 +9,8 @@ import { countEntities, loadEntityBatch } from "../facts/sql/entity-batch.ts";
 import { calendarDate } from "../facts/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { compileRule, entityScope } from "./compile.ts";
-import { type Evaluation, RuleEvaluator, shouldHaveTag } from "./evaluate.ts";
+import { claimedAfter, decide } from "./decide.ts";
+import { type Evaluation, RuleEvaluator } from "./evaluate.ts";
 import { expandExplanation, isCompactExplanation } from "./explanation.ts";
 import {
   type Baseline,
@@ -624,8 +625,14 @@ export async function evaluateScope(
     for (const entity of batch) {
       const evaluation = await evaluator.evaluate(computeFacts(entity, evaluator.requests, today));
       const has = claimed.has(entity.id);
-      // A person's suppression overrides the rule until it ends or is lifted.
-      const want = shouldHaveTag(evaluation, has) && !suppressed.has(entity.id);
+      const want = claimedAfter(
+        decide({
+          matched: evaluation.matched,
+          exitMatched: evaluation.exitMatched,
+          held: has,
+          suppressed: suppressed.has(entity.id),
+        }),
+      );
       if (want) out.matched++;
       if (want === has) continue;
       const change = {
