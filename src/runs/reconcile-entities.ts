@@ -190,7 +190,7 @@ async function evaluateAndWrite(
         version: loaded.version,
         tagId: tagId!,
         entityId: d.id,
-        action: d.add ? "added" : "removed",
+        action: d.add ? "add" : "remove",
         membershipChanged: !claims.claimedByOther(d.id, def.tag, source),
         explanation: d.explanation,
       });

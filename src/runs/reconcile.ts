@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { ensureTag, findTag } from "../claims/sql/tags.ts";
+import { claimChangeWrites } from "../claims/write-changes.ts";
 import type { DbOrTx, Tx } from "../db/client.ts";
 import { rows } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
@@ -762,29 +763,26 @@ async function removeClaimsOfAbsentEntities(
  */
 function diffWrites(loaded: LoadedRule, opts: RunOptions, apply: { runId: number; tagId: number }): SQL {
   const def = loaded.definition;
-  const source = `rule:${def.id}`;
-  const type = def.target;
-  return sql`others as (
-      select distinct o.entity_id from claims o
-      where o.tag_id = ${apply.tagId} and o.entity_type = ${type} and o.source <> ${source}
-    ), events as (
-      insert into tag_events ${EVENT_COLUMNS}
-      select ${type}, d.entity_id, ${apply.tagId}, case when d.action = 'add' then 'added' else 'removed' end,
-             ${source}, o.entity_id is null, ${def.id}, ${loaded.version}, ${apply.runId},
-             ${opts.asOf.toISOString()}::timestamptz, d.explanation
-      from diff d left join others o on o.entity_id = d.entity_id
-      order by d.action, d.entity_id
-    ), added as (
-      insert into claims (source, tag_id, entity_type, entity_id)
-      select ${source}, ${apply.tagId}, ${type}, d.entity_id from diff d where d.action = 'add' order by d.entity_id
-    ), removed as (
-      delete from claims c using diff d
-      where d.action = 'remove' and c.source = ${source} and c.tag_id = ${apply.tagId}
-        and c.entity_type = ${type} and c.entity_id = d.entity_id
-    )`;
+  return claimChangeWrites({
+    type: def.target,
+    from: sql`diff d`,
+    action: sql`d.action`,
+    entityId: sql`d.entity_id`,
+    tagId: sql`${apply.tagId}`,
+    source: sql`${`rule:${def.id}`}`,
+    event: {
+      rule: {
+        id: sql`${def.id}`,
+        version: sql`${loaded.version}`,
+        runId: sql`${apply.runId}`,
+        asOf: sql`${opts.asOf.toISOString()}::timestamptz`,
+      },
+      explanation: sql`d.explanation`,
+    },
+    order: sql`d.action, d.entity_id`,
+    addOrder: sql`d.entity_id`,
+  });
 }
-
-const EVENT_COLUMNS = sql`(entity_type, entity_id, tag_id, action, source, membership_changed, rule_id, rule_version, run_id, as_of, explanation)`;
 
 /**
  * Writes the computed diff: claims and one tag event per effective change,
