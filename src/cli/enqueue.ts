@@ -3,7 +3,7 @@ import { InputError } from "../errors/index.ts";
 import { openQueues, type QueueSet } from "../jobs/connection.ts";
 import { type Enqueued, enqueueEntities, enqueueRun, waitForEnqueued } from "../jobs/enqueue.ts";
 import type { RunJobResult } from "../jobs/payloads.ts";
-import type { RunResult } from "../runs/reconcile.ts";
+import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";

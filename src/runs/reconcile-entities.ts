@@ -7,16 +7,10 @@ import { calendarDate } from "../facts/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { claimedAfter, decide } from "./decide.ts";
 import { RuleEvaluator } from "./evaluate.ts";
-import {
-  absentExplanation,
-  type Explanation,
-  emptyResult,
-  lockKey,
-  type RunOptions,
-  type RunResult,
-  ruleExplanation,
-  runDetails,
-} from "./reconcile.ts";
+import { absentExplanation, type Explanation, ruleExplanation } from "./explanation.ts";
+import { runDetails } from "./record-run.ts";
+import type { RunOptions } from "./run-options.ts";
+import { emptyResult, type RunResult } from "./run-result.ts";
 import {
   claimsOnEntities,
   type EntityClaimChange,
@@ -26,6 +20,7 @@ import {
   tagsNamed,
   writeEntityRuns,
 } from "./sql/entity-reevaluation.ts";
+import { lockKey } from "./sql/run-session.ts";
 
 /**
  * The claims on the entities being re-evaluated, all sources, kept up to date
