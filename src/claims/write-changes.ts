@@ -9,7 +9,7 @@ import { addClaimsQuery, removeClaimsQuery } from "./sql/write-changes.ts";
  * in sql/write-changes.ts). People's changes are written by the functions
  * here; a rule run embeds claimChangeWrites in its own statement.
  */
-export { claimChangeWrites, type DecidedChanges, type EventFields } from "./sql/write-changes.ts";
+export { claimChangeWrites } from "./sql/write-changes.ts";
 
 /** Why a person's change happened, stored with its tag events. */
 export interface ChangeNote {

@@ -3,13 +3,13 @@ import type { Tx } from "../db/client.ts";
 import { calendarDate } from "../facts/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { type CompiledRule, entityScope } from "./compile.ts";
-import { type DiffTarget, diffWrites } from "./diff.ts";
+import type { DiffTarget } from "./diff.ts";
 import type { ScopeEvaluation } from "./evaluate-scope.ts";
 import { absentExplanation, readableExplanation } from "./explanation.ts";
 import type { RunPolicy } from "./run-options.ts";
 import type { Scope } from "./scope.ts";
 import { runCompiled } from "./sql/compiled-run.ts";
-import { appliedDiffCte, diffSamples, insertDiffCte } from "./sql/rule-diff.ts";
+import { appliedDiffCte, diffSamples, diffWrites, insertDiffCte } from "./sql/rule-diff.ts";
 import { anySuppressions, candidateIds, ruleClaimCount } from "./sql/scope.ts";
 
 /**

@@ -1,6 +1,8 @@
 import { type SQL, sql } from "drizzle-orm";
+import { claimChangeWrites } from "../../claims/write-changes.ts";
 import { rows, type Tx } from "../../db/client.ts";
 import type { EntityType } from "../../facts/catalog.ts";
+import type { LoadedRule } from "../../rules/types.ts";
 import type { DiffTarget } from "../diff.ts";
 import type { Explanation } from "../explanation.ts";
 import type { Scope } from "../scope.ts";
@@ -106,4 +108,34 @@ export async function writeDiffTable(tx: Tx, writes: SQL): Promise<void> {
     with diff as (select entity_id, action, explanation from rule_diff),
     ${writes}
     select 1`);
+}
+
+/**
+ * The writes of a diff, as CTEs over a relation `diff` (entity_id, action,
+ * explanation) of the same statement: tag events (additions first, each in
+ * key order, membership changed where no other source holds the tag), then
+ * the claims. A compiled run writes them from the statement that evaluates;
+ * applyDiff from the run's temporary diff.
+ */
+export function diffWrites(loaded: LoadedRule, asOf: Date, apply: { runId: number; tagId: number }): SQL {
+  const def = loaded.definition;
+  return claimChangeWrites({
+    type: def.target,
+    from: sql`diff d`,
+    action: sql`d.action`,
+    entityId: sql`d.entity_id`,
+    tagId: sql`${apply.tagId}`,
+    source: sql`${`rule:${def.id}`}`,
+    event: {
+      rule: {
+        id: sql`${def.id}`,
+        version: sql`${loaded.version}`,
+        runId: sql`${apply.runId}`,
+        asOf: sql`${asOf.toISOString()}::timestamptz`,
+      },
+      explanation: sql`d.explanation`,
+    },
+    order: sql`d.action, d.entity_id`,
+    addOrder: sql`d.entity_id`,
+  });
 }
