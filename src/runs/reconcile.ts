@@ -55,7 +55,7 @@ async function reconcile(
     tag ? { kind: "apply", runId: result.runId!, tagId: tag.id } : TEMP_DIFF,
   );
   result.claimsBefore =
-    evaluation.claimsBefore ?? (await claimsBefore(tx, loaded, scoped ? scope.ids : undefined));
+    evaluation.claimsBefore ?? (await countClaimsBefore(tx, loaded, scoped ? scope.ids : undefined));
   result.evaluated = evaluation.evaluated;
   result.matched = evaluation.matched;
   result.added = evaluation.added;
@@ -85,7 +85,7 @@ async function reconcile(
 }
 
 /** The rule's claims within the scope (the given entities, or all), before the run changes any. */
-async function claimsBefore(tx: Tx, loaded: LoadedRule, ids: string[] | undefined): Promise<number> {
+async function countClaimsBefore(tx: Tx, loaded: LoadedRule, ids: string[] | undefined): Promise<number> {
   const tag = await findTag(tx, loaded.definition.tag);
   // A scoped run counts the claims it could touch: counting them all would cost a scan per re-evaluation.
   return tag ? countClaimsIn(tx, loaded, tag.id, ids) : 0;
