@@ -19,8 +19,10 @@ import { loadConfig } from "../src/config.ts";
 import { type Database, openPostgres, rows, type Tx } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { calendarDate } from "../src/facts/time.ts";
-import { evaluationSettings, type RunResult, runRule } from "../src/runs/reconcile.ts";
+import { runRule } from "../src/runs/reconcile.ts";
+import type { RunResult } from "../src/runs/run-result.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../src/runs/runner.ts";
+import { evaluationSettings } from "../src/runs/sql/run-session.ts";
 import { benchDatabaseUrl, parseArgs, peakRssMb } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

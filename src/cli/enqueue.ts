@@ -6,7 +6,7 @@ import { enqueueEntities } from "../jobs/evaluate-entities.ts";
 import type { Enqueued } from "../jobs/job-kind.ts";
 import type { RunJobResult } from "../jobs/run-payload.ts";
 import { waitForEnqueued } from "../jobs/wait.ts";
-import type { RunResult } from "../runs/reconcile.ts";
+import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";

@@ -1,14 +1,8 @@
 import type { Command } from "commander";
-import { sql } from "drizzle-orm";
-import { entityClaims } from "../claims/sql/tags.ts";
-import { rows } from "../db/client.ts";
-import { InputError, NotFoundError } from "../errors/index.ts";
+import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
-import { computeFacts } from "../facts/compute.ts";
-import { createdColumn, entityTable } from "../facts/sql/entities.ts";
-import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
-import { calendarDate } from "../facts/time.ts";
-import { describeConditions, RuleEvaluator, shouldHaveTag } from "../runs/evaluate.ts";
+import { describeConditions } from "../runs/evaluate.ts";
+import { explainEntity } from "../runs/evaluate-entities.ts";
 import { loadValidRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { parseAsOf } from "./run.ts";
@@ -29,82 +23,31 @@ export function registerExplainCommands(program: Command, ctx: CliContext): void
     .action(async (typeArg: string, id: string, opts: { asOf?: string; json?: boolean }) => {
       const type = parseEntityType(typeArg);
       const asOf = parseAsOf(opts.asOf) ?? new Date();
-      const rules = (await loadValidRules(ctx.config.rulesDir)).filter((r) => r.definition.target === type);
+      const rules = await loadValidRules(ctx.config.rulesDir);
       const database = await ctx.database();
-      const db = database.db;
-      const table = entityTable(type);
-      const createdCol = createdColumn(type);
-      const [entity] = await rows<{ id: string; created: string }>(
-        db,
-        sql`select id, ${createdCol}::text as created from ${table} where id = ${id}`,
-      );
-      if (!entity) throw new NotFoundError(`no ${type} with id ${JSON.stringify(id)}`);
-      const today = calendarDate(asOf, ctx.config.timezone);
-      const claims = await entityClaims(db, type, id);
-      const out: {
-        entity: { type: EntityType; id: string };
-        asOf: string;
-        today: string;
-        existed: boolean;
-        rules: unknown[];
-        tags: { name: string; claims: { source: string; actor: string | null; since: string }[] }[];
-      } = { entity: { type, id }, asOf: asOf.toISOString(), today, existed: true, rules: [], tags: [] };
-      for (const c of claims) {
-        let tag = out.tags.find((t) => t.name === c.tag);
-        if (!tag) {
-          tag = { name: c.tag, claims: [] };
-          out.tags.push(tag);
-        }
-        tag.claims.push({ source: c.source, actor: c.actor, since: c.since });
-      }
-      for (const rule of rules) {
-        const evaluator = new RuleEvaluator(rule);
-        const [input] = await loadEntityBatch(
-          db,
-          { type, asOf, today, timezone: ctx.config.timezone, requests: evaluator.requests },
-          { ids: [id] },
-        );
-        if (!input) {
-          out.existed = false;
-          out.rules.push({
-            rule: rule.definition.id,
-            tag: rule.definition.tag,
-            matched: false,
-            reason: "created after the as-of instant",
-          });
-          continue;
-        }
-        const evaluation = await evaluator.evaluate(computeFacts(input, evaluator.requests, today));
-        const claimed = claims.some((c) => c.source === `rule:${rule.definition.id}`);
-        out.rules.push({
-          rule: rule.definition.id,
-          tag: rule.definition.tag,
-          enabled: rule.definition.enabled,
-          matched: evaluation.matched,
-          ...(evaluation.exitMatched === undefined ? {} : { exitMatched: evaluation.exitMatched }),
-          wouldHaveTag: shouldHaveTag(evaluation, claimed),
-          conditions: evaluation.conditions,
-          ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
-        });
-      }
+      const timezone = ctx.config.timezone;
+      const out = await explainEntity(database.db, rules, { type, id }, { asOf, timezone });
+      const today = out.today;
       if (opts.json) {
         ctx.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         return;
       }
-      ctx.stdout.write(`${type} ${id} as of ${out.asOf} (today ${today} in ${ctx.config.timezone})\n`);
+      ctx.stdout.write(`${type} ${id} as of ${out.asOf} (today ${today} in ${timezone})\n`);
       if (!out.existed) ctx.stdout.write(`created after the as-of instant: no rule evaluates it then\n`);
-      for (const r of out.rules as Record<string, unknown>[]) {
+      for (const r of out.rules) {
         ctx.stdout.write(`\nrule ${r.rule} -> "${r.tag}": ${r.matched ? "matched" : "not matched"}`);
+        if ("reason" in r) {
+          ctx.stdout.write("\n");
+          continue;
+        }
         if (r.exitMatched !== undefined)
           ctx.stdout.write(`, exit conditions ${r.exitMatched ? "matched" : "not matched"}`);
         if (r.enabled === false) ctx.stdout.write(" (rule disabled)");
         ctx.stdout.write("\n");
-        if (r.conditions)
-          for (const line of describeConditions(r.conditions as never, "  ")) ctx.stdout.write(`${line}\n`);
+        for (const line of describeConditions(r.conditions, "  ")) ctx.stdout.write(`${line}\n`);
         if (r.exitConditions) {
           ctx.stdout.write("  exit conditions:\n");
-          for (const line of describeConditions(r.exitConditions as never, "    "))
-            ctx.stdout.write(`${line}\n`);
+          for (const line of describeConditions(r.exitConditions, "    ")) ctx.stdout.write(`${line}\n`);
         }
       }
       ctx.stdout.write(`\ntags:${out.tags.length === 0 ? " none" : ""}\n`);

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
 import { parseInstant } from "../facts/time.ts";
 import { describeConditions } from "../runs/evaluate.ts";
-import type { RunResult } from "../runs/reconcile.ts";
+import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";

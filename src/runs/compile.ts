@@ -4,6 +4,7 @@ import { createdColumn, entityTable } from "../facts/sql/entities.ts";
 import type { RuleDefinition } from "../rules/types.ts";
 import { type Builder, type Compiled, compileNode, factColumns, newBuilder } from "./compile-conditions.ts";
 import { isRefused, type Refused } from "./compile-operators.ts";
+import { wantSql } from "./decide.ts";
 
 /**
  * Rules compiled to SQL (DESIGN section 4, the fast path): a rule's
@@ -112,7 +113,6 @@ function statement(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): 
   const suppressed = claims.noSuppressions ? sql`false` : sql`(sup.entity_id is not null)`;
 
   const factCols = factColumns(b);
-  const keep = exit ? sql`(not ${exit.pred})` : enter.pred;
   // The compact explanation (see CompactExplanation): the leaves' values and outcomes only.
   const leaves = [...enter.leaves, ...(exit?.leaves ?? [])];
   const array = (items: SQL[]) =>
@@ -127,7 +127,7 @@ function statement(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): 
     select y.id, y.want, y.has, case when y.want <> y.has then y.explanation end as explanation
     from (
       select x.id, x.has,
-        (case when x.has then ${keep} else ${enter.pred} end) and not x.suppressed as want,
+        ${wantSql({ matched: enter.pred, exitMatched: exit?.pred, held: sql`x.has`, suppressed: sql`x.suppressed` })} as want,
         ${explanation} as explanation
       from (
         select e.id, (cl.entity_id is not null) as has, ${suppressed} as suppressed

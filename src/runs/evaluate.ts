@@ -151,12 +151,6 @@ function explain(node: unknown, values: Record<string, unknown>): ExplainedCondi
   return leaf;
 }
 
-/** Whether a tagged entity keeps, and an untagged entity gets, the rule's tag. */
-export function shouldHaveTag(evaluation: Evaluation, currentlyClaimed: boolean): boolean {
-  if (currentlyClaimed && evaluation.exitMatched !== undefined) return !evaluation.exitMatched;
-  return evaluation.matched;
-}
-
 /** One line per leaf, for terminals: `activeDays{"days":30} = 22 greaterThanInclusive 20 -> true`. */
 export function describeConditions(node: ExplainedCondition, indent = ""): string[] {
   if ("all" in node || "any" in node) {

@@ -5,17 +5,13 @@ import { computeFacts, type FactRequest } from "../facts/compute.ts";
 import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
 import { calendarDate } from "../facts/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
-import { RuleEvaluator, shouldHaveTag } from "./evaluate.ts";
-import {
-  absentExplanation,
-  type Explanation,
-  emptyResult,
-  lockKey,
-  type RunOptions,
-  type RunResult,
-  ruleExplanation,
-  runDetails,
-} from "./reconcile.ts";
+import { claimedAfter, decide } from "./decide.ts";
+import { EntityClaims } from "./entity-claims.ts";
+import { RuleEvaluator } from "./evaluate.ts";
+import { absentExplanation, type Explanation, ruleExplanation } from "./explanation.ts";
+import { runDetails } from "./record-run.ts";
+import type { RunOptions } from "./run-options.ts";
+import { emptyResult, type RunResult } from "./run-result.ts";
 import {
   claimsOnEntities,
   type EntityClaimChange,
@@ -25,49 +21,7 @@ import {
   tagsNamed,
   writeEntityRuns,
 } from "./sql/entity-reevaluation.ts";
-
-/**
- * The claims on the entities being re-evaluated, all sources, kept up to date
- * as each rule's changes are decided: a later rule's `tags` fact and each tag
- * event's `membership_changed` see the earlier rules' changes, as they would
- * after those rules' runs had committed.
- */
-class EntityClaims {
-  /** entity id -> lower-case tag name -> the tag's name and the sources claiming it. */
-  private readonly byEntity = new Map<string, Map<string, { name: string; sources: Set<string> }>>();
-
-  add(entityId: string, tag: string, source: string): void {
-    const tags = this.byEntity.get(entityId) ?? new Map<string, { name: string; sources: Set<string> }>();
-    this.byEntity.set(entityId, tags);
-    const key = tag.toLowerCase();
-    const entry = tags.get(key) ?? { name: tag, sources: new Set<string>() };
-    tags.set(key, entry);
-    entry.sources.add(source);
-  }
-
-  remove(entityId: string, tag: string, source: string): void {
-    const tags = this.byEntity.get(entityId);
-    const entry = tags?.get(tag.toLowerCase());
-    entry?.sources.delete(source);
-    if (entry && entry.sources.size === 0) tags?.delete(tag.toLowerCase());
-  }
-
-  has(entityId: string, tag: string, source: string): boolean {
-    return this.byEntity.get(entityId)?.get(tag.toLowerCase())?.sources.has(source) === true;
-  }
-
-  /** Whether a source other than `source` claims the tag (the entity keeps it without `source`). */
-  claimedByOther(entityId: string, tag: string, source: string): boolean {
-    const sources = this.byEntity.get(entityId)?.get(tag.toLowerCase())?.sources;
-    if (!sources) return false;
-    return sources.size > (sources.has(source) ? 1 : 0);
-  }
-
-  /** The names of the tags the entity has (the `tags` fact's input). */
-  names(entityId: string): string[] {
-    return [...(this.byEntity.get(entityId)?.values() ?? [])].map((e) => e.name);
-  }
-}
+import { lockKey } from "./sql/run-session.ts";
 
 /**
  * Re-evaluates a few entities against several rules of their type (in
@@ -154,9 +108,14 @@ async function evaluateAndWrite(
       entity.tags = claims.names(entity.id);
       const evaluation = await evaluator.evaluate(computeFacts(entity, evaluator.requests, today));
       const has = claims.has(entity.id, def.tag, source);
-      // A person's suppression overrides the rule until it ends or is lifted.
-      const want =
-        shouldHaveTag(evaluation, has) && !suppressed(entity.id, tagIds.get(def.tag.toLowerCase()), def.id);
+      const want = claimedAfter(
+        decide({
+          matched: evaluation.matched,
+          exitMatched: evaluation.exitMatched,
+          held: has,
+          suppressed: suppressed(entity.id, tagIds.get(def.tag.toLowerCase()), def.id),
+        }),
+      );
       if (want) result.matched++;
       if (want !== has)
         diff.push({ id: entity.id, add: want, explanation: ruleExplanation(loaded, asOf, evaluation) });
@@ -184,7 +143,7 @@ async function evaluateAndWrite(
         version: loaded.version,
         tagId: tagId!,
         entityId: d.id,
-        action: d.add ? "added" : "removed",
+        action: d.add ? "add" : "remove",
         membershipChanged: !claims.claimedByOther(d.id, def.tag, source),
         explanation: d.explanation,
       });

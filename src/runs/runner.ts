@@ -5,8 +5,10 @@ import { suggest } from "../rules/suggest.ts";
 import { syncRules } from "../rules/sync.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { pruneChanges } from "./incremental.ts";
-import { type RunOptions, type RunResult, runRule } from "./reconcile.ts";
+import { runRule } from "./reconcile.ts";
 import { reconcileEntitiesAtOnce } from "./reconcile-entities.ts";
+import { logLine, type RunOptions } from "./run-options.ts";
+import type { RunResult } from "./run-result.ts";
 
 /**
  * Loads the rules directory and refuses to go on while it does not validate:
@@ -145,7 +147,8 @@ export async function reconcileEntities(
       return await reconcileEntitiesAtOnce(db, selected, type, ids, opts);
     } catch (err) {
       // Rule by rule, a failing rule is recorded as failed and the others still apply.
-      (opts.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(
+      logLine(
+        opts,
         `re-evaluating ${type}s rule by rule after: ${err instanceof Error ? err.message : String(err)}`,
       );
     }

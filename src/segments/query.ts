@@ -2,10 +2,8 @@ import { findTags } from "../claims/sql/tags.ts";
 import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
 import type { EntityType } from "../facts/catalog.ts";
-import { computeFacts } from "../facts/compute.ts";
-import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
-import { calendarDate } from "../facts/time.ts";
 import { RuleEvaluator } from "../runs/evaluate.ts";
+import { evaluateEntities } from "../runs/evaluate-entities.ts";
 import { decodeCursor, encodeCursor, isString } from "../tags/cursor.ts";
 import { conditionsAsRule, validateSegmentConditions } from "./conditions.ts";
 import {
@@ -79,18 +77,9 @@ async function keepMatching(
   ids: string[],
   clock: EvaluationClock,
 ): Promise<string[]> {
-  const today = calendarDate(clock.asOf, clock.timezone);
-  // Entities created after the as-of instant are not loaded: they did not exist then, so they do not match.
-  const inputs = await loadEntityBatch(
-    db,
-    { type: segment.type, asOf: clock.asOf, today, timezone: clock.timezone, requests: evaluator.requests },
-    { ids },
-  );
-  const matched = new Set<string>();
-  for (const input of inputs) {
-    const evaluation = await evaluator.evaluate(computeFacts(input, evaluator.requests, today));
-    if (evaluation.matched) matched.add(input.id);
-  }
+  // Entities created after the as-of instant are not evaluated: they did not exist then, so they do not match.
+  const evaluated = await evaluateEntities(db, evaluator, segment.type, ids, clock);
+  const matched = new Set(evaluated.filter((e) => e.evaluation.matched).map((e) => e.id));
   return ids.filter((id) => matched.has(id));
 }
 

@@ -1,6 +1,6 @@
-import { addClaimsCounted, idTablePairs, removeClaimsCounted } from "../claims/sql/claim-changes.ts";
 import { ensureTag, findTag } from "../claims/sql/tags.ts";
 import { normalizeTagName } from "../claims/tag-name.ts";
+import { addClaimsCounted, idTablePairs, removeClaimsCounted } from "../claims/write-changes.ts";
 import type { DbOrTx } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";

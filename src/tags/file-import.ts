@@ -1,5 +1,5 @@
-import { addClaims, removeClaims } from "../claims/sql/claim-changes.ts";
 import { ensureTag, findTags, type TagRow } from "../claims/sql/tags.ts";
+import { addClaims, removeClaims } from "../claims/write-changes.ts";
 import type { DbOrTx } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";

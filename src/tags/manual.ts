@@ -1,7 +1,7 @@
 import { type EntityTag, entityTags } from "../claims/entity-tags.ts";
-import { addClaims, removeClaims, singlePair } from "../claims/sql/claim-changes.ts";
 import { ensureTag } from "../claims/sql/tags.ts";
 import { normalizeTagName } from "../claims/tag-name.ts";
+import { addClaims, removeClaims, singlePair } from "../claims/write-changes.ts";
 import type { DbOrTx } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { NotFoundError } from "../errors/index.ts";

@@ -1,6 +1,6 @@
-import { removeClaims, singlePair } from "../claims/sql/claim-changes.ts";
 import { ensureTag } from "../claims/sql/tags.ts";
 import { normalizeTagName } from "../claims/tag-name.ts";
+import { removeClaims, singlePair } from "../claims/write-changes.ts";
 import type { DbOrTx } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { InputError, NotFoundError } from "../errors/index.ts";

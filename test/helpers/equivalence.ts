@@ -9,7 +9,8 @@ import { orderByDependencies, ruleVersion } from "../../src/rules/load.ts";
 import type { LoadedRule, RuleDefinition } from "../../src/rules/types.ts";
 import { validateRuleObject } from "../../src/rules/validate.ts";
 import { compileRule } from "../../src/runs/compile.ts";
-import { RuleEvaluator, shouldHaveTag } from "../../src/runs/evaluate.ts";
+import { claimedAfter, decide } from "../../src/runs/decide.ts";
+import { RuleEvaluator } from "../../src/runs/evaluate.ts";
 import { expandExplanation, isCompactExplanation } from "../../src/runs/explanation.ts";
 
 /**
@@ -476,7 +477,14 @@ export async function bothPaths(
   const reference: Record<string, boolean> = {};
   for (const e of batch) {
     const evaluation = await evaluator.evaluate(computeFacts(e, evaluator.requests, today));
-    reference[e.id] = shouldHaveTag(evaluation, claimed.has(e.id)) && !suppressed.has(e.id);
+    reference[e.id] = claimedAfter(
+      decide({
+        matched: evaluation.matched,
+        exitMatched: evaluation.exitMatched,
+        held: claimed.has(e.id),
+        suppressed: suppressed.has(e.id),
+      }),
+    );
   }
   return { compiled: Object.fromEntries(fast.map((r) => [r.id, r.want])), reference };
 }

@@ -2,10 +2,10 @@ import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
 import { syncRules } from "../../src/rules/sync.ts";
-import { commonSnapshot } from "../../src/runs/incremental.ts";
 import { applyPartitionedRun, evaluatePartition, partitionBounds } from "../../src/runs/partitioned-run.ts";
 import { runRule } from "../../src/runs/reconcile.ts";
 import { loadValidRules } from "../../src/runs/runner.ts";
+import { commonSnapshot } from "../../src/runs/sql/change-log.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import {
   addAccount,

@@ -2,8 +2,9 @@ import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
-import { type RunResult, runRule } from "../../src/runs/reconcile.ts";
+import { runRule } from "../../src/runs/reconcile.ts";
 import { reconcileEntitiesAtOnce } from "../../src/runs/reconcile-entities.ts";
+import type { RunResult } from "../../src/runs/run-result.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 import { loadWorkspace, ruleArb, ruleSet, seedRuleState, workspaceArb } from "../helpers/equivalence.ts";
 

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { LoadedRule } from "../../src/rules/types.ts";
-import { type RunResult, runRule } from "../../src/runs/reconcile.ts";
+import { runRule } from "../../src/runs/reconcile.ts";
+import type { RunResult } from "../../src/runs/run-result.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../../src/runs/runner.ts";
 import { backendUnavailable, testBackend, useTestDatabase } from "../helpers/db.ts";
 import {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { factKey } from "../../src/facts/compute.ts";
 import type { LoadedRule, RuleDefinition, TopLevelCondition } from "../../src/rules/types.ts";
-import { RuleEvaluator, shouldHaveTag } from "../../src/runs/evaluate.ts";
+import { claimedAfter, decide } from "../../src/runs/decide.ts";
+import { RuleEvaluator } from "../../src/runs/evaluate.ts";
 
 function rule(conditions: TopLevelCondition, extra: Partial<RuleDefinition> = {}): LoadedRule {
   return {
@@ -101,8 +102,10 @@ describe("params and exit conditions", () => {
       { exitConditions: { all: [{ fact: "healthScore", operator: "greaterThanInclusive", value: 60 }] } },
     );
     const evaluator = new RuleEvaluator(r);
-    const at = async (score: number, claimed: boolean) =>
-      shouldHaveTag(await evaluator.evaluate({ healthScore: score }), claimed);
+    const at = async (score: number, claimed: boolean) => {
+      const { matched, exitMatched } = await evaluator.evaluate({ healthScore: score });
+      return claimedAfter(decide({ matched, exitMatched, held: claimed, suppressed: false }));
+    };
     expect(await at(30, false)).toBe(true);
     expect(await at(50, false)).toBe(false);
     expect(await at(50, true)).toBe(true);

@@ -81,27 +81,3 @@ export async function findTags(db: DbOrTx, names: readonly string[]): Promise<Ma
   for (const r of list) found.set(r.wanted, { id: r.id, name: r.name });
   return found;
 }
-
-/** The names of the tags each listed entity has, by entity id. */
-export async function tagNamesOf(
-  db: DbOrTx,
-  type: EntityType,
-  ids: readonly string[],
-): Promise<Map<string, string[]>> {
-  const byId = new Map<string, string[]>();
-  if (ids.length === 0) return byId;
-  const list = await rows<{ entity_id: string; names: string[] }>(
-    db,
-    sql`select c.entity_id, array_agg(distinct t.name) as names
-        from claims c join tags t on t.id = c.tag_id
-        where c.entity_type = ${type}
-          and c.entity_id in (select value from json_array_elements_text(${JSON.stringify(ids)}::json))
-        group by c.entity_id`,
-  );
-  for (const r of list)
-    byId.set(
-      r.entity_id,
-      [...r.names].sort((a, b) => a.localeCompare(b)),
-    );
-  return byId;
-}

@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { claimChangeWrites } from "../../claims/write-changes.ts";
 import type { DbOrTx, Tx } from "../../db/client.ts";
 import { preparedRows } from "../../db/prepared.ts";
 import type { EntityType } from "../../facts/catalog.ts";
@@ -102,7 +103,7 @@ export interface EntityClaimChange {
   version: string;
   tagId: number;
   entityId: string;
-  action: "added" | "removed";
+  action: "add" | "remove";
   membershipChanged: boolean;
   explanation: unknown;
 }
@@ -144,21 +145,27 @@ export async function writeEntityRuns(
           select c.* from jsonb_to_recordset(${JSON.stringify(changes)}::jsonb)
             as c(seq int, "ruleId" text, version text, source text, "tagId" int, "entityId" text, action text,
                  "membershipChanged" boolean, explanation jsonb)),
-        events as (
-          insert into tag_events (entity_type, entity_id, tag_id, action, source, membership_changed, rule_id,
-                                  rule_version, run_id, as_of, explanation)
-          select ${p.type}, c."entityId", c."tagId", c.action, c.source, c."membershipChanged", c."ruleId", c.version,
-                 runs.id, ${asOf}::timestamptz, c.explanation
-          from changes c join runs on runs.rule_id = c."ruleId"
-          order by c.seq),
-        added as (
-          insert into claims (source, tag_id, entity_type, entity_id)
-          select c.source, c."tagId", ${p.type}, c."entityId" from changes c where c.action = 'added'
-          on conflict do nothing),
-        removed as (
-          delete from claims k using changes c
-          where c.action = 'removed' and k.source = c.source and k.tag_id = c."tagId"
-            and k.entity_type = ${p.type} and k.entity_id = c."entityId")
+        ${claimChangeWrites({
+          type: p.type,
+          from: sql`changes c`,
+          action: sql`c.action`,
+          entityId: sql`c."entityId"`,
+          tagId: sql`c."tagId"`,
+          source: sql`c.source`,
+          membershipChanged: sql`c."membershipChanged"`,
+          event: {
+            rule: {
+              id: sql`c."ruleId"`,
+              version: sql`c.version`,
+              runId: sql`runs.id`,
+              asOf: sql`${asOf}::timestamptz`,
+            },
+            explanation: sql`c.explanation`,
+          },
+          eventJoins: sql`join runs on runs.rule_id = c."ruleId"`,
+          order: sql`c.seq`,
+          unlessClaimed: true,
+        })}
         select id::int as id, rule_id from runs`,
   );
   return new Map(found.map((r) => [r.rule_id, r.id]));

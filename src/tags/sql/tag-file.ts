@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Pairs } from "../../claims/sql/claim-changes.ts";
+import type { Pairs } from "../../claims/write-changes.ts";
 import type { DbOrTx } from "../../db/client.ts";
 
 export interface Cell {
