@@ -12,8 +12,6 @@ import { acquireDataDirLock } from "./embedded-lock.ts";
 import { transactionConnection } from "./transaction.ts";
 
 // src/imports loads with these two; their home is copy.ts and src/errors.
-export { CopyRefused } from "../errors/index.ts";
-export { copyText } from "./copy.ts";
 
 /**
  * drizzle without a relational schema: signaltag writes its queries with the

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type postgres from "postgres";
-import { copyText, type DbOrTx, rows, type Tx } from "../db/client.ts";
+import { type DbOrTx, rows, type Tx } from "../db/client.ts";
+import { copyText } from "../db/copy.ts";
 import { transactionConnection } from "../db/transaction.ts";
 import {
   accountsOfUserSums,

@@ -2,12 +2,12 @@ import type { Queue } from "bullmq";
 import { CronExpressionParser } from "cron-parser";
 import type { DbOrTx } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
+import { type LastRun, lastRuns } from "../runs/sql/last-runs.ts";
 import type { QueueSet } from "./connection.ts";
 import { QUEUES } from "./queues.ts";
 import { runAllJob } from "./run-all.ts";
 import { runRuleJob } from "./run-rule.ts";
 import { SCHEDULER_PREFIX } from "./scheduler.ts";
-import { type LastRun, lastRuns } from "./sql/last-runs.ts";
 
 export interface RuleStatus {
   rule: string;

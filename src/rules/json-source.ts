@@ -3,6 +3,7 @@
  * a problem found at a JSON pointer can also name its line and column, and a
  * syntax error names the exact spot instead of an engine-specific message.
  */
+import { InputError } from "../errors/index.ts";
 import { escapeToken } from "./json-pointer.ts";
 
 export interface Position {
@@ -21,12 +22,13 @@ export type JsonParseResult =
     }
   | { ok: false; message: string; position: Position };
 
-class JsonSyntaxError extends Error {
+/** A syntax error at an offset; the parser returns it as a value, with its line and column. */
+class JsonSyntaxError extends InputError {
   constructor(
     message: string,
     readonly offset: number,
   ) {
-    super(message);
+    super(message, { code: "json_syntax", details: { offset } });
   }
 }
 

@@ -1,7 +1,7 @@
 import { ensureTag, findTags, type TagRow } from "../claims/sql/tags.ts";
 import { addClaims, removeClaims } from "../claims/write-changes.ts";
 import type { DbOrTx } from "../db/client.ts";
-import { inTransaction } from "../db/transaction.ts";
+import { transactionWithOutcome } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { createIdTable, lockEntities, unknownIds } from "../facts/sql/entities.ts";
@@ -59,12 +59,6 @@ export interface TagsFileResult {
   refused: boolean;
 }
 
-class Rollback extends Error {
-  constructor(readonly result: TagsFileResult) {
-    super("dry run");
-  }
-}
-
 function describeProblems(problems: LineProblem[]): string {
   const shown = problems
     .slice(0, 20)
@@ -96,100 +90,89 @@ export async function importTagsFile(
   }
   const type = parsed.entityType;
   let membershipChanged: string[] = [];
-  let imported: TagsFileResult;
-  try {
-    imported = await inTransaction(db, async (tx) => {
-      await createIdTable(
-        tx,
-        "file_ids",
-        parsed.rows.map((r) => r.id),
+  // A dry run runs every statement and then rolls back: it reports exactly what the upload would do.
+  const imported = await transactionWithOutcome(db, async (tx) => {
+    await createIdTable(
+      tx,
+      "file_ids",
+      parsed.rows.map((r) => r.id),
+    );
+    const unknown = new Set(await unknownIds(tx, type, "file_ids"));
+    const unknownList = parsed.rows.filter((r) => unknown.has(r.id)).map((r) => ({ id: r.id, line: r.line }));
+    if (!dryRun && !opts.skipInvalid && unknownList.length > 0) {
+      const shown = unknownList
+        .slice(0, 20)
+        .map((u) => `  line ${u.line}: ${JSON.stringify(u.id)}`)
+        .join("\n");
+      throw new InputError(
+        `${opts.source}: ${unknownList.length} id${unknownList.length === 1 ? " names" : "s name"} no ${type}; nothing was imported:\n${shown}${unknownList.length > 20 ? `\n  ... and ${unknownList.length - 20} more` : ""}`,
+        { code: "unknown_ids", details: { entityType: type, unknownIds: unknownList } },
       );
-      const unknown = new Set(await unknownIds(tx, type, "file_ids"));
-      const unknownList = parsed.rows
-        .filter((r) => unknown.has(r.id))
-        .map((r) => ({ id: r.id, line: r.line }));
-      if (!dryRun && !opts.skipInvalid && unknownList.length > 0) {
-        const shown = unknownList
-          .slice(0, 20)
-          .map((u) => `  line ${u.line}: ${JSON.stringify(u.id)}`)
-          .join("\n");
-        throw new InputError(
-          `${opts.source}: ${unknownList.length} id${unknownList.length === 1 ? " names" : "s name"} no ${type}; nothing was imported:\n${shown}${unknownList.length > 20 ? `\n  ... and ${unknownList.length - 20} more` : ""}`,
-          { code: "unknown_ids", details: { entityType: type, unknownIds: unknownList } },
-        );
-      }
-      const good = parsed.rows.filter((r) => !unknown.has(r.id));
-      await lockEntities(tx, type, "file_ids");
+    }
+    const good = parsed.rows.filter((r) => !unknown.has(r.id));
+    await lockEntities(tx, type, "file_ids");
 
-      // A tag is created on first use, so only when some cell adds it.
-      const tagRows = new Map<number, TagRow>();
-      const existing = await findTags(tx, parsed.tags);
-      for (const [i, name] of parsed.tags.entries()) {
-        const adds = good.some((r) => r.actions[i] === "add");
-        const tag = adds ? await ensureTag(tx, name) : existing.get(name);
-        if (tag) tagRows.set(i, tag);
+    // A tag is created on first use, so only when some cell adds it.
+    const tagRows = new Map<number, TagRow>();
+    const existing = await findTags(tx, parsed.tags);
+    for (const [i, name] of parsed.tags.entries()) {
+      const adds = good.some((r) => r.actions[i] === "add");
+      const tag = adds ? await ensureTag(tx, name) : existing.get(name);
+      if (tag) tagRows.set(i, tag);
+    }
+    const cells: Cell[] = [];
+    for (const r of good) {
+      for (const [i, action] of r.actions.entries()) {
+        const tag = tagRows.get(i);
+        if (action && tag) cells.push({ entity_id: r.id, tag_id: tag.id, action });
       }
-      const cells: Cell[] = [];
-      for (const r of good) {
-        for (const [i, action] of r.actions.entries()) {
-          const tag = tagRows.get(i);
-          if (action && tag) cells.push({ entity_id: r.id, tag_id: tag.id, action });
-        }
-      }
-      await createCellTable(tx, "file_cells", cells);
-      const note = { reason: "tags file", file: opts.source };
-      const removed = await removeClaims(tx, {
-        type,
-        actor: opts.actor,
-        note,
-        pairs: cellPairs("file_cells", "remove"),
-      });
-      const added = await addClaims(tx, {
-        type,
-        source: "file",
-        actor: opts.actor,
-        note,
-        pairs: cellPairs("file_cells", "add"),
-      });
-      const names = new Map([...tagRows.values()].map((t) => [t.id, t.name]));
-      const view = (c: {
-        entity_id: string;
-        tag_id: number;
-        source: string;
-        membership_changed: boolean;
-      }) => ({
-        entityId: c.entity_id,
-        tag: names.get(c.tag_id) ?? String(c.tag_id),
-        source: c.source,
-        membershipChanged: c.membership_changed,
-      });
-      const result: TagsFileResult = {
-        source: opts.source,
-        dryRun,
-        entityType: type,
-        tags: parsed.tags.map((name, i) => tagRows.get(i)?.name ?? name),
-        rows: parsed.rowCount,
-        appliedRows: good.length,
-        added: added.slice(0, FILE_RESULT_DETAIL_LIMIT).map(view),
-        addedCount: added.length,
-        removed: removed.slice(0, FILE_RESULT_DETAIL_LIMIT).map(view),
-        removedCount: removed.length,
-        membershipsAdded: added.filter((c) => c.membership_changed).length,
-        membershipsRemoved: removed.filter((c) => c.membership_changed).length,
-        truncated: added.length > FILE_RESULT_DETAIL_LIMIT || removed.length > FILE_RESULT_DETAIL_LIMIT,
-        unknownIds: unknownList,
-        problems: parsed.problems,
-        refused: !opts.skipInvalid && (parsed.problems.length > 0 || unknownList.length > 0),
-      };
-      if (dryRun) throw new Rollback(result);
-      const changed = [...added, ...removed].filter((c) => c.membership_changed).map((c) => c.entity_id);
-      membershipChanged = [...new Set(changed)].sort();
-      return result;
+    }
+    await createCellTable(tx, "file_cells", cells);
+    const note = { reason: "tags file", file: opts.source };
+    const removed = await removeClaims(tx, {
+      type,
+      actor: opts.actor,
+      note,
+      pairs: cellPairs("file_cells", "remove"),
     });
-  } catch (err) {
-    if (err instanceof Rollback) return err.result;
-    throw err;
-  }
+    const added = await addClaims(tx, {
+      type,
+      source: "file",
+      actor: opts.actor,
+      note,
+      pairs: cellPairs("file_cells", "add"),
+    });
+    const names = new Map([...tagRows.values()].map((t) => [t.id, t.name]));
+    const view = (c: { entity_id: string; tag_id: number; source: string; membership_changed: boolean }) => ({
+      entityId: c.entity_id,
+      tag: names.get(c.tag_id) ?? String(c.tag_id),
+      source: c.source,
+      membershipChanged: c.membership_changed,
+    });
+    const result: TagsFileResult = {
+      source: opts.source,
+      dryRun,
+      entityType: type,
+      tags: parsed.tags.map((name, i) => tagRows.get(i)?.name ?? name),
+      rows: parsed.rowCount,
+      appliedRows: good.length,
+      added: added.slice(0, FILE_RESULT_DETAIL_LIMIT).map(view),
+      addedCount: added.length,
+      removed: removed.slice(0, FILE_RESULT_DETAIL_LIMIT).map(view),
+      removedCount: removed.length,
+      membershipsAdded: added.filter((c) => c.membership_changed).length,
+      membershipsRemoved: removed.filter((c) => c.membership_changed).length,
+      truncated: added.length > FILE_RESULT_DETAIL_LIMIT || removed.length > FILE_RESULT_DETAIL_LIMIT,
+      unknownIds: unknownList,
+      problems: parsed.problems,
+      refused: !opts.skipInvalid && (parsed.problems.length > 0 || unknownList.length > 0),
+    };
+    if (dryRun) return { value: result, commit: false };
+    const changed = [...added, ...removed].filter((c) => c.membership_changed).map((c) => c.entity_id);
+    membershipChanged = [...new Set(changed)].sort();
+    return { value: result, commit: true };
+  });
+  if (dryRun) return imported;
   await reportChanged(hooks, type, membershipChanged);
   return imported;
 }

@@ -1,6 +1,8 @@
 import fs from "node:fs";
-import { CopyRefused, copyText, type Database, type Tx } from "../../db/client.ts";
+import type { Database, Tx } from "../../db/client.ts";
+import { copyText } from "../../db/copy.ts";
 import { transactionConnection, transactionWithOutcome } from "../../db/transaction.ts";
+import { CopyRefused } from "../../errors/index.ts";
 import {
   accountsThroughUsers,
   addEventRollups,

@@ -1,6 +1,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type postgres from "postgres";
-import { copyText, type DbOrTx, rows } from "../../db/client.ts";
+import { type DbOrTx, rows } from "../../db/client.ts";
+import { copyText } from "../../db/copy.ts";
 import { NEW_ROLLUPS } from "./rollups.ts";
 
 /*

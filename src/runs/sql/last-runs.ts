@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../../db/client.ts";
-import { ruleWide } from "../../runs/sql/run-stats.ts";
+import { ruleWide } from "./run-stats.ts";
 
 export interface LastRun {
   id: number;
