@@ -1,5 +1,5 @@
-import { sql } from "drizzle-orm";
 import type { DbOrTx } from "../db/client.ts";
+import { deleteRulesOtherThan, insertRuleVersion, upsertRule } from "./sql/rules.ts";
 import type { LoadedRule } from "./types.ts";
 
 /**
@@ -15,18 +15,19 @@ export async function syncRules(
   for (const r of loaded) {
     const def = r.definition;
     const json = JSON.stringify(def);
-    await db.execute(sql`
-      insert into rule_versions (rule_id, version, definition) values (${def.id}, ${r.version}, ${json}::jsonb)
-      on conflict do nothing`);
-    await db.execute(sql`
-      insert into rules (id, version, tag, target, enabled, definition)
-      values (${def.id}, ${r.version}, ${def.tag}, ${def.target}, ${def.enabled}, ${json}::jsonb)
-      on conflict (id) do update set version = excluded.version, tag = excluded.tag, target = excluded.target,
-        enabled = excluded.enabled, definition = excluded.definition, synced_at = now()
-      where rules.version <> excluded.version or rules.enabled <> excluded.enabled`);
+    await insertRuleVersion(db, def.id, r.version, json);
+    await upsertRule(db, {
+      id: def.id,
+      version: r.version,
+      tag: def.tag,
+      target: def.target,
+      enabled: def.enabled,
+      json,
+    });
   }
-  if (opts.complete) {
-    const ids = loaded.map((r) => r.definition.id);
-    await db.execute(ids.length ? sql`delete from rules where id not in ${ids}` : sql`delete from rules`);
-  }
+  if (opts.complete)
+    await deleteRulesOtherThan(
+      db,
+      loaded.map((r) => r.definition.id),
+    );
 }
