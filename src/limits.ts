@@ -12,3 +12,18 @@ export const MAX_CONDITION_DEPTH = 16;
 
 /** How deep objects and arrays may nest in a rule file. Enforced by rules/json-source.ts while parsing. */
 export const MAX_JSON_DEPTH = 64;
+
+/** Characters (as people count them) in a tag name. Enforced by claims/tag-name.ts. */
+export const MAX_TAG_NAME_LENGTH = 200;
+
+/**
+ * Time one segment request may spend evaluating conditions entity by entity
+ * (json-rules-engine), summed over its batches. Enforced by segments/query.ts.
+ */
+export const SEGMENT_EVALUATION_BUDGET_MS = 10_000;
+
+/** Entities evaluated between two turns of the event loop, so other requests are answered meanwhile. */
+export const SEGMENT_EVALUATION_SLICE = 100;
+
+/** Postgres statement_timeout on the API server's connections (`signaltag serve`). Set by db/client.ts. */
+export const API_STATEMENT_TIMEOUT_MS = 30_000;
