@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "./errors/index.ts";
+import { redactUrl } from "./errors/redact-url.ts";
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -93,7 +94,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? "environment");
-    const value = env[name];
+    const raw = env[name];
+    // A URL may carry a password: it never reaches a terminal or a log.
+    const value = raw !== undefined && name.endsWith("_URL") ? redactUrl(raw) : raw;
     throw new ConfigError(
       `${name}${value === undefined ? "" : `=${JSON.stringify(value)}`} is invalid: ${issue?.message ?? "bad value"}`,
     );

@@ -112,6 +112,18 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
   if (err instanceof SyntaxError || (err as { type?: string }).type === "entity.parse.failed") {
     return reply.status(400).send(errorBody("malformed_json", `the body is not valid JSON: ${err.message}`));
   }
+  // Postgres cancelled a statement that ran past statement_timeout (docs/limits.md).
+  if ((err.cause as { code?: string } | undefined)?.code === "57014" || err.code === "57014") {
+    request.log.warn({ err }, "statement timeout");
+    return reply
+      .status(503)
+      .send(
+        errorBody(
+          "statement_timeout",
+          "the database took longer than this server allows for one statement: narrow the request, or try again when the server is less busy",
+        ),
+      );
+  }
   const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
   if (status >= 500) {
     request.log.error({ err }, "request failed");

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
-import { QueueSet, redactUrl } from "../jobs/connection.ts";
+import { redactUrl } from "../errors/redact-url.ts";
+import { QueueSet } from "../jobs/connection.ts";
 
 /**
  * The API's connection to the queues. It does not wait for Redis: the API

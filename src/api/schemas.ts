@@ -1,5 +1,5 @@
-import { MAX_TAG_NAME_LENGTH } from "../claims/tag-name.ts";
 import type { EntityType } from "../facts/catalog.ts";
+import { MAX_TAG_NAME_LENGTH } from "../limits.ts";
 
 /** The two entity collections of the API and their entity types. */
 export const collections: readonly { path: "accounts" | "users"; type: EntityType }[] = [

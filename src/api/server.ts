@@ -10,6 +10,7 @@ import { registerAuth } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorSchema, handleError, handleNotFound } from "./errors.ts";
 import { ApiMetrics } from "./metrics.ts";
+import { refuseNulCharacters } from "./nul-guard.ts";
 import { openQueueAccess } from "./queue-access.ts";
 import { registerBulkRoutes } from "./routes/bulk.ts";
 import { registerEntityRoutes } from "./routes/entities.ts";
@@ -80,6 +81,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!/^\/(v1\/|health$|metrics$)/.test(route.url) || route.schema?.querystring) return;
     route.schema = { ...(route.schema ?? {}), querystring: { type: "object", additionalProperties: false } };
   });
+  refuseNulCharacters(app);
   app.addSchema(errorSchema);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);

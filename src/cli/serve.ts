@@ -3,6 +3,7 @@ import { buildServer } from "../api/server.ts";
 import { type Database, openPostgres } from "../db/client.ts";
 import { ensureMigrated } from "../db/migrate.ts";
 import { InputError } from "../errors/index.ts";
+import { API_STATEMENT_TIMEOUT_MS } from "../limits.ts";
 import type { CliContext } from "./context.ts";
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -37,7 +38,10 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       // The server opens Postgres itself for a pool of its size; the embedded database goes through the context.
       let own: Database | undefined;
       if (ctx.config.databaseUrl) {
-        own = await openPostgres(ctx.config.databaseUrl, { max: pool });
+        own = await openPostgres(ctx.config.databaseUrl, {
+          max: pool,
+          statementTimeoutMs: API_STATEMENT_TIMEOUT_MS,
+        });
         try {
           await ensureMigrated(own);
         } catch (err) {

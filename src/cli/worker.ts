@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { startWorkers } from "../../workers/registry.ts";
 import { MissingPrerequisiteError } from "../errors/index.ts";
-import { closeRedis, openRedis, QueueSet, redactUrl, requireRedisUrl } from "../jobs/connection.ts";
+import { redactUrl } from "../errors/redact-url.ts";
+import { closeRedis, openRedis, QueueSet, requireRedisUrl } from "../jobs/connection.ts";
 import { QUEUES } from "../jobs/queues.ts";
 import { syncSchedulers } from "../jobs/scheduler.ts";
 import { loadValidRules, runConcurrency } from "../runs/runner.ts";

@@ -58,10 +58,18 @@ export async function openDatabase(config: Pick<Config, "databaseUrl" | "dataDir
   return openPglite(config.dataDir);
 }
 
-export async function openPostgres(url: string, opts: { max?: number } = {}): Promise<Database> {
+export async function openPostgres(
+  url: string,
+  opts: { max?: number; statementTimeoutMs?: number } = {},
+): Promise<Database> {
   const { default: postgresJs } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
-  const common = { connection: { TimeZone: "UTC" }, onnotice: () => {} } as const;
+  // statement_timeout is a startup parameter of every connection of the pool (the API server sets it).
+  const connection = {
+    TimeZone: "UTC",
+    ...(opts.statementTimeoutMs === undefined ? {} : { statement_timeout: opts.statementTimeoutMs }),
+  };
+  const common = { connection, onnotice: () => {} } as const;
   const client = postgresJs(url, { ...common, max: opts.max ?? 10 });
   // COPY gets a client of its own: drizzle(client) replaces the client's type handling.
   let copyClient: postgres.Sql | undefined;

@@ -1,18 +1,8 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { MissingPrerequisiteError, RedisUnavailableError } from "../errors/index.ts";
+import { redactUrl } from "../errors/redact-url.ts";
 import { QUEUES, type QueueName } from "./queues.ts";
-
-/** The Redis URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "(invalid URL)";
-  }
-}
 
 /**
  * Opens a Redis connection and waits until it answers, so a process that

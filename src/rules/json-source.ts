@@ -4,6 +4,7 @@
  * syntax error names the exact spot instead of an engine-specific message.
  */
 import { InputError } from "../errors/index.ts";
+import { MAX_JSON_DEPTH } from "../limits.ts";
 import { escapeToken } from "./json-pointer.ts";
 
 export interface Position {
@@ -20,13 +21,14 @@ export type JsonParseResult =
       /** Keys that appear twice in one object (the last one wins, as with JSON.parse). */
       duplicateKeys: { pointer: string; position: Position }[];
     }
-  | { ok: false; message: string; position: Position };
+  | { ok: false; message: string; position: Position; pointer?: string };
 
 /** A syntax error at an offset; the parser returns it as a value, with its line and column. */
 class JsonSyntaxError extends InputError {
   constructor(
     message: string,
     readonly offset: number,
+    readonly pointer?: string,
   ) {
     super(message, { code: "json_syntax", details: { offset } });
   }
@@ -116,12 +118,27 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     return Number(literal);
   };
 
+  // Objects and arrays open around the value being parsed; checked before recursing, so no file overflows the stack.
+  let depth = 0;
+  const nested = <T>(pointer: string, parse: (pointer: string) => T): T => {
+    if (++depth > MAX_JSON_DEPTH) {
+      throw new JsonSyntaxError(
+        `objects and arrays nest more than ${MAX_JSON_DEPTH} levels deep here, the limit: flatten the file`,
+        i,
+        pointer,
+      );
+    }
+    const value = parse(pointer);
+    depth--;
+    return value;
+  };
+
   const parseValue = (pointer: string): unknown => {
     skipWhitespace();
     if (!positions.has(pointer)) positions.set(pointer, positionOf(i));
     const ch = text[i];
-    if (ch === "{") return parseObject(pointer);
-    if (ch === "[") return parseArray(pointer);
+    if (ch === "{") return nested(pointer, parseObject);
+    if (ch === "[") return nested(pointer, parseArray);
     if (ch === '"') return parseString();
     if (ch === "-" || (ch !== undefined && ch >= "0" && ch <= "9")) return parseNumber();
     for (const [word, value] of [
@@ -219,7 +236,12 @@ export function parseJsonWithPositions(text: string): JsonParseResult {
     return { ok: true, value, positions, duplicateKeys };
   } catch (err) {
     if (err instanceof JsonSyntaxError)
-      return { ok: false, message: err.message, position: positionOf(err.offset) };
+      return {
+        ok: false,
+        message: err.message,
+        position: positionOf(err.offset),
+        ...(err.pointer === undefined ? {} : { pointer: err.pointer }),
+      };
     throw err;
   }
 }

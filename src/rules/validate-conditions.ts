@@ -4,6 +4,7 @@
  * problem is reported; nothing stops at the first one.
  */
 import { type EntityType, type OperatorName, operatorNames } from "../facts/catalog.ts";
+import { checkConditionSize } from "./condition-size.ts";
 import type { JsonPath } from "./json-pointer.ts";
 import { isObject, show, typeName } from "./json-values.ts";
 import type { ProblemList } from "./problems.ts";
@@ -100,6 +101,7 @@ function checkNodeOptions(node: Record<string, unknown>, path: JsonPath, ctx: Co
 
 /** The top of `conditions`, `exitConditions` or a shared condition: all, any, not or a reference. */
 export function checkTopLevelCondition(node: unknown, path: JsonPath, ctx: ConditionContext): void {
+  if (!checkConditionSize(node, path, ctx.problems)) return;
   if (isObject(node) && "fact" in node && !kindKeys.some((k) => k !== "fact" && k in node)) {
     ctx.problems.add(
       path,

@@ -207,7 +207,7 @@ export function validateRuleText(
       problems: [
         {
           file,
-          pointer: "",
+          pointer: parsed.pointer ?? "",
           message: `invalid JSON: ${parsed.message}`,
           line: parsed.position.line,
           column: parsed.position.column,

@@ -1,7 +1,9 @@
 import { findTags } from "../claims/sql/tags.ts";
 import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
+import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
+import { SEGMENT_EVALUATION_BUDGET_MS, SEGMENT_EVALUATION_SLICE } from "../limits.ts";
 import { RuleEvaluator } from "../runs/evaluate.ts";
 import { evaluateEntities } from "../runs/evaluate-entities.ts";
 import { decodeCursor, encodeCursor, isString } from "../tags/cursor.ts";
@@ -41,6 +43,8 @@ export interface ResolvedSegment {
   type: EntityType;
   filter: TagFilter;
   evaluator?: RuleEvaluator;
+  /** Evaluation time left for this request (docs/limits.md); spent only while conditions are evaluated. */
+  budget: { leftMs: number };
   /** Tag names that name no tag (nobody has them); reported so a typo does not pass silently. */
   unknownTags: string[];
 }
@@ -66,6 +70,7 @@ export async function resolveSegment(db: DbOrTx, q: SegmentQuery): Promise<Resol
       ],
     },
     evaluator: conditions ? new RuleEvaluator(conditionsAsRule(q.type, conditions)) : undefined,
+    budget: { leftMs: SEGMENT_EVALUATION_BUDGET_MS },
     unknownTags,
   };
 }
@@ -78,8 +83,25 @@ async function keepMatching(
   clock: EvaluationClock,
 ): Promise<string[]> {
   // Entities created after the as-of instant are not evaluated: they did not exist then, so they do not match.
-  const evaluated = await evaluateEntities(db, evaluator, segment.type, ids, clock);
-  const matched = new Set(evaluated.filter((e) => e.evaluation.matched).map((e) => e.id));
+  const matched = new Set<string>();
+  for (let at = 0; at < ids.length; at += SEGMENT_EVALUATION_SLICE) {
+    // A slice at a time with a turn of the event loop between, so /health and other requests are answered.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const started = performance.now();
+    const slice = ids.slice(at, at + SEGMENT_EVALUATION_SLICE);
+    const evaluated = await evaluateEntities(db, evaluator, segment.type, slice, clock);
+    for (const e of evaluated) if (e.evaluation.matched) matched.add(e.id);
+    segment.budget.leftMs -= performance.now() - started;
+    if (segment.budget.leftMs < 0) {
+      throw new InputError(
+        `evaluating the conditions took longer than the ${SEGMENT_EVALUATION_BUDGET_MS / 1000} s a segment request may spend on them: narrow the query (fewer conditions, or tags that select fewer ${segment.type}s)`,
+        {
+          code: "segment_too_slow",
+          details: { field: "conditions", budgetMs: SEGMENT_EVALUATION_BUDGET_MS },
+        },
+      );
+    }
+  }
   return ids.filter((id) => matched.has(id));
 }
 

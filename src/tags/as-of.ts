@@ -1,6 +1,6 @@
 import { TZDate } from "@date-fns/tz";
 import { InputError } from "../errors/index.ts";
-import { parseInstant } from "../facts/time.ts";
+import { isCalendarDate, parseInstant } from "../facts/time.ts";
 
 /**
  * The instant a membership question is asked at: an ISO-8601 instant, or a
@@ -12,8 +12,7 @@ export function parseMembershipInstant(text: string, timezone: string, field = "
   const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(trimmed);
   if (day) {
     const [y, m, d] = [Number(day[1]), Number(day[2]), Number(day[3])];
-    const check = new Date(Date.UTC(y, m - 1, d));
-    if (check.getUTCMonth() === m - 1 && check.getUTCDate() === d) {
+    if (isCalendarDate(y, m, d)) {
       return new Date(new TZDate(y, m - 1, d + 1, timezone).getTime() - 1);
     }
   }

@@ -136,6 +136,15 @@ export function parseTagsFile(text: string, source: string): ParsedTagsFile {
       problems.push({ line, column: columns[idIndex], message: `${columns[idIndex]} is empty` });
       continue;
     }
+    if (id.includes("\u0000")) {
+      // Postgres cannot store it; refused here so the file is a line-numbered problem, not a failed query.
+      problems.push({
+        line,
+        column: columns[idIndex],
+        message: `${columns[idIndex]} contains a NUL character`,
+      });
+      continue;
+    }
     const before = firstLine.get(id);
     if (before !== undefined) {
       problems.push({

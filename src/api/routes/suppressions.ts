@@ -144,7 +144,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
         security: [{ bearer: [] }],
         params: {
           type: "object",
-          properties: { id: { type: "integer", minimum: 1 } },
+          properties: { id: { type: "integer", minimum: 1, maximum: 2_147_483_647 } },
           required: ["id"],
           additionalProperties: false,
         },
