@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { assignmentPages } from "../claims/sql/assignments.ts";
+import { csvLine } from "../csv.ts";
 import { InputError } from "../errors/index.ts";
 import type { CliContext } from "./context.ts";
-import { csvField, writeChunk } from "./format.ts";
+import { writeChunk } from "./format.ts";
 
 const PAGE = 5000;
 
@@ -23,7 +24,7 @@ export function registerExportCommands(program: Command, ctx: CliContext): void 
         for (const r of page) {
           chunk +=
             opts.format === "csv"
-              ? `${[r.entity_type, r.entity_id, r.tag, r.sources.join(";")].map(csvField).join(",")}\n`
+              ? csvLine([r.entity_type, r.entity_id, r.tag, r.sources.join(";")])
               : `${JSON.stringify({ entity_type: r.entity_type, entity_id: r.entity_id, tag: r.tag, sources: r.sources })}\n`;
         }
         if (chunk) await writeChunk(ctx.stdout, chunk);

@@ -44,11 +44,6 @@ export function progressBar(out: Output, label: string) {
   };
 }
 
-/** CSV field quoting (RFC 4180). */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 /** Writes a chunk and waits when a stream's buffer is full, so big exports stay flat in memory. */
 export async function writeChunk(out: Output, text: string): Promise<void> {
   if (out.write(text) === false && typeof (out as NodeJS.WritableStream).once === "function") {

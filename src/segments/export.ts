@@ -1,11 +1,6 @@
+import { csvLine } from "../csv.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import type { SegmentAccountRow, SegmentRow, SegmentUserRow } from "./query.ts";
-
-/** CSV field quoting (RFC 4180). */
-function field(value: unknown): string {
-  const text = value === null || value === undefined ? "" : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 const userColumns = ["id", "account_id", "email", "name", "created_at", "tags"];
 const accountColumns = [
@@ -46,7 +41,7 @@ export function csvLines(type: EntityType, rows: readonly SegmentRow[]): string 
               r.tags.join(";"),
             ];
           })();
-    out += `${values.map(field).join(",")}\n`;
+    out += csvLine(values);
   }
   return out;
 }

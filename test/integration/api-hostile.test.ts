@@ -118,3 +118,28 @@ describe.skipIf(backendUnavailable())("hostile requests get a 400 naming the fie
     expect(tags.map((r) => r.name)).toEqual(["caf\u00e9"]);
   });
 });
+
+describe.skipIf(backendUnavailable())("CSV exports neutralise values a spreadsheet would run", () => {
+  const t = useTestDatabase();
+  const api = useApi(t, { env: { SIGNALTAG_RULES_DIR: rulesDir([powerUsersRule()]) } });
+
+  it("prefixes formulas with a quote in the segment CSV", async () => {
+    await t.reset();
+    await addAccount(t.database, { id: "acc-0" });
+    await t.database.db.execute(sql`
+      insert into users (id, account_id, email, name, created_at)
+      values ('+evil', 'acc-0', 'e@example.com', ${"=cmd|' /C calc'!A0"}, '2025-01-01T00:00:00Z')`);
+    const keys = await api.createKeys();
+    const tagged = await api.call(keys.editor, {
+      method: "POST",
+      url: "/v1/users/%2Bevil/tags",
+      payload: { tag: "@risk" },
+    });
+    expect(tagged.statusCode, tagged.body).toBe(200);
+    const res = await api.call(keys.viewer, { method: "GET", url: "/v1/segments/users?format=csv" });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.body.trim().split("\n")[1]).toBe(
+      `"'+evil",acc-0,e@example.com,"'=cmd|' /C calc'!A0",2025-01-01T00:00:00.000Z,"'@risk"`,
+    );
+  });
+});
