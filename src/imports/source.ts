@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -115,7 +116,11 @@ async function* textPieces(
 ): AsyncGenerator<string> {
   let pending: Buffer | undefined;
   let first = true;
+  let linesBefore = 0;
   const decode = (bytes: Buffer): string => {
+    // Decoding would store U+FFFD in place of bytes that are not UTF-8: a changed value. Refuse the file instead.
+    if (!isUtf8(bytes)) throw notUtf8(name, bytes, linesBefore);
+    linesBefore += countLineBreaks(bytes);
     const text = bytes.toString("utf8");
     if (!first) return text;
     first = false;
@@ -139,6 +144,29 @@ async function* textPieces(
     pending = cut < buffer.length ? buffer.subarray(cut) : undefined;
   }
   if (pending) yield decode(pending);
+}
+
+function countLineBreaks(bytes: Buffer): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/** The error for a piece that is not UTF-8, naming the first line (1-based, in the whole file) that is not. */
+function notUtf8(name: string, bytes: Buffer, linesBefore: number): InputError {
+  let line = linesBefore + 1;
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(10, start);
+    const text = bytes.subarray(start, end === -1 ? bytes.length : end);
+    if (!isUtf8(text) || end === -1) break;
+    line++;
+    start = end + 1;
+  }
+  return new InputError(
+    `${name}: line ${line} is not valid UTF-8 text; nothing was imported (save the file as UTF-8 and import it again)`,
+    { code: "invalid_encoding", details: { line } },
+  );
 }
 
 /**

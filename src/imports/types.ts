@@ -46,6 +46,7 @@ export type FallbackReason =
   | "columns"
   | "quoted field"
   | "bad row"
+  | "not utf-8"
   | "bad reference"
   | "no connection"
   | "timezone"

@@ -194,6 +194,20 @@ describe.skipIf(backendUnavailable())("import accounts", () => {
     expect(await count(t.database.db, "accounts")).toBe(5);
   });
 
+  it("refuses a file that is not UTF-8, naming the line, instead of storing replacement characters", async () => {
+    await importAccounts(t.database, files.write("accounts.csv", goodCsv));
+    const before = await snapshot(t.database.db);
+    const latin1 = Buffer.concat([
+      Buffer.from(`${header}\na-1,Plain,2024-01-05T00:00:00Z,,,,,,\n`),
+      Buffer.from("a-2,Caf\xe9 Ltd,2024-01-05T00:00:00Z,,,,,,\n", "latin1"),
+    ]);
+    const file = files.write("accounts.csv", latin1);
+    const result = await runCli(t.database, ["import", "accounts", file]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/accounts\.csv: line 3 is not valid UTF-8 text; nothing was imported/);
+    expect(await snapshot(t.database.db)).toEqual(before);
+  });
+
   it("refuses a file with a missing required column and changes nothing", async () => {
     await importAccounts(t.database, files.write("accounts.csv", goodCsv));
     const before = await snapshot(t.database.db);

@@ -266,6 +266,18 @@ describe.skipIf(backendUnavailable())("import events", () => {
     expect(await daily()).toEqual(await recount("America/New_York"));
   });
 
+  it("refuses an events file that is not UTF-8, naming the line, on every path", async () => {
+    const before = await snapshot(t.database.db);
+    const bytes = Buffer.concat([
+      Buffer.from("user_id,account_id,activity,module,occurred_at\nu-1,a-1,export,reports,2024-01-06T04:30:00Z\n"),
+      Buffer.from("u-1,a-1,r\xe9sum\xe9,reports,2024-01-06T04:30:00Z\n", "latin1"),
+    ]);
+    const result = await runCli(t.database, ["import", "events", files.write("events.csv", bytes)]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/events\.csv: line 3 is not valid UTF-8 text; nothing was imported/);
+    expect(await snapshot(t.database.db)).toEqual(before);
+  });
+
   it("ignores events whose event_id was already imported, without counting them twice in the rollups", async () => {
     await importEvents(t.database, files.write("events.csv", goodCsv), { timezone: "UTC" });
     const before = await snapshot(t.database.db);

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { CellError } from "../../errors/index.ts";
 import { SCANNED_COLUMNS } from "../sql/events-direct.ts";
 import type { FallbackReason, ImportFallback, ImportSpec } from "../types.ts";
@@ -235,6 +236,12 @@ export async function* scanEvents(
       pending = buf;
       continue;
     }
+    // Whole lines: a line break never occurs inside a multi-byte character. Bytes that are not UTF-8 would be
+    // summed as replacement characters; the exact path refuses the file naming the line.
+    if (!isUtf8(buf.subarray(0, last + 1))) {
+      stop("not utf-8", "a line is not valid UTF-8 text");
+      break;
+    }
     let from = 0;
     for (let nl = buf.indexOf(NEWLINE); nl !== -1 && nl <= last; nl = buf.indexOf(NEWLINE, from)) {
       if (!line(buf, from, nl)) break scan;
@@ -250,7 +257,10 @@ export async function* scanEvents(
   }
   // After a stop the rows written so far end the data (whole: a refused row
   // is never written), and the import's transaction is rolled back.
-  if (pending && !result.fallback) line(pending, 0, pending.length);
+  if (pending && !result.fallback) {
+    if (isUtf8(pending)) line(pending, 0, pending.length);
+    else stop("not utf-8", "a line is not valid UTF-8 text");
+  }
   ensure(2);
   out[o++] = 255; // the trailer: a field count of -1
   out[o++] = 255;
