@@ -269,7 +269,9 @@ describe.skipIf(backendUnavailable())("import events", () => {
   it("refuses an events file that is not UTF-8, naming the line, on every path", async () => {
     const before = await snapshot(t.database.db);
     const bytes = Buffer.concat([
-      Buffer.from("user_id,account_id,activity,module,occurred_at\nu-1,a-1,export,reports,2024-01-06T04:30:00Z\n"),
+      Buffer.from(
+        "user_id,account_id,activity,module,occurred_at\nu-1,a-1,export,reports,2024-01-06T04:30:00Z\n",
+      ),
       Buffer.from("u-1,a-1,r\xe9sum\xe9,reports,2024-01-06T04:30:00Z\n", "latin1"),
     ]);
     const result = await runCli(t.database, ["import", "events", files.write("events.csv", bytes)]);
