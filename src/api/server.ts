@@ -76,10 +76,15 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   app.setValidatorCompiler(validatorCompiler());
-  // Every API route refuses query parameters it does not define, even when it defines none.
+  // Every API route refuses query parameters it does not define, even when it defines none. The
+  // empty `properties` matters: @fastify/swagger documents a query schema without it as if each of
+  // its keywords (type, additionalProperties) were a query parameter.
   app.addHook("onRoute", (route) => {
     if (!/^\/(v1\/|health$|metrics$)/.test(route.url) || route.schema?.querystring) return;
-    route.schema = { ...(route.schema ?? {}), querystring: { type: "object", additionalProperties: false } };
+    route.schema = {
+      ...(route.schema ?? {}),
+      querystring: { type: "object", properties: {}, additionalProperties: false },
+    };
   });
   refuseNulCharacters(app);
   app.addSchema(errorSchema);

@@ -3,13 +3,14 @@ import { type BulkAction, type BulkResult, bulkTag, MAX_BULK_IDS } from "../../t
 import { importTagsFile } from "../../tags/file-import.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { errorResponses, tagName } from "../schemas.ts";
+import { bodyErrorResponses, errorResponses, openObject, tagName } from "../schemas.ts";
 
 /** Big enough for 100,000 long ids; anything larger is refused with 413 before it is parsed. */
 const BULK_BODY_LIMIT = 32 * 1024 * 1024;
 
 export const bulkResultSchema = {
   type: "object",
+  description: "how many entities were asked for and how many changed",
   properties: {
     action: { type: "string" },
     entityType: { type: "string" },
@@ -43,6 +44,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
       config: { role: "admin" },
       bodyLimit: BULK_BODY_LIMIT,
       schema: {
+        operationId: "bulkTag",
         summary: `Add or remove one tag on up to ${MAX_BULK_IDS.toLocaleString("en-US")} entities in one transaction; an unknown id refuses the whole request and is listed`,
         tags: ["bulk"],
         security: [{ bearer: [] }],
@@ -62,7 +64,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
           required: ["action", "entityType", "tag", "ids"],
           additionalProperties: false,
         },
-        response: { 200: bulkResultSchema, ...errorResponses },
+        response: { 200: bulkResultSchema, ...errorResponses, ...bodyErrorResponses },
       },
     },
     async (request) => {
@@ -95,6 +97,7 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
         config: { role: "admin" },
         bodyLimit: BULK_BODY_LIMIT,
         schema: {
+          operationId: "importTagsFile",
           summary:
             "Upload a tags file (text/csv: account_id or user_id, then tag##<name> columns; yes/true adds, no/false removes every claim, blank leaves). dryRun=true reports what would be added and removed and the unknown ids, writing nothing",
           tags: ["bulk"],
@@ -114,7 +117,13 @@ export function registerBulkRoutes(app: FastifyInstance, deps: ApiDeps): void {
             },
             additionalProperties: false,
           },
-          response: { ...errorResponses, 413: { $ref: "error#" }, 415: { $ref: "error#" } },
+          response: {
+            200: openObject(
+              "source, dryRun, rows read and applied, the claims added and removed (or that would be, on a dry run), unknownIds, and the problems of refused rows with their line numbers",
+            ),
+            ...errorResponses,
+            ...bodyErrorResponses,
+          },
         },
       },
       async (request) => {

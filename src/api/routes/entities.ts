@@ -6,17 +6,22 @@ import { profileOf, usersOfAccount } from "../../tags/profile.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import {
+  bodyErrorResponses,
   collections,
   cursorQuery,
   entityId,
   entityTagSchema,
   errorResponses,
   idParams,
+  notFoundResponse,
+  openArray,
+  openObject,
   tagName,
 } from "../schemas.ts";
 
 const tagChangeSchema = {
   type: "object",
+  description: "what changed, and the entity's tags after it",
   properties: {
     changed: {
       type: "boolean",
@@ -35,6 +40,20 @@ const tagChangeSchema = {
   },
 } as const;
 
+const nextCursor = { type: ["string", "null"], description: "pass as cursor for the next page" } as const;
+
+const historySchema = openObject("history entries, newest first", {
+  entries: openArray(
+    "kind (tag or suppression), at, tag, action, source, actor, summary (a sentence), and the rule and explanation of a rule's claim",
+  ),
+  nextCursor,
+});
+
+const usersPageSchema = openObject("a page of the account's users, in id order", {
+  users: openArray("id, email, name, createdAt and the user's tag names"),
+  nextCursor,
+});
+
 function answer(deps: ApiDeps, direction: "added" | "removed", r: TagChangeResult) {
   deps.metrics.countClaims(
     direction,
@@ -44,13 +63,15 @@ function answer(deps: ApiDeps, direction: "added" | "removed", r: TagChangeResul
 }
 
 export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  for (const { path, type } of collections) {
+  for (const { path, type, title } of collections) {
     const tags = [path];
+    const notFound = notFoundResponse(`no ${type} with that id`);
     app.get<{ Params: { id: string } }>(
       `/v1/${path}/:id`,
       {
         config: { role: "viewer" },
         schema: {
+          operationId: `get${title}`,
           summary:
             type === "account"
               ? "An account's profile: fields, attributes, tags with their claims, suppressions, its users with their tags"
@@ -58,7 +79,17 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
           tags,
           security: [{ bearer: [] }],
           params: idParams,
-          response: { 404: { $ref: "error#" }, ...errorResponses },
+          response: {
+            200: openObject(
+              type === "account"
+                ? "the account's fields and attributes, tags (each with its claims), suppressions in force, userCount, the first page of its users and usersNextCursor"
+                : "the user's fields and attributes, its account (with the account's tag names), tags (each with its claims) and suppressions in force",
+              // The fields keep their order (type and id first); the rest are described above.
+              { type: { type: "string", enum: [type] }, id: { type: "string" } },
+            ),
+            ...notFound,
+            ...errorResponses,
+          },
         },
       },
       async (request) => profileOf(deps.database.db, type, request.params.id, deps.clock()),
@@ -69,6 +100,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
       {
         config: { role: "editor" },
         schema: {
+          operationId: `add${title}Tag`,
           summary: `Tag one ${type} by hand (source manual, the key's name as actor); the tag is created on first use`,
           tags,
           security: [{ bearer: [] }],
@@ -79,7 +111,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
             required: ["tag"],
             additionalProperties: false,
           },
-          response: { 200: tagChangeSchema, 404: { $ref: "error#" }, ...errorResponses },
+          response: { 200: tagChangeSchema, ...notFound, ...errorResponses, ...bodyErrorResponses },
         },
       },
       async (request) =>
@@ -99,6 +131,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
       {
         config: { role: "editor" },
         schema: {
+          operationId: `remove${title}Tag`,
           summary: `Remove a tag from one ${type} by hand: every claim on it goes, whatever its source`,
           tags,
           security: [{ bearer: [] }],
@@ -108,7 +141,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
             required: ["id", "tag"],
             additionalProperties: false,
           },
-          response: { 200: tagChangeSchema, 404: { $ref: "error#" }, ...errorResponses },
+          response: { 200: tagChangeSchema, ...notFound, ...errorResponses },
         },
       },
       async (request) =>
@@ -128,6 +161,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
       {
         config: { role: "viewer" },
         schema: {
+          operationId: `get${title}History`,
           summary: `A ${type}'s tag history, newest first: claims added and removed, suppressions, each explained`,
           tags,
           security: [{ bearer: [] }],
@@ -141,7 +175,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
             },
             additionalProperties: false,
           },
-          response: { 404: { $ref: "error#" }, ...errorResponses },
+          response: { 200: historySchema, ...notFound, ...errorResponses },
         },
       },
       async (request) =>
@@ -161,6 +195,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
     {
       config: { role: "viewer" },
       schema: {
+        operationId: "listAccountUsers",
         summary: "An account's users with their tags, a page at a time",
         tags: ["accounts"],
         security: [{ bearer: [] }],
@@ -170,7 +205,11 @@ export function registerEntityRoutes(app: FastifyInstance, deps: ApiDeps): void 
           properties: { ...cursorQuery, limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 } },
           additionalProperties: false,
         },
-        response: { 404: { $ref: "error#" }, ...errorResponses },
+        response: {
+          200: usersPageSchema,
+          ...notFoundResponse("no account with that id"),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { pingDatabase } from "../../db/health.ts";
 import type { ApiDeps } from "../deps.ts";
+import { errorResponses, publicErrorResponses } from "../schemas.ts";
 
 interface Check {
   status: "ok" | "down";
@@ -53,9 +54,14 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void 
     "/health",
     {
       schema: {
+        operationId: "getHealth",
         summary: "Whether the database (and Redis, when configured) answers; needs no key",
         tags: ["service"],
-        response: { 200: healthSchema, 503: healthSchema },
+        response: {
+          200: { ...healthSchema, description: "the database (and Redis) answered" },
+          ...publicErrorResponses,
+          503: { ...healthSchema, description: "the database or Redis did not answer: see which" },
+        },
       },
     },
     async (_request, reply) => {
@@ -75,10 +81,17 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void 
     {
       config: { role: "viewer" },
       schema: {
+        operationId: "getMetrics",
         summary: "Prometheus metrics: HTTP latencies, claims added and removed, rule runs, job durations",
         tags: ["service"],
         security: [{ bearer: [] }],
-        produces: ["text/plain"],
+        response: {
+          200: {
+            description: "the Prometheus text exposition format",
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
+          ...errorResponses,
+        },
       },
     },
     async (_request, reply) => {

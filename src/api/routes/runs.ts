@@ -4,7 +4,7 @@ import { parseInstant } from "../../facts/time.ts";
 import { enqueueRun } from "../../jobs/enqueue-run.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../../runs/runner.ts";
 import type { ApiDeps } from "../deps.ts";
-import { errorResponses } from "../schemas.ts";
+import { bodyErrorResponses, errorResponse, errorResponses, openArray, openObject } from "../schemas.ts";
 
 interface RunBody {
   rules?: string[];
@@ -20,6 +20,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       config: { role: "admin" },
       schema: {
+        operationId: "runRules",
         summary:
           "Run rules now (all enabled rules, or the named ones): queued for the workers when Redis is configured (202), inline otherwise (200 with each rule's result). Dry runs are always inline",
         tags: ["runs"],
@@ -44,7 +45,24 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
           },
           additionalProperties: false,
         },
-        response: errorResponses,
+        response: {
+          200: openObject("the run, inline: each rule's result", {
+            queued: { type: "boolean", enum: [false] },
+            asOf: { type: "string", format: "date-time" },
+            results: openArray(
+              "per rule: status (applied, held, dry-run, failed...), added, removed and, for a dry run, samples",
+            ),
+          }),
+          202: openObject("the run, queued for the workers", {
+            queued: { type: "boolean", enum: [true] },
+            jobId: { type: "string" },
+            deduplicated: { type: "boolean", description: "an identical run was already queued" },
+            rules: { type: "array", items: { type: "string" } },
+          }),
+          ...errorResponses,
+          ...bodyErrorResponses,
+          503: errorResponse("the queue (Redis) could not be reached"),
+        },
       },
     },
     async (request, reply) => {

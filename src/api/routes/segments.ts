@@ -14,7 +14,7 @@ import {
 } from "../../segments/query.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { collections, cursorQuery, errorResponses, tagName } from "../schemas.ts";
+import { bodyErrorResponses, collections, cursorQuery, errorResponses, tagName } from "../schemas.ts";
 import { bulkResultSchema, recordBulk } from "./bulk.ts";
 
 const tagList = { type: "array", items: tagName, maxItems: 100 } as const;
@@ -32,6 +32,7 @@ const segmentFields = {
 
 const pageSchema = {
   type: "object",
+  description: "a page of the segment's rows, in id order, with the segment's count",
   properties: {
     entityType: { type: "string" },
     count: { type: "integer", description: "entities in the segment, over all pages" },
@@ -73,7 +74,7 @@ function segmentQuery(type: EntityType, p: SegmentParams, conditions: unknown): 
 }
 
 export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  for (const { path, type } of collections) {
+  for (const { path, type, title } of collections) {
     app.get<{
       Querystring: SegmentParams & {
         conditions?: string;
@@ -88,6 +89,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
       {
         config: { role: "viewer" },
         schema: {
+          operationId: `get${title}Segment`,
           summary: `The ${path} "Tagged with" / "Is not tagged" some tags, optionally matching conditions: count and keyset-paginated rows, or every row as CSV (format=csv)`,
           tags: ["segments"],
           security: [{ bearer: [] }],
@@ -110,7 +112,16 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
             },
             additionalProperties: false,
           },
-          response: { 200: pageSchema, ...errorResponses },
+          response: {
+            200: {
+              description: "a page of rows as JSON, or with format=csv every row as a CSV file",
+              content: {
+                "application/json": { schema: pageSchema },
+                "text/csv": { schema: { type: "string" } },
+              },
+            },
+            ...errorResponses,
+          },
         },
       },
       async (request, reply) => {
@@ -158,6 +169,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
       {
         config: { role: "viewer" },
         schema: {
+          operationId: `query${title}Segment`,
           summary: `The same segment query with a JSON body, for conditions too long for a URL`,
           tags: ["segments"],
           security: [{ bearer: [] }],
@@ -173,7 +185,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
             },
             additionalProperties: false,
           },
-          response: { 200: pageSchema, ...errorResponses },
+          response: { 200: pageSchema, ...errorResponses, ...bodyErrorResponses },
         },
       },
       async (request) => {
@@ -195,6 +207,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
       {
         config: { role: "admin" },
         schema: {
+          operationId: `tag${title}Segment`,
           summary: `Add or remove a tag on every ${type} of a segment (one transaction, as a bulk request)`,
           tags: ["segments", "bulk"],
           security: [{ bearer: [] }],
@@ -210,7 +223,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
             required: ["action", "tag"],
             additionalProperties: false,
           },
-          response: { 200: bulkResultSchema, ...errorResponses },
+          response: { 200: bulkResultSchema, ...errorResponses, ...bodyErrorResponses },
         },
       },
       async (request) => {

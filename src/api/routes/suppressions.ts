@@ -4,7 +4,14 @@ import { parseInstant } from "../../facts/time.ts";
 import { liftSuppression, suppress, suppressionsOf } from "../../tags/suppress.ts";
 import { actorOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { collections, errorResponses, idParams, tagName } from "../schemas.ts";
+import {
+  bodyErrorResponses,
+  collections,
+  errorResponses,
+  idParams,
+  notFoundResponse,
+  tagName,
+} from "../schemas.ts";
 
 const suppressionSchema = {
   type: "object",
@@ -32,12 +39,13 @@ interface SuppressBody {
 }
 
 export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  for (const { path, type } of collections) {
+  for (const { path, type, title } of collections) {
     app.post<{ Params: { id: string }; Body: SuppressBody }>(
       `/v1/${path}/:id/suppressions`,
       {
         config: { role: "editor" },
         schema: {
+          operationId: `suppress${title}Tag`,
           summary: `Suppress a rule's tag on one ${type}: the rule's claim goes now and is not made again until the suppression ends or is lifted`,
           tags: ["suppressions"],
           security: [{ bearer: [] }],
@@ -63,13 +71,15 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
           response: {
             201: {
               type: "object",
+              description: "the suppression made, and the sources whose claims it removed",
               properties: {
                 suppression: suppressionSchema,
                 removedClaims: { type: "array", items: { type: "string" } },
               },
             },
-            404: { $ref: "error#" },
+            ...notFoundResponse(`no ${type} with that id`),
             ...errorResponses,
+            ...bodyErrorResponses,
           },
         },
       },
@@ -111,6 +121,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
       {
         config: { role: "viewer" },
         schema: {
+          operationId: `list${title}Suppressions`,
           summary: `A ${type}'s suppressions in force (all=true: also lifted and expired ones)`,
           tags: ["suppressions"],
           security: [{ bearer: [] }],
@@ -120,7 +131,10 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
             properties: { all: { type: "boolean", default: false } },
             additionalProperties: false,
           },
-          response: { 200: { type: "array", items: suppressionSchema }, ...errorResponses },
+          response: {
+            200: { type: "array", description: "newest first", items: suppressionSchema },
+            ...errorResponses,
+          },
         },
       },
       async (request) =>
@@ -138,6 +152,7 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
     {
       config: { role: "editor" },
       schema: {
+        operationId: "liftSuppression",
         summary:
           "Lift a suppression: its rules may claim the tag again, within the debounce when a queue re-evaluates the entity, else at their next run",
         tags: ["suppressions"],
@@ -151,9 +166,10 @@ export function registerSuppressionRoutes(app: FastifyInstance, deps: ApiDeps): 
         response: {
           200: {
             type: "object",
+            description: "changed is false when it was already lifted or had expired",
             properties: { changed: { type: "boolean" }, suppression: suppressionSchema },
           },
-          404: { $ref: "error#" },
+          ...notFoundResponse("no suppression with that id"),
           ...errorResponses,
         },
       },

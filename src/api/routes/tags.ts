@@ -3,7 +3,15 @@ import { parseMembershipInstant } from "../../tags/as-of.ts";
 import { listTags, tagsArePermanent } from "../../tags/catalog.ts";
 import { membersOf } from "../../tags/history.ts";
 import type { ApiDeps } from "../deps.ts";
-import { asOfQuery, collections, cursorQuery, errorResponses, tagName } from "../schemas.ts";
+import {
+  asOfQuery,
+  collections,
+  cursorQuery,
+  errorResponse,
+  errorResponses,
+  notFoundResponse,
+  tagName,
+} from "../schemas.ts";
 
 const tagParams = {
   type: "object",
@@ -18,12 +26,16 @@ export function registerTagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     {
       config: { role: "viewer" },
       schema: {
+        operationId: "listTags",
         summary: "Every tag with how many accounts and users have it",
+        description:
+          "Tags are made on first use (tagging an entity by hand, a rule, a file) and are permanent: PATCH, PUT and DELETE on /v1/tags/{tag} answer 409.",
         tags: ["tags"],
         security: [{ bearer: [] }],
         response: {
           200: {
             type: "array",
+            description: "every tag, by name",
             items: {
               type: "object",
               properties: {
@@ -48,11 +60,13 @@ export function registerTagRoutes(app: FastifyInstance, deps: ApiDeps): void {
       url: "/v1/tags/:tag",
       config: { role: "editor" },
       schema: {
+        // Not an operation a client can use: listTags' description says tags are permanent.
+        hide: true,
         summary: method === "DELETE" ? "Refused: tags are never deleted" : "Refused: tags are never renamed",
         tags: ["tags"],
         security: [{ bearer: [] }],
         params: tagParams,
-        response: { 409: { $ref: "error#" }, ...errorResponses },
+        response: { 409: errorResponse("tags are permanent"), ...errorResponses },
       },
       handler: async (request) => {
         throw tagsArePermanent(method === "DELETE" ? "delete" : "rename", request.params.tag);
@@ -60,12 +74,13 @@ export function registerTagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
   }
 
-  for (const { path, type } of collections) {
+  for (const { path, type, plural } of collections) {
     app.get<{ Params: { tag: string }; Querystring: { asOf?: string; cursor?: string; limit?: number } }>(
       `/v1/tags/:tag/${path}`,
       {
         config: { role: "viewer" },
         schema: {
+          operationId: `listTag${plural}`,
           summary: `The ${path} that have a tag now, or had it as of a past date (replayed from history)`,
           tags: ["tags"],
           security: [{ bearer: [] }],
@@ -82,6 +97,7 @@ export function registerTagRoutes(app: FastifyInstance, deps: ApiDeps): void {
           response: {
             200: {
               type: "object",
+              description: `a page of the ${path}' ids, in id order`,
               properties: {
                 tag: { type: "string" },
                 entityType: { type: "string" },
@@ -90,7 +106,7 @@ export function registerTagRoutes(app: FastifyInstance, deps: ApiDeps): void {
                 nextCursor: { type: ["string", "null"] },
               },
             },
-            404: { $ref: "error#" },
+            ...notFoundResponse("no tag of that name"),
             ...errorResponses,
           },
         },
