@@ -4,6 +4,7 @@ import path from "node:path";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
+import { useApi } from "../helpers/api.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import {
@@ -34,12 +35,12 @@ function parseCsv(text: string): Record<string, string>[] {
 
 describe.skipIf(backendUnavailable())("previewing a run", () => {
   const t = useTestDatabase();
-  let dir: string;
+  const dir = rulesDir([powerUsersRule()]);
+  const api = useApi(t, { env: { SIGNALTAG_RULES_DIR: dir } });
   const cli = (...args: string[]) => runCli(t.database, args, { SIGNALTAG_RULES_DIR: dir });
 
   beforeAll(async () => {
     await t.reset();
-    dir = rulesDir([powerUsersRule()]);
     await addAccount(t.database, { id: "acc-1" });
     // u1 stays a power user, u2..u6 stop being one, u7 and u8 become one.
     for (let i = 1; i <= 8; i++) await addUser(t.database, { id: `u${i}`, accountId: "acc-1" });
@@ -115,6 +116,49 @@ describe.skipIf(backendUnavailable())("previewing a run", () => {
     const bad = await cli("run", "--dry-run", "--samples", "many");
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--samples must be a whole number of at least 0, not "many"');
+  });
+
+  it("offers the same preview over the API: the diff as JSON or CSV, and the samples asked for", async () => {
+    const keys = await api.createKeys();
+    const preview = (payload: object, headers: Record<string, string> = {}) =>
+      api.call(keys.admin, { method: "POST", url: "/v1/runs", payload, headers });
+    const asOf = `${now}T12:00:00Z`;
+    const json = await preview({ asOf, dryRun: true, diff: true });
+    expect(json.statusCode).toBe(200);
+    const body = json.json();
+    expect(body.results[0]).toMatchObject({
+      status: "dry-run",
+      added: 2,
+      removed: 5,
+      wouldBeHeld: expect.any(String),
+    });
+    expect(body.diff.map((c: { change: string; entityId: string }) => `${c.change} ${c.entityId}`)).toEqual([
+      "add u7",
+      "add u8",
+      "remove u2",
+      "remove u3",
+      "remove u4",
+      "remove u5",
+      "remove u6",
+    ]);
+    expect(body.diff[2]).toMatchObject({
+      entityType: "user",
+      tag: "power users",
+      words: "at least 20 active days in the last 30 days: no, active on 0 of the last 30 days",
+      explanation: { ruleName: "Power users", conditions: { all: [{ fact: "activeDays", factValue: 0 }] } },
+    });
+    const csv = await preview({ asOf, dryRun: true }, { accept: "text/csv" });
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers["content-type"]).toContain("text/csv");
+    const rowsOf = parseCsv(csv.body);
+    expect(rowsOf.map((r) => `${r.change} ${r.entity_id}`)).toEqual(
+      body.diff.map((c: { change: string; entityId: string }) => `${c.change} ${c.entityId}`),
+    );
+    const sampled = (await preview({ asOf, dryRun: true, samples: 2 })).json();
+    expect(sampled.results[0].samples.removed).toHaveLength(2);
+    const refused = await preview({ asOf, diff: true });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.message).toContain("set body.dryRun to true");
   });
 
   it("writes a diff file equal, row for row, to what the real run then changes", async () => {
