@@ -37,6 +37,7 @@ describe.skipIf(backendUnavailable())("previewing a run", () => {
   const t = useTestDatabase();
   const dir = rulesDir([powerUsersRule()]);
   const api = useApi(t, { env: { SIGNALTAG_RULES_DIR: dir } });
+  let keys: Awaited<ReturnType<typeof api.createKeys>>;
   const cli = (...args: string[]) => runCli(t.database, args, { SIGNALTAG_RULES_DIR: dir });
 
   beforeAll(async () => {
@@ -50,6 +51,7 @@ describe.skipIf(backendUnavailable())("previewing a run", () => {
     for (const id of ["u1", "u7", "u8"]) {
       await addActivity(t.database, { userId: id, accountId: "acc-1", days: lastDays(now, 21) });
     }
+    keys = await api.createKeys();
     const first = await cli("run", "--as-of", `${before}T12:00:00Z`);
     expect(first.stdout).toMatch(/power-users\s.*applied/);
   });
@@ -119,7 +121,6 @@ describe.skipIf(backendUnavailable())("previewing a run", () => {
   });
 
   it("offers the same preview over the API: the diff as JSON or CSV, and the samples asked for", async () => {
-    const keys = await api.createKeys();
     const preview = (payload: object, headers: Record<string, string> = {}) =>
       api.call(keys.admin, { method: "POST", url: "/v1/runs", payload, headers });
     const asOf = `${now}T12:00:00Z`;
@@ -205,5 +206,47 @@ describe.skipIf(backendUnavailable())("previewing a run", () => {
     );
     expect(events).toHaveLength(7);
     expect(diff.map(({ explanation: _e, ...r }) => r)).toEqual(events);
+  });
+
+  it("shows history and profiles with the rule's name and its conditions in words", async () => {
+    // After the real run above: u7 gained the tag, u2 lost it.
+    const words = "at least 20 active days in the last 30 days: yes, active on 21 of the last 30 days";
+    const history = await cli("history", "user", "u7");
+    expect(history.stdout).toMatch(
+      /gained the tag: rule power-users version \w+ as of .*activeDays\{"days":30\} = 21/,
+    );
+    expect(history.stdout).toContain(`    Power users: ${words}`);
+    const lost = await cli("history", "user", "u2");
+    expect(lost.stdout).toContain(
+      "    Power users: at least 20 active days in the last 30 days: no, active on 0 of the last 30 days",
+    );
+    const profile = await cli("profile", "user", "u7");
+    expect(profile.stdout).toContain(
+      `why:\n  power users: rule power-users ("Power users") as of ${now}T12:00:00.000Z\n    ${words}\n`,
+    );
+
+    const get = (url: string) => api.call(keys.viewer, { method: "GET", url });
+    const entries = (await get("/v1/users/u7/history")).json().entries;
+    expect(entries[0]).toMatchObject({
+      rule: { id: "power-users", name: "Power users" },
+      because: [words],
+      explanation: {
+        conditions: {
+          all: [{ fact: "activeDays", factValue: 21, words: { actual: "active on 21 of the last 30 days" } }],
+        },
+      },
+    });
+    const tags = (await get("/v1/users/u7")).json().tags;
+    expect(tags).toEqual([
+      {
+        name: "power users",
+        claims: [
+          expect.objectContaining({
+            source: "rule:power-users",
+            rule: { id: "power-users", name: "Power users", asOf: `${now}T12:00:00.000Z`, because: [words] },
+          }),
+        ],
+      },
+    ]);
   });
 });
