@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { describeConditions, type ExplainedCondition } from "../runs/evaluate.ts";
+import type { ExplainedCondition } from "../runs/evaluate.ts";
+import { conditionLines } from "../runs/explanation-words.ts";
 import { loadValidRules, runRules, selectRules } from "../runs/runner.ts";
 import { seedWorkspace } from "../seed/seed-workspace.ts";
 import { accountCount } from "../seed/sql/workspace.ts";
@@ -75,7 +76,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         await expandExplanations(db, [example]);
         const conditions = example.explanation?.conditions as ExplainedCondition | undefined;
         if (conditions) {
-          for (const line of describeConditions(conditions, "    ")) out(`${line}\n`);
+          for (const line of conditionLines(conditions, "    ")) out(`${line}\n`);
         }
       }
       out(

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
-import { describeConditions } from "../runs/evaluate.ts";
 import { explainEntity } from "../runs/evaluate-entities.ts";
+import { conditionLines, ruleLabel } from "../runs/explanation-words.ts";
 import { loadValidRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { parseAsOf } from "./run.ts";
@@ -35,7 +35,9 @@ export function registerExplainCommands(program: Command, ctx: CliContext): void
       ctx.stdout.write(`${type} ${id} as of ${out.asOf} (today ${today} in ${timezone})\n`);
       if (!out.existed) ctx.stdout.write(`created after the as-of instant: no rule evaluates it then\n`);
       for (const r of out.rules) {
-        ctx.stdout.write(`\nrule ${r.rule} -> "${r.tag}": ${r.matched ? "matched" : "not matched"}`);
+        ctx.stdout.write(
+          `\nrule ${ruleLabel({ id: r.rule, name: r.name })} -> "${r.tag}": ${r.matched ? "matched" : "not matched"}`,
+        );
         if ("reason" in r) {
           ctx.stdout.write("\n");
           continue;
@@ -44,10 +46,10 @@ export function registerExplainCommands(program: Command, ctx: CliContext): void
           ctx.stdout.write(`, exit conditions ${r.exitMatched ? "matched" : "not matched"}`);
         if (r.enabled === false) ctx.stdout.write(" (rule disabled)");
         ctx.stdout.write("\n");
-        for (const line of describeConditions(r.conditions, "  ")) ctx.stdout.write(`${line}\n`);
+        for (const line of conditionLines(r.conditions, "  ")) ctx.stdout.write(`${line}\n`);
         if (r.exitConditions) {
           ctx.stdout.write("  exit conditions:\n");
-          for (const line of describeConditions(r.exitConditions, "    ")) ctx.stdout.write(`${line}\n`);
+          for (const line of conditionLines(r.exitConditions, "    ")) ctx.stdout.write(`${line}\n`);
         }
       }
       ctx.stdout.write(`\ntags:${out.tags.length === 0 ? " none" : ""}\n`);

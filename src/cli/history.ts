@@ -31,7 +31,12 @@ export function registerHistoryCommands(program: Command, ctx: CliContext): void
         );
         return;
       }
-      for (const e of page.entries) ctx.stdout.write(`${e.at}  ${e.tag}  ${e.summary}\n`);
+      for (const e of page.entries) {
+        ctx.stdout.write(`${e.at}  ${e.tag}  ${e.summary}\n`);
+        // The same reasons in words, under the rule's name.
+        const rule = e.rule?.name ? `${e.rule.name}: ` : "";
+        for (const why of e.because ?? []) ctx.stdout.write(`    ${rule}${why}\n`);
+      }
       if (page.nextCursor) ctx.stdout.write(`(older entries: --limit ${limit * 2})\n`);
     });
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type AccountProfile, profileOf, type UserProfile } from "../tags/profile.ts";
+import { type AccountProfile, type ProfileTag, profileOf, type UserProfile } from "../tags/profile.ts";
 import type { Suppression } from "../tags/suppress.ts";
 import type { CliContext } from "./context.ts";
 import { parseEntityType } from "./explain.ts";
@@ -12,6 +12,20 @@ function formatSuppressions(list: Suppression[]): string {
         `  #${s.id} ${JSON.stringify(s.tag)}: ${s.ruleId ? `rule ${s.ruleId} may not claim it` : "no rule may claim it"}${s.until ? ` until ${s.until}` : ""} (by ${s.createdBy ?? "?"}${s.reason ? `: ${s.reason}` : ""})\n`,
     )
     .join("");
+}
+
+/** Why each rule holds its claim, in words, under the tags. */
+function ruleReasons(tags: ProfileTag[]): string {
+  let out = "";
+  for (const t of tags) {
+    for (const c of t.claims) {
+      if (!c.rule || c.rule.because.length === 0) continue;
+      const rule = c.rule.name ? `${c.rule.id} (${JSON.stringify(c.rule.name)})` : c.rule.id;
+      out += `  ${t.name}: rule ${rule}${c.rule.asOf ? ` as of ${c.rule.asOf}` : ""}\n`;
+      for (const why of c.rule.because) out += `    ${why}\n`;
+    }
+  }
+  return out === "" ? "" : `why:\n${out}`;
 }
 
 function fieldLines(fields: [string, unknown][]): string {
@@ -52,7 +66,7 @@ export function registerProfileCommands(program: Command, ctx: CliContext): void
           ],
           ["attributes", Object.keys(p.attributes).length > 0 ? p.attributes : null],
         ]);
-        out += `tags:\n${formatEntityTags(p.tags)}`;
+        out += `tags:\n${formatEntityTags(p.tags)}${ruleReasons(p.tags)}`;
         if (p.suppressions.length > 0) out += `suppressions:\n${formatSuppressions(p.suppressions)}`;
         out += `users (${p.userCount}):\n`;
         for (const u of p.users)
@@ -67,7 +81,7 @@ export function registerProfileCommands(program: Command, ctx: CliContext): void
           ["attributes", Object.keys(p.attributes).length > 0 ? p.attributes : null],
         ]);
         out += `account: ${p.account.id}${p.account.name ? ` (${p.account.name})` : ""}${p.account.tags.length ? `  [${p.account.tags.join(", ")}]` : ""}\n`;
-        out += `tags:\n${formatEntityTags(p.tags)}`;
+        out += `tags:\n${formatEntityTags(p.tags)}${ruleReasons(p.tags)}`;
         if (p.suppressions.length > 0) out += `suppressions:\n${formatSuppressions(p.suppressions)}`;
       }
       ctx.stdout.write(out);

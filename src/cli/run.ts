@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
 import { parseInstant } from "../facts/time.ts";
-import { describeConditions } from "../runs/evaluate.ts";
+import { conditionLines, ruleLabel } from "../runs/explanation-words.ts";
 import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";
 import { progressBar, table } from "./format.ts";
+import { DiffFile } from "./run-diff.ts";
 
 export function parseAsOf(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -27,6 +28,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option("--rule <id>", "run only this rule (repeatable)", collect, [])
     .option("--as-of <instant>", "evaluate as of this ISO-8601 instant instead of now")
     .option("--dry-run", "show what would change, with sample explanations, and write nothing")
+    .option("--samples <n>", "with --dry-run: how many sample entities to show each way (default 10)")
+    .option(
+      "--diff <file>",
+      "with --dry-run: write every would-add and would-remove to FILE as CSV (entity_type,entity_id,tag,change,explanation)",
+    )
     .option("--force", "apply a run even when it would remove more claims than the guard allows")
     .option(
       "--full",
@@ -38,14 +44,23 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         rule: string[];
         asOf?: string;
         dryRun?: boolean;
+        samples?: string;
+        diff?: string;
         force?: boolean;
         full?: boolean;
         json?: boolean;
       }) => {
         const asOf = parseAsOf(opts.asOf) ?? new Date();
+        const samples = parseSamples(opts.samples);
+        if (!opts.dryRun && (opts.diff !== undefined || samples !== undefined)) {
+          throw new InputError(
+            `${opts.diff !== undefined ? "--diff" : "--samples"} previews a run: use it with --dry-run`,
+          );
+        }
         const all = await loadValidRules(ctx.config.rulesDir);
         const selected = selectRules(all, opts.rule);
         const database = await ctx.database();
+        const diff = opts.diff === undefined ? undefined : await DiffFile.create(opts.diff);
         const bar = progressBar(ctx.stderr, "");
         let current = "";
         const results = await runRules(database.db, all, selected, {
@@ -56,7 +71,10 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           force: opts.force,
           incremental: !opts.full,
           removalGuard: ctx.config.removalGuard,
-          concurrency: runConcurrency(database, ctx.config.runConcurrency),
+          ...(samples === undefined ? {} : { samples }),
+          ...(diff ? { onDiff: diff.onDiff } : {}),
+          // One diff file is written by one rule at a time.
+          concurrency: diff ? 1 : runConcurrency(database, ctx.config.runConcurrency),
           onRuleStart: (rule) => {
             bar.stop();
             current = rule.definition.id;
@@ -64,13 +82,17 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           onProgress: (done, total) => {
             if (current) bar.update(done, total);
           },
-        });
+        }).finally(() => diff?.close());
         bar.stop();
         if (opts.json) {
           for (const r of results) ctx.stdout.write(`${JSON.stringify(toJson(r))}\n`);
         } else {
           printRunTable(ctx, results, asOf);
           if (opts.dryRun) printSamples(ctx, results);
+          if (diff) {
+            const changes = results.reduce((n, r) => n + r.added + r.removed, 0);
+            ctx.stdout.write(`\nwrote ${changes} change${changes === 1 ? "" : "s"} to ${diff.path}\n`);
+          }
         }
         // A held run is an expected outcome, reported above; only a failed run fails the command.
         if (results.some((r) => r.status === "failed")) throw new ExitCode(1);
@@ -78,9 +100,20 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     );
 }
 
+/** `--samples N`: a whole number of at least 0. */
+function parseSamples(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new InputError(`--samples must be a whole number of at least 0, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 export function toJson(r: RunResult) {
   return {
     rule: r.rule,
+    ...(r.name === undefined ? {} : { name: r.name }),
     tag: r.tag,
     target: r.target,
     version: r.version,
@@ -94,6 +127,7 @@ export function toJson(r: RunResult) {
     durationMs: r.durationMs,
     ...(r.runId === undefined ? {} : { runId: r.runId }),
     ...(r.error ? { error: r.error } : {}),
+    ...(r.wouldBeHeld ? { wouldBeHeld: r.wouldBeHeld } : {}),
     ...(r.samples ? { samples: r.samples } : {}),
   };
 }
@@ -118,6 +152,7 @@ export function printRunTable(ctx: CliContext, results: RunResult[], asOf: Date)
   );
   for (const r of results) {
     if (r.status === "held") ctx.stdout.write(`held: ${r.rule} ${r.error}\n`);
+    if (r.wouldBeHeld) ctx.stdout.write(`would be held: ${r.rule} ${r.wouldBeHeld}\n`);
     if (r.status === "failed") ctx.stdout.write(`failed: ${r.rule}: ${r.error}\n`);
   }
 }
@@ -130,15 +165,15 @@ function printSamples(ctx: CliContext, results: RunResult[]): void {
       ["would remove", r.samples.removed],
     ] as const) {
       if (list.length === 0) continue;
+      const rule = r.name === undefined ? r.rule : ruleLabel({ id: r.rule, name: r.name });
       ctx.stdout.write(
-        `\n${r.rule}: ${label} "${r.tag}" (${list.length} of ${label === "would add" ? r.added : r.removed} shown)\n`,
+        `\n${rule}: ${label} "${r.tag}" (${list.length} of ${label === "would add" ? r.added : r.removed} shown)\n`,
       );
       for (const s of list) {
         ctx.stdout.write(`  ${r.target} ${s.entityId}\n`);
         if (s.explanation.reason) ctx.stdout.write(`    ${s.explanation.reason}\n`);
         if (s.explanation.conditions) {
-          for (const line of describeConditions(s.explanation.conditions, "    "))
-            ctx.stdout.write(`${line}\n`);
+          for (const line of conditionLines(s.explanation.conditions, "    ")) ctx.stdout.write(`${line}\n`);
         }
       }
     }

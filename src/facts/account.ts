@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Fact } from "./fact.ts";
+import { pathWords } from "./words.ts";
 
 export const account: Fact = {
   name: "account",
@@ -23,4 +24,5 @@ export const account: Fact = {
     });
     return sql`${alias}.doc`;
   },
+  words: pathWords("account"),
 };

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { type Fact, windowParam } from "./fact.ts";
 import { activeDaysIn } from "./sql/activity-summary.ts";
 import { inWindow } from "./time.ts";
+import { numberWords, windowWords } from "./words.ts";
 
 export const activeDays: Fact = {
   name: "activeDays",
@@ -16,4 +17,13 @@ export const activeDays: Fact = {
     return active.size;
   },
   sql: (q, params) => sql`coalesce(${activeDaysIn(q.summary(), q.today, Number(params.days))}, 0)`,
+  words: numberWords({
+    phrase: (q, one, p) => `${q} active ${one ? "day" : "days"} ${windowWords(p)}`,
+    value: (n, p) =>
+      Number(p.days) === 1
+        ? n > 0
+          ? "active today"
+          : "not active today"
+        : `active on ${n} of the last ${Number(p.days)} days`,
+  }),
 };

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { type Fact, windowParam } from "./fact.ts";
 import { activeDaysIn } from "./sql/activity-summary.ts";
 import { inWindow } from "./time.ts";
+import { count, numberWords, windowWords } from "./words.ts";
 
 export const activeUsers: Fact = {
   name: "activeUsers",
@@ -29,4 +30,8 @@ export const activeUsers: Fact = {
     });
     return sql`coalesce(${alias}.n, 0)`;
   },
+  words: numberWords({
+    phrase: (q, one, p) => `${q} active ${one ? "user" : "users"} ${windowWords(p)}`,
+    value: (n, p) => `${count(n, "active user")} ${windowWords(p)}`,
+  }),
 };

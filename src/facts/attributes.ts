@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Fact } from "./fact.ts";
+import { pathWords } from "./words.ts";
 
 export const attributes: Fact = {
   name: "attributes",
@@ -11,4 +12,5 @@ export const attributes: Fact = {
   description: "the entity's attributes object (test a field with `path`, e.g. $.plan)",
   value: (e) => e.attributes,
   sql: () => sql`e.attributes`,
+  words: pathWords("attribute"),
 };

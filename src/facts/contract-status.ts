@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Fact } from "./fact.ts";
+import { labelWords } from "./words.ts";
 
 export const contractStatus: Fact = {
   name: "contractStatus",
@@ -11,4 +12,5 @@ export const contractStatus: Fact = {
   description: "the account's contract status",
   value: (e) => e.contractStatus ?? null,
   sql: () => sql`e.contract_status`,
+  words: labelWords("contract status", "no contract status"),
 };

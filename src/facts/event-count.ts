@@ -1,8 +1,16 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type Fact, windowParam } from "./fact.ts";
 import { inWindow } from "./time.ts";
+import { numberWords, windowWords } from "./words.ts";
 
 const given = (v: unknown) => v !== undefined && v !== null && v !== "";
+
+/** "report.exported events in module reports", "event" for one. */
+function eventsOf(params: Record<string, unknown>, one: boolean): string {
+  const activity = given(params.activity) ? `${String(params.activity)} ` : "";
+  const module = given(params.module) ? ` in module ${String(params.module)}` : "";
+  return `${activity}${one ? "event" : "events"}${module}`;
+}
 
 export const eventCount: Fact = {
   name: "eventCount",
@@ -35,4 +43,8 @@ export const eventCount: Fact = {
     const window = q.window(Number(params.days));
     return sql`coalesce(${window.part(`ec_${window.size}_${q.column}`, agg, rows)}, 0)`;
   },
+  words: numberWords({
+    phrase: (q, one, p) => `${q} ${eventsOf(p, one)} ${windowWords(p)}`,
+    value: (n, p) => `${n} ${eventsOf(p, n === 1)} ${windowWords(p)}`,
+  }),
 };

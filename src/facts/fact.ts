@@ -1,10 +1,11 @@
 /**
  * What a fact is: its catalog entry (which entities it applies to, its params,
  * the type of its value), its value computed in JavaScript from an entity's
- * loaded rows, and its value as a SQL expression in a compiled rule. Each fact
- * is one module holding all three (src/facts/<fact>.ts); catalog.ts lists them.
+ * loaded rows, its value as a SQL expression in a compiled rule, and how its
+ * value and conditions on it read in words. Each fact is one module holding all four (src/facts/<fact>.ts); catalog.ts lists them.
  */
 import type { SQL } from "drizzle-orm";
+import type { FactWords } from "./words.ts";
 
 export type EntityType = "user" | "account";
 export const entityTypes: readonly EntityType[] = ["user", "account"];
@@ -91,6 +92,8 @@ export interface Fact extends FactSpec {
    * Params of type "days" are whole numbers of at least 1 by then.
    */
   sql(q: FactSql, params: FactParams): SQL;
+  /** Its value and conditions on it in words, for explanations people read. */
+  words: FactWords;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Fact } from "./fact.ts";
+import { labelWords } from "./words.ts";
 
 export const health: Fact = {
   name: "health",
@@ -11,4 +12,5 @@ export const health: Fact = {
   description: "the health label, given or derived from the score (poor < 40 <= average < 70 <= good)",
   value: (e) => e.health ?? null,
   sql: () => sql`e.health`,
+  words: labelWords("health", "no health label"),
 };

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Fact } from "./fact.ts";
+import { type FactWords, labelWords, show } from "./words.ts";
 
 // Tag names are unique case-insensitively, so rules compare them in lower case.
 export const tags: Fact = {
@@ -22,4 +23,13 @@ export const tags: Fact = {
     });
     return sql`coalesce(${alias}.names, '{}'::text[])`;
   },
+  words: {
+    value: (v) =>
+      Array.isArray(v) && v.length > 0 ? `has ${v.length === 1 ? "tag" : "tags"} ${show(v)}` : "has no tags",
+    condition(operator, value, params) {
+      if (operator === "contains") return `has tag ${JSON.stringify(show(value))}`;
+      if (operator === "doesNotContain") return `does not have tag ${JSON.stringify(show(value))}`;
+      return labelWords("tags", "no tags").condition(operator, value, params);
+    },
+  } satisfies FactWords,
 };

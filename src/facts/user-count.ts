@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Fact } from "./fact.ts";
+import { count, numberWords } from "./words.ts";
 
 export const userCount: Fact = {
   name: "userCount",
@@ -22,4 +23,8 @@ export const userCount: Fact = {
     });
     return sql`coalesce(${alias}.n, 0)`;
   },
+  words: numberWords({
+    phrase: (q, one) => `${q} ${one ? "user" : "users"}`,
+    value: (n) => count(n, "user"),
+  }),
 };

@@ -9,6 +9,7 @@ import { calendarDate } from "../facts/time.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { claimedAfter, decide } from "./decide.ts";
 import { type Evaluation, type ExplainedCondition, RuleEvaluator } from "./evaluate.ts";
+import { withWords } from "./explanation-words.ts";
 
 export interface EvaluationClock {
   asOf: Date;
@@ -46,9 +47,11 @@ export async function evaluateEntities(
 
 /** One rule's verdict on an entity: absent (created after the instant), or its evaluation. */
 export type RuleVerdict =
-  | { rule: string; tag: string; matched: false; reason: string }
+  | { rule: string; name: string; tag: string; matched: false; reason: string }
   | {
       rule: string;
+      /** The rule's name, as its file gives it. */
+      name: string;
       tag: string;
       enabled: boolean;
       matched: boolean;
@@ -101,6 +104,7 @@ export async function explainEntity(
       out.existed = false;
       out.rules.push({
         rule: def.id,
+        name: def.name,
         tag: def.tag,
         matched: false,
         reason: "created after the as-of instant",
@@ -111,6 +115,7 @@ export async function explainEntity(
     const held = tags.some((t) => t.claims.some((c) => c.source === `rule:${def.id}`));
     out.rules.push({
       rule: def.id,
+      name: def.name,
       tag: def.tag,
       enabled: def.enabled,
       matched: evaluation.matched,
@@ -118,8 +123,9 @@ export async function explainEntity(
       wouldHaveTag: claimedAfter(
         decide({ matched: evaluation.matched, exitMatched: evaluation.exitMatched, held, suppressed: false }),
       ),
-      conditions: evaluation.conditions,
-      ...(evaluation.exitConditions ? { exitConditions: evaluation.exitConditions } : {}),
+      // Each leaf with its words: the JSON form carries what the terminal shows.
+      conditions: withWords(evaluation.conditions),
+      ...(evaluation.exitConditions ? { exitConditions: withWords(evaluation.exitConditions) } : {}),
     });
   }
   return out;

@@ -17,7 +17,17 @@ export type ExplainedCondition =
       value: unknown;
       factValue: unknown;
       result: boolean;
+      /** The condition and the value in words (added for people, never stored). */
+      words?: ConditionWords;
     };
+
+/** A leaf condition in words: what the rule asks, and what the entity has. */
+export interface ConditionWords {
+  /** "at least 20 active days in the last 30 days" */
+  condition: string;
+  /** "active on 22 of the last 30 days" */
+  actual: string;
+}
 
 export interface Evaluation {
   /** The rule's conditions hold. */

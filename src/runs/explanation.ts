@@ -10,6 +10,8 @@ import type { Evaluation, ExplainedCondition } from "./evaluate.ts";
 /** Why a rule claimed or dropped a tag, as stored with the tag event (or read back whole from a compact one). */
 export interface Explanation {
   rule: string;
+  /** The rule's name, added where explanations are shown (never stored). */
+  ruleName?: string;
   version: string;
   asOf: string;
   matched?: boolean;

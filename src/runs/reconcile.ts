@@ -2,13 +2,14 @@ import { findTag } from "../claims/sql/tags.ts";
 import type { DbOrTx, Tx } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { compileRule } from "./compile.ts";
-import { applyDiff, TEMP_DIFF } from "./diff.ts";
+import { applyDiff, diffPages, TEMP_DIFF } from "./diff.ts";
 import { evaluateScope } from "./evaluate-scope.ts";
+import { explanationWithWords } from "./explanation-words.ts";
 import { baselineDetails } from "./incremental.ts";
 import { recordRun, runDetails } from "./record-run.ts";
 import { guardHolds, runOnce } from "./rule-run.ts";
 import type { RunOptions } from "./run-options.ts";
-import { emptyResult, type RunResult } from "./run-result.ts";
+import { emptyResult, type RunResult, type SampleChange } from "./run-result.ts";
 import { chooseScope } from "./scope.ts";
 import { createDiffTable } from "./sql/rule-diff.ts";
 import { finishRun, updateRunCounts } from "./sql/rule-runs.ts";
@@ -61,9 +62,21 @@ async function reconcile(
   result.added = evaluation.added;
   result.removed = evaluation.removed;
 
-  if (opts.dryRun) return { ...result, status: "dry-run", samples: evaluation.samples };
   // A run over given entities is not judged by the guard: it touches only their claims.
   const held = scoped ? undefined : guardHolds(loaded, opts, result);
+  if (opts.dryRun) {
+    // The diff is read before the transaction rolls back: nothing of it outlives the dry run.
+    await opts.onDiff?.(loaded, diffPages(tx, loaded, opts.asOf));
+    return {
+      ...result,
+      status: "dry-run",
+      samples: {
+        added: evaluation.samples.added.map((c) => sampleInWords(loaded, c)),
+        removed: evaluation.samples.removed.map((c) => sampleInWords(loaded, c)),
+      },
+      ...(held ? { wouldBeHeld: held } : {}),
+    };
+  }
   if (held) return { ...result, status: "held", error: held };
 
   if (tag) {
@@ -82,6 +95,11 @@ async function reconcile(
   if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts.asOf, result.runId);
   await finishRun(tx, result.runId, Date.now() - started);
   return result;
+}
+
+/** A sample change with its rule's name and words on its conditions. */
+function sampleInWords(loaded: LoadedRule, c: SampleChange): SampleChange {
+  return { ...c, explanation: explanationWithWords(c.explanation, loaded.definition.name) };
 }
 
 /** The rule's claims within the scope (the given entities, or all), before the run changes any. */

@@ -53,6 +53,7 @@ export async function recordedRun(
   if (!row) return undefined;
   return {
     rule: def.id,
+    name: def.name,
     tag: def.tag,
     target: def.target,
     version: row.rule_version,

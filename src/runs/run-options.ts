@@ -1,4 +1,6 @@
 /** What a run is asked to do: its policy, its scope and its hooks, each read only by what needs it. */
+import type { LoadedRule } from "../rules/types.ts";
+import type { DiffChange } from "./diff.ts";
 
 export type RunTrigger = "manual" | "schedule" | "api" | "event";
 
@@ -52,6 +54,12 @@ export interface RunHooks {
   onProgress?: (done: number, total: number) => void;
   /** Where a line saying why a rule fell back to the reference path goes (default stderr). */
   log?: (line: string) => void;
+  /**
+   * A dry run's every change, in pages, before its transaction rolls back
+   * (a diff file, a preview). Called once per rule, even when nothing would
+   * change; the run waits for it, so it may take its time (backpressure).
+   */
+  onDiff?: (rule: LoadedRule, pages: AsyncIterable<DiffChange[]>) => Promise<void>;
 }
 
 export interface RunOptions extends RunPolicy, RunScope, RunHooks {}

@@ -11,6 +11,8 @@ export interface SampleChange {
 /** A rule run's outcome: a value whatever happened (DESIGN: expected outcomes are values, not exceptions). */
 export interface RunResult {
   rule: string;
+  /** The rule's name, as its file gives it (absent from results recorded before names were kept). */
+  name?: string;
   tag: string;
   target: "user" | "account";
   version: string;
@@ -31,6 +33,8 @@ export interface RunResult {
   /** On a failed run: whether running it again may succeed (the database was unreachable...). */
   retriable?: boolean;
   samples?: { added: SampleChange[]; removed: SampleChange[] };
+  /** On a dry run: why the real run would be held by the removal guard (it would not be applied). */
+  wouldBeHeld?: string;
 }
 
 /** A run result with every count at zero, before anything is evaluated. */
@@ -38,6 +42,7 @@ export function emptyResult(loaded: LoadedRule): RunResult {
   const def = loaded.definition;
   return {
     rule: def.id,
+    name: def.name,
     tag: def.tag,
     target: def.target,
     version: loaded.version,

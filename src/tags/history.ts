@@ -5,6 +5,8 @@ import { NotFoundError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { entityExists } from "../facts/sql/entities.ts";
 import { describeConditions, type ExplainedCondition } from "../runs/evaluate.ts";
+import type { Explanation } from "../runs/explanation.ts";
+import { explanationSentences, explanationWithWords } from "../runs/explanation-words.ts";
 import { decodeCursor, encodeCursor, isString } from "./cursor.ts";
 import { entityNotFound } from "./manual.ts";
 import {
@@ -13,6 +15,8 @@ import {
   type HistoryCursor,
   type HistoryRow,
   membersAsOf,
+  ruleVersionKey,
+  ruleVersionNames,
 } from "./sql/history.ts";
 
 export interface HistoryEntry {
@@ -24,12 +28,14 @@ export interface HistoryEntry {
   actor: string | null;
   /** Whether the entity gained or lost the tag itself (claim events only). */
   membershipChanged?: boolean;
-  rule?: { id: string; version: string | null; runId: number | null; asOf: string | null };
+  rule?: { id: string; name?: string; version: string | null; runId: number | null; asOf: string | null };
   suppression?: { id: number; until: string | null; reason: string | null };
   /** One sentence saying what happened and why. */
   summary: string;
-  /** For rule events: each condition with the fact value it saw, as the rule run stored it. */
+  /** For rule events: each condition with the fact value it saw, as the rule run stored it (and its words). */
   explanation?: Record<string, unknown>;
+  /** For rule events: why, in words, one sentence per deciding condition ("health is poor: yes, health is poor"). */
+  because?: string[];
 }
 
 export interface HistoryPage {
@@ -94,7 +100,7 @@ function summarize(r: HistoryRow): string {
   return `${head}: ${reason}${file}${byWhom(r.actor)}${also}`;
 }
 
-function toEntry(r: HistoryRow): HistoryEntry {
+function toEntry(r: HistoryRow, names: Map<string, string>): HistoryEntry {
   const entry: HistoryEntry = {
     kind: r.kind,
     at: r.at,
@@ -105,9 +111,23 @@ function toEntry(r: HistoryRow): HistoryEntry {
     summary: summarize(r),
   };
   if (r.kind === "tag") entry.membershipChanged = r.membership_changed === true;
-  if (r.rule_id) entry.rule = { id: r.rule_id, version: r.rule_version, runId: r.run_id, asOf: r.as_of };
+  const name = names.get(ruleVersionKey(r));
+  if (r.rule_id) {
+    entry.rule = {
+      id: r.rule_id,
+      ...(name === undefined ? {} : { name }),
+      version: r.rule_version,
+      runId: r.run_id,
+      asOf: r.as_of,
+    };
+  }
   if (r.kind === "suppression") entry.suppression = { id: r.id, until: r.until, reason: r.reason };
   if (r.explanation) entry.explanation = r.explanation;
+  if (r.kind === "tag" && r.rule_id && r.explanation) {
+    const e = explanationWithWords(r.explanation as unknown as Explanation, name);
+    entry.explanation = e as unknown as Record<string, unknown>;
+    entry.because = explanationSentences(e, r.action === "added" ? "add" : "remove");
+  }
   return entry;
 }
 
@@ -135,8 +155,9 @@ export async function historyOf(
   });
   const page = found.slice(0, limit);
   const last = page[page.length - 1];
+  const names = await ruleVersionNames(db, page);
   return {
-    entries: page.map(toEntry),
+    entries: page.map((r) => toEntry(r, names)),
     nextCursor:
       found.length > limit && last ? encodeCursor({ at: last.at, seq: last.seq, id: last.id }) : null,
   };

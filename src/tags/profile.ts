@@ -1,14 +1,18 @@
-import { type EntityTag, entityTags } from "../claims/entity-tags.ts";
+import { type ClaimInfo, type EntityTag, entityTags } from "../claims/entity-tags.ts";
 import type { DbOrTx } from "../db/client.ts";
 import type { EntityType } from "../facts/catalog.ts";
+import type { Explanation } from "../runs/explanation.ts";
+import { explanationSentences, explanationWithWords } from "../runs/explanation-words.ts";
 import { decodeCursor, encodeCursor, isString } from "./cursor.ts";
 import { entityNotFound } from "./manual.ts";
+import { expandExplanations, ruleVersionKey, ruleVersionNames } from "./sql/history.ts";
 import {
   type AccountFields,
   type AccountUser,
   accountFields,
   accountUserCount,
   accountUsers,
+  ruleClaimEvents,
   type UserFields,
   userFields,
 } from "./sql/profiles.ts";
@@ -24,7 +28,7 @@ export interface UsersPage {
 
 export interface AccountProfile extends AccountFields {
   type: "account";
-  tags: EntityTag[];
+  tags: ProfileTag[];
   /** Suppressions in force: rules that may not claim a tag here. */
   suppressions: Suppression[];
   userCount: number;
@@ -35,8 +39,50 @@ export interface AccountProfile extends AccountFields {
 export interface UserProfile extends UserFields {
   type: "user";
   account: Omit<AccountFields, "attributes" | "updatedAt"> & { tags: string[] };
-  tags: EntityTag[];
+  tags: ProfileTag[];
   suppressions: Suppression[];
+}
+
+/** Why a rule holds its claim: the rule, and the conditions that matched when it claimed, in words. */
+export interface RuleClaimWhy {
+  id: string;
+  name?: string;
+  asOf: string | null;
+  because: string[];
+}
+
+/** A tag on a profile: each claim, and for a rule's claim why the rule made it. */
+export interface ProfileTag extends EntityTag {
+  claims: (ClaimInfo & { rule?: RuleClaimWhy })[];
+}
+
+/** The entity's tags, each rule claim with the words of the run that made it. */
+async function profileTags(db: DbOrTx, type: EntityType, id: string): Promise<ProfileTag[]> {
+  const [tags, events] = await Promise.all([entityTags(db, type, id), ruleClaimEvents(db, type, id)]);
+  if (events.length === 0) return tags;
+  await expandExplanations(db, events);
+  const names = await ruleVersionNames(db, events);
+  const why = new Map<string, RuleClaimWhy>();
+  for (const e of events) {
+    if (!e.rule_id) continue;
+    const name = names.get(ruleVersionKey(e));
+    const explanation = e.explanation
+      ? explanationWithWords(e.explanation as unknown as Explanation, name)
+      : undefined;
+    why.set(JSON.stringify([e.tag, e.source]), {
+      id: e.rule_id,
+      ...(name === undefined ? {} : { name }),
+      asOf: e.as_of,
+      because: explanation ? explanationSentences(explanation, "add") : [],
+    });
+  }
+  return tags.map((t) => ({
+    ...t,
+    claims: t.claims.map((c) => {
+      const rule = why.get(JSON.stringify([t.name, c.source]));
+      return rule ? { ...c, rule } : c;
+    }),
+  }));
 }
 
 const sortNames = (names: string[]) => [...names].sort((a, b) => a.localeCompare(b));
@@ -59,7 +105,7 @@ export async function accountProfile(db: DbOrTx, id: string, now = new Date()): 
   const fields = await accountFields(db, id);
   if (!fields) throw entityNotFound("account", id);
   const [tags, suppressions, userCount, users] = await Promise.all([
-    entityTags(db, "account", id),
+    profileTags(db, "account", id),
     suppressionsOf(db, { type: "account", id, now }),
     accountUserCount(db, id),
     usersOfAccount(db, { accountId: id }),
@@ -79,7 +125,7 @@ export async function userProfile(db: DbOrTx, id: string, now = new Date()): Pro
   const fields = await userFields(db, id);
   if (!fields) throw entityNotFound("user", id);
   const [tags, suppressions, account, accountTags] = await Promise.all([
-    entityTags(db, "user", id),
+    profileTags(db, "user", id),
     suppressionsOf(db, { type: "user", id, now }),
     accountFields(db, fields.accountId),
     entityTags(db, "account", fields.accountId),

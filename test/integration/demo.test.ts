@@ -17,6 +17,9 @@ describe.skipIf(backendUnavailable())("signaltag demo", () => {
     expect(first.stdout).toMatch(
       /has "power users" \(rule power-users\):\n\s+all( ✓)?\n\s+✓ activeDays\{"days":30\} = \d+/,
     );
+    expect(first.stdout).toMatch(
+      /at least 20 active days in the last 30 days: yes, active on \d+ of the last 30 days/,
+    );
     expect(await countRows(t.database, "claims")).toBeGreaterThan(0);
   });
 

@@ -5,6 +5,7 @@ import { enqueueRun } from "../../jobs/enqueue-run.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../../runs/runner.ts";
 import type { ApiDeps } from "../deps.ts";
 import { bodyErrorResponses, errorResponse, errorResponses, openArray, openObject } from "../schemas.ts";
+import { diffResponse } from "./run-preview.ts";
 
 interface RunBody {
   rules?: string[];
@@ -12,6 +13,8 @@ interface RunBody {
   dryRun?: boolean;
   force?: boolean;
   full?: boolean;
+  samples?: number;
+  diff?: boolean;
 }
 
 export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -41,6 +44,18 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
               default: false,
               description:
                 "evaluate every entity, even where a rule's last run today allows evaluating only what changed since",
+            },
+            samples: {
+              type: "integer",
+              minimum: 0,
+              maximum: 1000,
+              description: "with dryRun: how many sample changes each result shows each way (default 10)",
+            },
+            diff: {
+              type: "boolean",
+              default: false,
+              description:
+                "with dryRun: answer with every would-add and would-remove ({ queued, asOf, diff: [{ entityType, entityId, tag, change, words, explanation }], results }), streamed; with Accept: text/csv, the same as CSV entity_type,entity_id,tag,change,explanation",
             },
           },
           additionalProperties: false,
@@ -77,6 +92,13 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         asOf = parsed;
       }
+      const csv = request.headers.accept?.includes("text/csv") === true;
+      if ((b.diff || csv || b.samples !== undefined) && !b.dryRun) {
+        throw new InputError(
+          `${b.samples !== undefined && !b.diff && !csv ? "body.samples" : "a diff"} previews a run: set body.dryRun to true`,
+          { details: { field: "body.dryRun" } },
+        );
+      }
       const all = await loadValidRules(deps.config.rulesDir);
       const selected = selectRules(all, b.rules ?? []);
       if (deps.queues && !b.dryRun) {
@@ -96,16 +118,30 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
         });
       }
       const started = performance.now();
-      const results = await runRules(deps.database.db, all, selected, {
+      const options = {
         asOf,
         timezone: deps.config.timezone,
-        trigger: "api",
+        trigger: "api" as const,
         dryRun: b.dryRun,
         force: b.force,
         incremental: !b.full,
         removalGuard: deps.config.removalGuard,
+        ...(b.samples === undefined ? {} : { samples: b.samples }),
         concurrency: runConcurrency(deps.database, deps.config.runConcurrency),
-      });
+      };
+      if (b.diff || csv) {
+        // One rule at a time: each writes its changes into the one body.
+        const body = diffResponse(csv ? "csv" : "json", asOf, (onDiff) =>
+          runRules(deps.database.db, all, selected, { ...options, concurrency: 1, onDiff }),
+        );
+        return csv
+          ? reply
+              .type("text/csv; charset=utf-8")
+              .header("content-disposition", 'attachment; filename="run-diff.csv"')
+              .send(body)
+          : reply.type("application/json; charset=utf-8").send(body);
+      }
+      const results = await runRules(deps.database.db, all, selected, options);
       for (const r of results) {
         deps.metrics.runs.inc({ status: r.status });
         deps.metrics.jobDuration.observe({ kind: "rule-run", status: r.status }, r.durationMs / 1000);

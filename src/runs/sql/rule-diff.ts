@@ -100,6 +100,26 @@ export async function diffSamples(
   );
 }
 
+/** Makes the run's diff readable in key order (action, entity id), page after page. */
+export async function indexDiffTable(tx: Tx): Promise<void> {
+  await tx.execute(sql`create index on rule_diff (action, entity_id)`);
+  await tx.execute(sql`analyze rule_diff`);
+}
+
+/** The run's diff after the key (action, entity id), in key order: one page. */
+export async function diffPage(
+  tx: Tx,
+  after: { action: string; entityId: string } | undefined,
+  limit: number,
+): Promise<{ entity_id: string; action: "add" | "remove"; explanation: unknown }[]> {
+  return rows(
+    tx,
+    sql`select entity_id, action, explanation from rule_diff
+        ${after ? sql`where (action, entity_id) > (${after.action}, ${after.entityId})` : sql``}
+        order by action, entity_id limit ${limit}`,
+  );
+}
+
 /** Writes the run's diff with `writes` (CTEs over a relation `diff` of its rows). */
 export async function writeDiffTable(tx: Tx, writes: SQL): Promise<void> {
   // The diff is joined below: without statistics the planner guesses its size.

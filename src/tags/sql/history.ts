@@ -121,6 +121,38 @@ export async function expandExplanations(db: DbOrTx, events: StoredExplanation[]
   }
 }
 
+/** The names of the rule versions that wrote these events, by `rule_id` and `rule_version`. */
+export async function ruleVersionNames(
+  db: DbOrTx,
+  events: Pick<StoredExplanation, "rule_id" | "rule_version">[],
+): Promise<Map<string, string>> {
+  const keys = [
+    ...new Set(
+      events
+        .filter((e) => e.rule_id && e.rule_version)
+        .map((e) => JSON.stringify([e.rule_id, e.rule_version])),
+    ),
+  ];
+  if (keys.length === 0) return new Map();
+  const found = await rows<{ key: string; name: string | null }>(
+    db,
+    sql`select jsonb_build_array(v.rule_id, v.version)::text as key, v.definition->>'name' as name
+        from rule_versions v
+        join jsonb_array_elements(${JSON.stringify(keys.map((k) => JSON.parse(k)))}::jsonb) k
+          on v.rule_id = k->>0 and v.version = k->>1`,
+  );
+  // jsonb prints arrays with a space after commas; the keys here are JSON.stringify's.
+  return new Map(
+    found
+      .filter((f) => f.name !== null)
+      .map((f) => [JSON.stringify(JSON.parse(f.key) as unknown), f.name as string]),
+  );
+}
+
+/** The key of ruleVersionNames' map for one event. */
+export const ruleVersionKey = (e: Pick<StoredExplanation, "rule_id" | "rule_version">) =>
+  JSON.stringify([e.rule_id, e.rule_version]);
+
 /**
  * The entities that had a tag at an instant, replayed from history: an
  * entity had it when, for at least one source, that source's last event on

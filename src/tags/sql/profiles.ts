@@ -79,3 +79,27 @@ export async function accountUserCount(db: DbOrTx, accountId: string): Promise<n
   );
   return row?.n ?? 0;
 }
+
+export interface RuleClaimEvent {
+  tag: string;
+  source: string;
+  rule_id: string | null;
+  rule_version: string | null;
+  as_of: string | null;
+  explanation: Record<string, unknown> | null;
+}
+
+/** For each rule claim the entity holds: the tag event that added it (the latest), with its explanation. */
+export async function ruleClaimEvents(db: DbOrTx, type: string, id: string): Promise<RuleClaimEvent[]> {
+  return rows<RuleClaimEvent>(
+    db,
+    sql`select distinct on (e.tag_id, e.source) t.name as tag, e.source, e.rule_id, e.rule_version,
+               ${iso("e.as_of")} as as_of, e.explanation
+        from claims c
+        join tag_events e on e.entity_type = c.entity_type and e.entity_id = c.entity_id
+          and e.tag_id = c.tag_id and e.source = c.source and e.action = 'added'
+        join tags t on t.id = c.tag_id
+        where c.entity_type = ${type} and c.entity_id = ${id} and c.source like 'rule:%'
+        order by e.tag_id, e.source, e.id desc`,
+  );
+}
