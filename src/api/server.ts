@@ -16,6 +16,7 @@ import { registerBulkRoutes } from "./routes/bulk.ts";
 import { registerEntityRoutes } from "./routes/entities.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerQueueDashboard } from "./routes/queue-dashboard.ts";
+import { registerRuleRoutes } from "./routes/rules.ts";
 import { registerRunRoutes } from "./routes/runs.ts";
 import { registerSegmentRoutes } from "./routes/segments.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
@@ -39,6 +40,7 @@ const routeGroups = [
   registerBulkRoutes,
   registerSegmentRoutes,
   registerRunRoutes,
+  registerRuleRoutes,
 ];
 
 /**

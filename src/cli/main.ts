@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { isSignaltagError } from "../errors/index.ts";
+import { registerActivitiesCommand } from "./activities.ts";
 import { type CliContext, createContext } from "./context.ts";
 import { registerDbCommands } from "./db.ts";
 import { registerDemoCommand } from "./demo.ts";
@@ -28,6 +29,7 @@ const registrars: CommandRegistrar[] = [
   registerImportCommands,
   registerImportTagsCommand,
   registerRulesCommands,
+  registerActivitiesCommand,
   registerRunCommands,
   registerExplainCommands,
   registerExportCommands,

@@ -7,6 +7,7 @@ import { loadValidRules, runConcurrency, runRules, selectRules } from "../runs/r
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";
 import { progressBar, table } from "./format.ts";
+import { warnRulesToRetire } from "./rules.ts";
 import { DiffFile } from "./run-diff.ts";
 
 export function parseAsOf(value: string | undefined): Date | undefined {
@@ -84,6 +85,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           },
         }).finally(() => diff?.close());
         bar.stop();
+        await warnRulesToRetire(ctx, database, all);
         if (opts.json) {
           for (const r of results) ctx.stdout.write(`${JSON.stringify(toJson(r))}\n`);
         } else {

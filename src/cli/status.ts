@@ -4,6 +4,7 @@ import { collectStatus, type RuleStatus } from "../jobs/status.ts";
 import { loadRulesDir } from "../rules/load.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
+import { warnRulesToRetire } from "./rules.ts";
 
 export function registerStatusCommand(program: Command, ctx: CliContext): void {
   program
@@ -12,7 +13,7 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
     .option("--json", "print one JSON object")
     .action(async (opts: { json?: boolean }) => {
       // Status still shows what it can while a rule file is broken.
-      const { rules } = await loadRulesDir(ctx.config.rulesDir);
+      const { rules, problems } = await loadRulesDir(ctx.config.rulesDir);
       const database = await ctx.database();
       let queues: QueueSet | undefined;
       let queueNote: string | undefined;
@@ -27,6 +28,7 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       }
       try {
         const status = await collectStatus(database.db, rules, queues, new Date());
+        await warnRulesToRetire(ctx, database, rules, { filesComplete: problems.length === 0 });
         if (opts.json) {
           ctx.stdout.write(`${JSON.stringify({ ...status, ...(queueNote ? { note: queueNote } : {}) })}\n`);
           return;

@@ -58,6 +58,17 @@ export function suggest(
   return bestDistance <= allowed ? best : undefined;
 }
 
+/** The `n` candidates closest to `input`, nearest first (ties by name), however far they are. */
+export function nearest(input: string, candidates: readonly string[], n = 3): string[] {
+  const wanted = normalize(input);
+  return candidates
+    .filter((c) => c !== input)
+    .map((c) => ({ c, d: editDistance(wanted, normalize(c)) }))
+    .sort((a, b) => a.d - b.d || (a.c < b.c ? -1 : a.c > b.c ? 1 : 0))
+    .slice(0, n)
+    .map((x) => x.c);
+}
+
 /** `"a", "b" or "c"` for messages. */
 export function listOf(values: readonly string[], conjunction = "or"): string {
   const quoted = values.map((v) => JSON.stringify(v));
