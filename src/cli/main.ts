@@ -1,5 +1,4 @@
 import { Command, CommanderError } from "commander";
-import { isSignaltagError } from "../errors/index.ts";
 import { type CliContext, createContext } from "./context.ts";
 import { registerDbCommands } from "./db.ts";
 import { registerDemoCommand } from "./demo.ts";
@@ -11,6 +10,7 @@ import { registerImportCommands } from "./import.ts";
 import { registerImportTagsCommand } from "./import-tags.ts";
 import { registerKeysCommands } from "./keys.ts";
 import { registerProfileCommands } from "./profile.ts";
+import { EXIT_PREREQUISITE, reportError } from "./report-error.ts";
 import { registerRulesCommands } from "./rules.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSeedCommand } from "./seed.ts";
@@ -50,6 +50,7 @@ function buildProgram(ctx: CliContext): Command {
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
     })
+    .option("--verbose", "on an unexpected error, print its stack trace")
     .exitOverride();
   for (const register of registrars) register(program, ctx);
   // Subcommands report their own usage errors the same way as the root.
@@ -90,6 +91,9 @@ function rootHelp(program: Command): string {
     "Commands:",
     ...lines.map(([usage, desc]) => `  ${usage.padEnd(width)}  ${desc}`),
     "",
+    "Global options:",
+    "  --verbose  on an unexpected error, print its stack trace (as SIGNALTAG_LOG_LEVEL=debug does)",
+    "",
     "Run `signaltag <command> --help` for a command's options.",
     "",
   ].join("\n");
@@ -109,17 +113,11 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0) {
         return 0;
       }
-      return 2;
+      return EXIT_PREREQUISITE;
     }
     if (err instanceof ExitCode) return err.code;
-    if (isSignaltagError(err)) {
-      ctx.stderr.write(`signaltag: ${err.message}\n`);
-      return err.code === "config_invalid" || err.code === "missing_prerequisite" ? 2 : 1;
-    }
-    ctx.stderr.write(
-      `signaltag: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    return 1;
+    const verbose = program.opts<{ verbose?: boolean }>().verbose === true;
+    return reportError(ctx, err, verbose);
   } finally {
     await ctx.close();
   }
