@@ -51,7 +51,5 @@ export function csvField(value: string): string {
 
 /** Writes a chunk and waits when a stream's buffer is full, so big exports stay flat in memory. */
 export async function writeChunk(out: Output, text: string): Promise<void> {
-  if (out.write(text) === false && typeof (out as NodeJS.WritableStream).once === "function") {
-    await new Promise((resolve) => (out as NodeJS.WritableStream).once("drain", resolve));
-  }
+  if (out.write(text) === false) await out.drain?.();
 }

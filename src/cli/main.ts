@@ -107,7 +107,7 @@ export async function main(argv: string[], ctx: CliContext = createContext()): P
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: "user" });
-    return typeof process.exitCode === "number" && ctx.stdout === process.stdout ? process.exitCode : 0;
+    return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0) {
