@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { InputError } from "../errors/index.ts";
 import { openQueues, type QueueSet } from "../jobs/connection.ts";
 import { enqueueRun } from "../jobs/enqueue-run.ts";
 import { enqueueEntities } from "../jobs/evaluate-entities.ts";
@@ -9,8 +8,9 @@ import { waitForEnqueued } from "../jobs/wait.ts";
 import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 import { ExitCode } from "./exit.ts";
-import { parseAsOf, printRunTable, toJson } from "./run.ts";
+import { exitForRuns, parseAsOf, printRunTable, toJson } from "./run.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -57,14 +57,12 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
   group
     .command("entity")
     .description("Queue a re-evaluation of one user or account against every enabled rule of its type.")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .option("--wait", "wait for the re-evaluation and print its summary; exit 1 when it failed")
     .option("--json", "with --wait, print one JSON object per rule")
-    .action(async (type: string, id: string, opts: { wait?: boolean; json?: boolean }) => {
-      if (type !== "user" && type !== "account") {
-        throw new InputError(`unknown entity type ${JSON.stringify(type)}: use user or account`);
-      }
+    .action(async (typeArg: string, id: string, opts: { wait?: boolean; json?: boolean }) => {
+      const type = parseEntityType(typeArg);
       await withQueues(ctx, "enqueue entity", async (queues) => {
         const [enqueued] = await enqueueEntities(queues, type, [id], { trigger: "manual", delayMs: 0 });
         await report(ctx, enqueued!, opts);
@@ -101,5 +99,5 @@ async function report(ctx: CliContext, enqueued: Enqueued, opts: { wait?: boolea
   const results = result.results as RunResult[];
   if (opts.json) for (const r of results) ctx.stdout.write(`${JSON.stringify(toJson(r))}\n`);
   else printRunTable(ctx, results, new Date(result.asOf));
-  if (results.some((r) => r.status === "failed")) throw new ExitCode(1);
+  exitForRuns(results);
 }

@@ -1,3 +1,4 @@
+import path from "node:path";
 import cliProgress from "cli-progress";
 import type { Output } from "./context.ts";
 
@@ -42,6 +43,14 @@ export function progressBar(out: Output, label: string) {
       if (started) bar.stop();
     },
   };
+}
+
+/** `rules/` for a directory below the working directory, else the path as given. */
+export function displayDir(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  if (relative === "") return "./";
+  const shown = relative.startsWith("..") || path.isAbsolute(relative) ? dir : relative;
+  return shown.endsWith(path.sep) ? shown : `${shown}${path.sep}`;
 }
 
 /** CSV field quoting (RFC 4180). */

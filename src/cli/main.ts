@@ -2,7 +2,7 @@ import { Command, CommanderError } from "commander";
 import { type CliContext, createContext } from "./context.ts";
 import { registerDbCommands } from "./db.ts";
 import { registerDemoCommand } from "./demo.ts";
-import { ExitCode } from "./exit.ts";
+import { EXIT_PREREQUISITE, ExitCode } from "./exit.ts";
 import { registerExplainCommands } from "./explain.ts";
 import { registerExportCommands } from "./export.ts";
 import { registerHistoryCommands } from "./history.ts";
@@ -10,7 +10,7 @@ import { registerImportCommands } from "./import.ts";
 import { registerImportTagsCommand } from "./import-tags.ts";
 import { registerKeysCommands } from "./keys.ts";
 import { registerProfileCommands } from "./profile.ts";
-import { EXIT_PREREQUISITE, reportError } from "./report-error.ts";
+import { reportError } from "./report-error.ts";
 import { registerRulesCommands } from "./rules.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSeedCommand } from "./seed.ts";
@@ -101,7 +101,8 @@ function rootHelp(program: Command): string {
 
 /**
  * Runs one signaltag command and returns its exit code: 0 on success, 1 when
- * the command failed, 2 for a usage error or a missing prerequisite.
+ * the command failed, 2 for a usage error or a missing prerequisite, 3 when
+ * the removal guard held a run.
  */
 export async function main(argv: string[], ctx: CliContext = createContext()): Promise<number> {
   const program = buildProgram(ctx);

@@ -1,9 +1,7 @@
 import { databaseUnavailable } from "../db/connection-errors.ts";
 import { ConfigError, isSignaltagError, MissingPrerequisiteError } from "../errors/index.ts";
 import type { CliContext } from "./context.ts";
-
-/** Exit code of a usage error or a missing prerequisite (configuration, database, Redis). */
-export const EXIT_PREREQUISITE = 2;
+import { EXIT_PREREQUISITE } from "./exit.ts";
 
 /**
  * The first line of what went wrong, from the error the driver raised rather

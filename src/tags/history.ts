@@ -138,7 +138,7 @@ export async function historyOf(
   return {
     entries: page.map(toEntry),
     nextCursor:
-      found.length > limit && last ? encodeCursor({ at: last.at, seq: last.seq, id: last.id }) : null,
+      found.length > limit && last ? encodeCursor({ at: last.cursor_at, seq: last.seq, id: last.id }) : null,
   };
 }
 
