@@ -21,39 +21,97 @@ function urlWithProtocol(protocols: string[], example: string) {
         return false;
       }
     },
-    { message: `must be a URL like ${example}` },
+    { message: `a URL like ${example}` },
   );
 }
 
+/** A whole number within bounds; its issue message completes "VAR must be ...". */
+function wholeNumber(min: number, max?: number) {
+  const what =
+    max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
+  return z.string().transform((value, ctx) => {
+    const n = Number(value.trim());
+    if (!/^\s*\d+\s*$/.test(value) || n < min || (max !== undefined && n > max)) {
+      ctx.addIssue({ code: "custom", message: what });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+const fraction = z.string().transform((value, ctx) => {
+  const n = Number(value.trim());
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    ctx.addIssue({ code: "custom", message: "a number from 0 to 1, such as 0.5" });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const optionalString = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema.optional());
+
+/** What an unset variable means, for the error that says how to get back to it. */
+const defaults = {
+  SIGNALTAG_DATA_DIR: "./.signaltag",
+  SIGNALTAG_RULES_DIR: "./rules",
+  SIGNALTAG_TIMEZONE: "UTC",
+  SIGNALTAG_PORT: 3000,
+  SIGNALTAG_HOST: "127.0.0.1",
+  SIGNALTAG_REMOVAL_GUARD: 0.5,
+  SIGNALTAG_RUN_CONCURRENCY: 2,
+  SIGNALTAG_QUEUE_PREFIX: "signaltag",
+  SIGNALTAG_PARTITION_SIZE: 50_000,
+  SIGNALTAG_WORKER_CONCURRENCY: 4,
+  SIGNALTAG_SHUTDOWN_TIMEOUT_MS: 30_000,
+  SIGNALTAG_DEBOUNCE_MS: 500,
+  SIGNALTAG_JOB_LOCK_MS: 30_000,
+  SIGNALTAG_LOG_LEVEL: "info",
+} as const;
+
+/** What unsetting a variable without a default does. */
+const unsetMeans: Record<string, string> = {
+  DATABASE_URL: "unset it to use the embedded database in SIGNALTAG_DATA_DIR",
+  REDIS_URL: "unset it to run rules inline, without a queue",
+};
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const envSchema = z.object({
   DATABASE_URL: optionalString(
     urlWithProtocol(["postgres:", "postgresql:"], "postgres://user@127.0.0.1:5432/signaltag"),
   ),
-  SIGNALTAG_DATA_DIR: optionalString(z.string()).default("./.signaltag"),
+  SIGNALTAG_DATA_DIR: optionalString(z.string()).default(defaults.SIGNALTAG_DATA_DIR),
   REDIS_URL: optionalString(urlWithProtocol(["redis:", "rediss:"], "redis://127.0.0.1:6379")),
-  SIGNALTAG_RULES_DIR: optionalString(z.string()).default("./rules"),
+  SIGNALTAG_RULES_DIR: optionalString(z.string()).default(defaults.SIGNALTAG_RULES_DIR),
   SIGNALTAG_TIMEZONE: optionalString(
-    z.string().refine(isTimeZone, { message: "must be an IANA time zone such as UTC or Europe/Berlin" }),
-  ).default("UTC"),
-  SIGNALTAG_PORT: optionalString(z.coerce.number().int().min(1).max(65535)).default(3000),
-  SIGNALTAG_HOST: optionalString(z.string()).default("127.0.0.1"),
-  SIGNALTAG_REMOVAL_GUARD: optionalString(z.coerce.number().min(0).max(1)).default(0.5),
-  SIGNALTAG_RUN_CONCURRENCY: optionalString(z.coerce.number().int().min(1).max(64)).default(2),
+    z.string().refine(isTimeZone, { message: "an IANA time zone such as UTC or Europe/Berlin" }),
+  ).default(defaults.SIGNALTAG_TIMEZONE),
+  SIGNALTAG_PORT: optionalString(wholeNumber(1, 65535)).default(defaults.SIGNALTAG_PORT),
+  SIGNALTAG_HOST: optionalString(z.string()).default(defaults.SIGNALTAG_HOST),
+  SIGNALTAG_REMOVAL_GUARD: optionalString(fraction).default(defaults.SIGNALTAG_REMOVAL_GUARD),
+  SIGNALTAG_RUN_CONCURRENCY: optionalString(wholeNumber(1, 64)).default(defaults.SIGNALTAG_RUN_CONCURRENCY),
   SIGNALTAG_QUEUE_PREFIX: optionalString(
-    z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "must be letters, digits, '_', '.' or '-'" }),
-  ).default("signaltag"),
-  SIGNALTAG_PARTITION_SIZE: optionalString(z.coerce.number().int().min(1)).default(50_000),
-  SIGNALTAG_WORKER_CONCURRENCY: optionalString(z.coerce.number().int().min(1).max(256)).default(4),
-  SIGNALTAG_SHUTDOWN_TIMEOUT_MS: optionalString(z.coerce.number().int().min(0)).default(30_000),
-  SIGNALTAG_DEBOUNCE_MS: optionalString(z.coerce.number().int().min(0)).default(500),
-  SIGNALTAG_JOB_LOCK_MS: optionalString(z.coerce.number().int().min(500)).default(30_000),
+    z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "letters, digits, '_', '.' or '-'" }),
+  ).default(defaults.SIGNALTAG_QUEUE_PREFIX),
+  SIGNALTAG_PARTITION_SIZE: optionalString(wholeNumber(1)).default(defaults.SIGNALTAG_PARTITION_SIZE),
+  SIGNALTAG_WORKER_CONCURRENCY: optionalString(wholeNumber(1, 256)).default(
+    defaults.SIGNALTAG_WORKER_CONCURRENCY,
+  ),
+  SIGNALTAG_SHUTDOWN_TIMEOUT_MS: optionalString(wholeNumber(0)).default(
+    defaults.SIGNALTAG_SHUTDOWN_TIMEOUT_MS,
+  ),
+  SIGNALTAG_DEBOUNCE_MS: optionalString(wholeNumber(0)).default(defaults.SIGNALTAG_DEBOUNCE_MS),
+  SIGNALTAG_JOB_LOCK_MS: optionalString(wholeNumber(500)).default(defaults.SIGNALTAG_JOB_LOCK_MS),
   SIGNALTAG_LOG_LEVEL: optionalString(
-    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
-  ).default("info"),
+    z.enum(logLevels, { message: `one of ${logLevels.join(", ")}` }),
+  ).default(defaults.SIGNALTAG_LOG_LEVEL),
 });
+
+/** A variable's value for a message: quoted, with a URL's password left out (it never reaches a terminal or a log). */
+function shown(value: string): string {
+  return JSON.stringify(value.includes("@") ? redactUrl(value) : value);
+}
 
 export interface Config {
   databaseUrl: string | undefined;
@@ -87,18 +145,19 @@ export interface Config {
 
 /**
  * Parses the environment once. A bad value throws a ConfigError whose message
- * is one line naming the variable and what it must be.
+ * is one line, as every other signaltag error: the variable, what it must be,
+ * the value it has and what to do.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? "environment");
-    const raw = env[name];
-    // A URL may carry a password: it never reaches a terminal or a log.
-    const value = raw !== undefined && name.endsWith("_URL") ? redactUrl(raw) : raw;
+    const value = env[name];
+    const fallback = (defaults as Record<string, string | number>)[name];
+    const fix = `correct it, or ${unsetMeans[name] ?? (fallback === undefined ? "unset it" : `unset it to use ${fallback}`)}`;
     throw new ConfigError(
-      `${name}${value === undefined ? "" : `=${JSON.stringify(value)}`} is invalid: ${issue?.message ?? "bad value"}`,
+      `environment variable ${name} must be ${issue?.message ?? "valid"}, not ${value === undefined ? "missing" : shown(value)}; ${fix}`,
     );
   }
   const e = parsed.data;

@@ -3,10 +3,13 @@ import { type Database, openDatabase } from "../db/client.ts";
 import { ensureMigrated } from "../db/migrate.ts";
 import { queueAfterChange } from "../jobs/after-changes.ts";
 import type { TagHooks } from "../tags/changes.ts";
+import { pipeOutput } from "./output.ts";
 
 export interface Output {
   write(text: string): unknown;
   isTTY?: boolean;
+  /** Resolves once a full buffer has room again (or its reader has gone). */
+  drain?(): Promise<void>;
 }
 
 /**
@@ -36,8 +39,8 @@ export function createContext(
       config ??= loadConfig();
       return config;
     },
-    stdout: opts.stdout ?? process.stdout,
-    stderr: opts.stderr ?? process.stderr,
+    stdout: opts.stdout ?? pipeOutput(process.stdout, "stop"),
+    stderr: opts.stderr ?? pipeOutput(process.stderr, "drop"),
     database({ migrate = "check" } = {}) {
       if (given) return Promise.resolve(given);
       opened ??= (async () => {

@@ -11,9 +11,9 @@ import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, selectRules } from "../runs/runner.ts";
 import { entityNotFound } from "../tags/manual.ts";
 import type { CliContext } from "./context.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 import { ExitCode } from "./exit.ts";
-import { parseEntityType } from "./explain.ts";
-import { parseAsOf, printRunTable, toJson } from "./run.ts";
+import { exitForRuns, parseAsOf, printRunTable, toJson } from "./run.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -85,7 +85,7 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
   group
     .command("entity")
     .description("Queue a re-evaluation of one user or account against every enabled rule of its type.")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .option("--wait", "wait for the re-evaluation and print its summary; exit 1 when it failed")
     .option("--timeout <seconds>", timeoutHelp)
@@ -146,5 +146,5 @@ async function report(ctx: CliContext, enqueued: Enqueued, opts: WaitFlags, time
   const results = result.results as RunResult[];
   if (opts.json) for (const r of results) ctx.stdout.write(`${JSON.stringify(toJson(r))}\n`);
   else printRunTable(ctx, results, new Date(result.asOf));
-  if (results.some((r) => r.status === "failed")) throw new ExitCode(1);
+  exitForRuns(results);
 }

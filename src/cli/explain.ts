@@ -1,22 +1,16 @@
 import type { Command } from "commander";
-import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../facts/catalog.ts";
 import { explainEntity } from "../runs/evaluate-entities.ts";
 import { conditionLines, ruleLabel } from "../runs/explanation-words.ts";
 import { loadValidRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 import { parseAsOf } from "./run.ts";
-
-export function parseEntityType(value: string): EntityType {
-  if (value === "user" || value === "account") return value;
-  throw new InputError(`entity type must be user or account, not ${JSON.stringify(value)}`);
-}
 
 export function registerExplainCommands(program: Command, ctx: CliContext): void {
   program
     .command("explain")
     .description("Show why an entity has or lacks each rule's tag, and every claim it holds.")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .option("--as-of <instant>", "evaluate as of this ISO-8601 instant instead of now")
     .option("--json", "print the explanation as JSON")

@@ -19,6 +19,7 @@ export function registerExportCommands(program: Command, ctx: CliContext): void 
       }
       const database = await ctx.database();
       if (opts.format === "csv") ctx.stdout.write("entity_type,entity_id,tag,sources\n");
+      let exported = 0;
       for await (const page of assignmentPages(database.db, PAGE)) {
         let chunk = "";
         for (const r of page) {
@@ -28,6 +29,8 @@ export function registerExportCommands(program: Command, ctx: CliContext): void 
               : `${JSON.stringify({ entity_type: r.entity_type, entity_id: r.entity_id, tag: r.tag, sources: r.sources })}\n`;
         }
         if (chunk) await writeChunk(ctx.stdout, chunk);
+        exported += page.length;
       }
+      if (exported === 0) ctx.stderr.write("0 tag assignments\n");
     });
 }

@@ -1,3 +1,4 @@
+import path from "node:path";
 import cliProgress from "cli-progress";
 import type { Output } from "./context.ts";
 
@@ -44,9 +45,15 @@ export function progressBar(out: Output, label: string) {
   };
 }
 
+/** `rules/` for a directory below the working directory, else the path as given. */
+export function displayDir(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  if (relative === "") return "./";
+  const shown = relative.startsWith("..") || path.isAbsolute(relative) ? dir : relative;
+  return shown.endsWith(path.sep) ? shown : `${shown}${path.sep}`;
+}
+
 /** Writes a chunk and waits when a stream's buffer is full, so big exports stay flat in memory. */
 export async function writeChunk(out: Output, text: string): Promise<void> {
-  if (out.write(text) === false && typeof (out as NodeJS.WritableStream).once === "function") {
-    await new Promise((resolve) => (out as NodeJS.WritableStream).once("drain", resolve));
-  }
+  if (out.write(text) === false) await out.drain?.();
 }

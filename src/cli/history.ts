@@ -2,13 +2,13 @@ import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
 import { historyOf } from "../tags/history.ts";
 import type { CliContext } from "./context.ts";
-import { parseEntityType } from "./explain.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 
 export function registerHistoryCommands(program: Command, ctx: CliContext): void {
   program
     .command("history")
     .description("An entity's tag history, newest first, each entry with why it happened.")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .option("--tag <name>", "only this tag's history")
     .option("--limit <n>", "entries to show", "50")

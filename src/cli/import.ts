@@ -61,6 +61,7 @@ export function registerImportCommands(program: Command, ctx: CliContext): void 
   for (const importer of importers) {
     group
       .command(importer.name)
+      .alias(importer.name.replace(/s$/, ""))
       .description(importer.description)
       .argument("<file>", "a .csv file with a header line, or a .ndjson file with one object per line")
       .option("--skip-invalid", "import the valid rows and report the others, instead of refusing the file")

@@ -1,10 +1,9 @@
 import { Command, CommanderError } from "commander";
-import { isSignaltagError } from "../errors/index.ts";
 import { registerActivitiesCommand } from "./activities.ts";
 import { type CliContext, createContext } from "./context.ts";
 import { registerDbCommands } from "./db.ts";
 import { registerDemoCommand } from "./demo.ts";
-import { ExitCode } from "./exit.ts";
+import { EXIT_PREREQUISITE, ExitCode } from "./exit.ts";
 import { registerExplainCommands } from "./explain.ts";
 import { registerExportCommands } from "./export.ts";
 import { registerHistoryCommands } from "./history.ts";
@@ -12,6 +11,7 @@ import { registerImportCommands } from "./import.ts";
 import { registerImportTagsCommand } from "./import-tags.ts";
 import { registerKeysCommands } from "./keys.ts";
 import { registerProfileCommands } from "./profile.ts";
+import { reportError } from "./report-error.ts";
 import { registerRulesCommands } from "./rules.ts";
 import { registerRunCommands } from "./run.ts";
 import { registerSeedCommand } from "./seed.ts";
@@ -52,6 +52,7 @@ function buildProgram(ctx: CliContext): Command {
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
     })
+    .option("--verbose", "on an unexpected error, print its stack trace")
     .exitOverride();
   for (const register of registrars) register(program, ctx);
   // Subcommands report their own usage errors the same way as the root.
@@ -92,6 +93,9 @@ function rootHelp(program: Command): string {
     "Commands:",
     ...lines.map(([usage, desc]) => `  ${usage.padEnd(width)}  ${desc}`),
     "",
+    "Global options:",
+    "  --verbose  on an unexpected error, print its stack trace (as SIGNALTAG_LOG_LEVEL=debug does)",
+    "",
     "Run `signaltag <command> --help` for a command's options.",
     "",
   ].join("\n");
@@ -99,29 +103,24 @@ function rootHelp(program: Command): string {
 
 /**
  * Runs one signaltag command and returns its exit code: 0 on success, 1 when
- * the command failed, 2 for a usage error or a missing prerequisite.
+ * the command failed, 2 for a usage error or a missing prerequisite, 3 when
+ * the removal guard held a run.
  */
 export async function main(argv: string[], ctx: CliContext = createContext()): Promise<number> {
   const program = buildProgram(ctx);
   try {
     await program.parseAsync(argv, { from: "user" });
-    return typeof process.exitCode === "number" && ctx.stdout === process.stdout ? process.exitCode : 0;
+    return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.exitCode === 0) {
         return 0;
       }
-      return 2;
+      return EXIT_PREREQUISITE;
     }
     if (err instanceof ExitCode) return err.code;
-    if (isSignaltagError(err)) {
-      ctx.stderr.write(`signaltag: ${err.message}\n`);
-      return err.code === "config_invalid" || err.code === "missing_prerequisite" ? 2 : 1;
-    }
-    ctx.stderr.write(
-      `signaltag: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    return 1;
+    const verbose = program.opts<{ verbose?: boolean }>().verbose === true;
+    return reportError(ctx, err, verbose);
   } finally {
     await ctx.close();
   }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { type AccountProfile, type ProfileTag, profileOf, type UserProfile } from "../tags/profile.ts";
 import type { Suppression } from "../tags/suppress.ts";
 import type { CliContext } from "./context.ts";
-import { parseEntityType } from "./explain.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 import { formatEntityTags } from "./tag.ts";
 
 function formatSuppressions(list: Suppression[]): string {
@@ -41,7 +41,7 @@ export function registerProfileCommands(program: Command, ctx: CliContext): void
     .description(
       "An account (fields, attributes, tags with their claims, users) or a user (fields, account, tags).",
     )
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .option("--json", "print the profile as JSON")
     .action(async (typeArg: string, id: string, opts: { json?: boolean }) => {

@@ -11,15 +11,7 @@ import { unseenNameWarnings } from "../rules/vocabulary.ts";
 import { type RetireResult, retireRule, retireWarning, rulesToRetire } from "../runs/retire.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";
-import { table } from "./format.ts";
-
-/** `rules/` for a directory below the working directory, else the path as given. */
-function displayDir(dir: string): string {
-  const relative = path.relative(process.cwd(), dir);
-  if (relative === "") return "./";
-  const shown = relative.startsWith("..") || path.isAbsolute(relative) ? dir : relative;
-  return shown.endsWith(path.sep) ? shown : `${shown}${path.sep}`;
-}
+import { displayDir, table } from "./format.ts";
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 

@@ -5,8 +5,8 @@ import { conditionLines, ruleLabel } from "../runs/explanation-words.ts";
 import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
-import { ExitCode } from "./exit.ts";
-import { progressBar, table } from "./format.ts";
+import { EXIT_HELD, ExitCode } from "./exit.ts";
+import { displayDir, progressBar, table } from "./format.ts";
 import { warnRulesToRetire } from "./rules.ts";
 import { DiffFile } from "./run-diff.ts";
 
@@ -96,8 +96,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             ctx.stdout.write(`\nwrote ${changes} change${changes === 1 ? "" : "s"} to ${diff.path}\n`);
           }
         }
-        // A held run is an expected outcome, reported above; only a failed run fails the command.
-        if (results.some((r) => r.status === "failed")) throw new ExitCode(1);
+        exitForRuns(results);
       },
     );
 }
@@ -110,6 +109,12 @@ function parseSamples(value: string | undefined): number | undefined {
     throw new InputError(`--samples must be a whole number of at least 0, not ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** A failed run fails the command (1); a held one, reported above, exits with its own code for scripts. */
+export function exitForRuns(results: RunResult[]): void {
+  if (results.some((r) => r.status === "failed")) throw new ExitCode(1);
+  if (results.some((r) => r.status === "held")) throw new ExitCode(EXIT_HELD);
 }
 
 export function toJson(r: RunResult) {
@@ -136,6 +141,10 @@ export function toJson(r: RunResult) {
 
 export function printRunTable(ctx: CliContext, results: RunResult[], asOf: Date): void {
   ctx.stdout.write(`as of ${asOf.toISOString()} (${ctx.config.timezone})\n`);
+  if (results.length === 0) {
+    ctx.stdout.write(`no enabled rules to run in ${displayDir(ctx.config.rulesDir)} (SIGNALTAG_RULES_DIR)\n`);
+    return;
+  }
   ctx.stdout.write(
     table(
       ["rule", "tag", "status", "evaluated", "matched", "added", "removed", "ms"],

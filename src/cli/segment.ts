@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
-import type { EntityType } from "../facts/catalog.ts";
 import { bulkTagSegment } from "../segments/bulk.ts";
 import { csvHeader, csvLines } from "../segments/export.ts";
 import {
@@ -15,17 +14,11 @@ import {
 } from "../segments/query.ts";
 import { cliActor } from "./actor.ts";
 import type { CliContext } from "./context.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 import { table, writeChunk } from "./format.ts";
 import { parseAsOf } from "./run.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-function parseSegmentType(value: string): EntityType {
-  const v = value.toLowerCase();
-  if (v === "users" || v === "user") return "user";
-  if (v === "accounts" || v === "account") return "account";
-  throw new InputError(`segment type must be users or accounts, not ${JSON.stringify(value)}`);
-}
 
 function parseConditions(text: string | undefined): unknown {
   if (text === undefined) return undefined;
@@ -66,7 +59,7 @@ export function registerSegmentCommands(program: Command, ctx: CliContext): void
     .description(
       'Accounts or users "Tagged with" / "Is not tagged" (and matching optional rule-format conditions): count, rows, CSV, or tag them all.',
     )
-    .argument("<type>", "users or accounts")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .option("--tagged-with <tag>", "entities that have this tag (repeatable)", collect, [])
     .option("--not-tagged <tag>", "entities that do not have this tag (repeatable)", collect, [])
     .option("--match <all|any>", "every tag test must hold, or any one", "all")
@@ -79,7 +72,7 @@ export function registerSegmentCommands(program: Command, ctx: CliContext): void
     .option("--remove-tag <tag>", "remove this tag (every claim) from every entity of the segment")
     .option("--actor <name>", "who to record as making a bulk change (default cli:<login name>)")
     .action(async (typeArg: string, opts: SegmentOptions) => {
-      const type = parseSegmentType(typeArg);
+      const type = parseEntityType(typeArg);
       if (opts.match !== "all" && opts.match !== "any") {
         throw new InputError(`--match must be all or any, not ${JSON.stringify(opts.match)}`);
       }

@@ -3,7 +3,7 @@ import { openQueues, type QueueSet } from "../jobs/connection.ts";
 import { collectStatus, type RuleStatus } from "../jobs/status.ts";
 import { loadRulesDir } from "../rules/load.ts";
 import type { CliContext } from "./context.ts";
-import { table } from "./format.ts";
+import { displayDir, table } from "./format.ts";
 import { warnRulesToRetire } from "./rules.ts";
 
 export function registerStatusCommand(program: Command, ctx: CliContext): void {
@@ -33,12 +33,16 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
           ctx.stdout.write(`${JSON.stringify({ ...status, ...(queueNote ? { note: queueNote } : {}) })}\n`);
           return;
         }
-        ctx.stdout.write(
-          table(
-            ["rule", "tag", "schedule", "last run", "status", "changes", "next run", "queued", "stale"],
-            status.rules.map(row),
-          ),
-        );
+        if (status.rules.length === 0) {
+          ctx.stdout.write(`no rules in ${displayDir(ctx.config.rulesDir)} (SIGNALTAG_RULES_DIR)\n`);
+        } else {
+          ctx.stdout.write(
+            table(
+              ["rule", "tag", "schedule", "last run", "status", "changes", "next run", "queued", "stale"],
+              status.rules.map(row),
+            ),
+          );
+        }
         for (const r of status.rules) {
           if (r.stale) ctx.stdout.write(`stale: ${r.rule}: ${r.staleReason}\n`);
         }

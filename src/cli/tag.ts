@@ -6,7 +6,7 @@ import { applyTag, removeTag, type TagChangeResult } from "../tags/manual.ts";
 import { liftSuppression, suppress } from "../tags/suppress.ts";
 import { cliActor } from "./actor.ts";
 import type { CliContext } from "./context.ts";
-import { parseEntityType } from "./explain.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 
 export function formatEntityTags(tags: EntityTag[], indent = "  "): string {
   if (tags.length === 0) return `${indent}(no tags)\n`;
@@ -47,7 +47,7 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
   tag
     .command("add")
     .description("Add a tag to one entity by hand (source manual); the tag is created on first use.")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .argument("<tag>", "the tag's name (matched case-insensitively)")
     .option("--actor <name>", "who to record as making the change (default cli:<login name>)")
@@ -65,7 +65,7 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
   tag
     .command("remove")
     .description("Remove a tag from one entity by hand: every claim on it goes, whatever its source.")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .argument("<tag>", "the tag's name")
     .option("--actor <name>", "who to record as making the change (default cli:<login name>)")
@@ -83,7 +83,7 @@ export function registerTagCommands(program: Command, ctx: CliContext): void {
   tag
     .command("suppress")
     .description("Stop rules from claiming a tag on one entity, until a date or until lifted.")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .argument("<id>", "the entity's id")
     .argument("<tag>", "the tag's name")
     .option("--rule <id>", "suppress only this rule's claim (default: every rule's)")

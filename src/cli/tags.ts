@@ -3,7 +3,7 @@ import { parseMembershipInstant } from "../tags/as-of.ts";
 import { listTags, tagsArePermanent } from "../tags/catalog.ts";
 import { membersOf } from "../tags/history.ts";
 import type { CliContext } from "./context.ts";
-import { parseEntityType } from "./explain.ts";
+import { ENTITY_TYPE_ARGUMENT, parseEntityType } from "./entity-type.ts";
 import { table, writeChunk } from "./format.ts";
 
 export function registerTagsCommands(program: Command, ctx: CliContext): void {
@@ -38,7 +38,7 @@ export function registerTagsCommands(program: Command, ctx: CliContext): void {
       "The ids of the entities that have a tag now, or had it as of a past date (replayed from history).",
     )
     .argument("<tag>", "the tag's name")
-    .argument("<type>", "user or account")
+    .argument("<type>", ENTITY_TYPE_ARGUMENT)
     .option("--as-of <date>", "a date (end of that day in the workspace time zone) or an ISO-8601 instant")
     .action(async (name: string, typeArg: string, opts: { asOf?: string }) => {
       const type = parseEntityType(typeArg);
@@ -48,11 +48,19 @@ export function registerTagsCommands(program: Command, ctx: CliContext): void {
           : parseMembershipInstant(opts.asOf, ctx.config.timezone, "--as-of");
       const database = await ctx.database();
       let cursor: string | undefined;
+      let found = 0;
       do {
         const page = await membersOf(database.db, { tag: name, type, asOf, cursor, limit: 5000 });
         if (page.ids.length > 0) await writeChunk(ctx.stdout, `${page.ids.join("\n")}\n`);
+        found += page.ids.length;
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
+      // stdout is a list of ids for scripts; the empty case is said where a person sees it.
+      if (found === 0) {
+        ctx.stderr.write(
+          `0 ${type}s have ${JSON.stringify(name)}${opts.asOf ? ` as of ${opts.asOf}` : ""}\n`,
+        );
+      }
     });
   tags
     .command("rename")

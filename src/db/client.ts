@@ -6,6 +6,7 @@ import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type postgres from "postgres";
 import type { Config } from "../config.ts";
+import { databaseUnavailable } from "./connection-errors.ts";
 import { registerPool } from "./connections.ts";
 import { copyRowsPostgres, insertRowsPglite } from "./copy.ts";
 import { acquireDataDirLock } from "./embedded-lock.ts";
@@ -71,6 +72,14 @@ export async function openPostgres(
   };
   const common = { connection, onnotice: () => {} } as const;
   const client = postgresJs(url, { ...common, max: opts.max ?? 10 });
+  // postgres.js connects on the first query; connecting here makes a wrong
+  // DATABASE_URL one clear error before any command starts its work.
+  try {
+    await client`select 1`;
+  } catch (err) {
+    await client.end({ timeout: 1 });
+    throw databaseUnavailable(err, url) ?? err;
+  }
   // COPY gets a client of its own: drizzle(client) replaces the client's type handling.
   let copyClient: postgres.Sql | undefined;
   const db: Db = drizzle(client);

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
-import { InputError } from "../errors/index.ts";
+import { MissingPrerequisiteError } from "../errors/index.ts";
 import { type Database, migrationsFolder, rows } from "./client.ts";
 
 /** Applies the committed drizzle migrations; safe to run any number of times. */
@@ -32,15 +32,23 @@ export async function ensureMigrated(database: Database): Promise<void> {
     await migrate(database);
     return;
   }
-  const [row] = await rows<{ applied: number | null }>(
+  // Two statements: a table named in a query must exist even in a branch that never runs.
+  const [found] = await rows<{ present: boolean; name: string }>(
     database.db,
-    sql`select case when to_regclass('drizzle.__drizzle_migrations') is null then null
-        else (select count(*)::int from drizzle.__drizzle_migrations) end as applied`,
+    sql`select to_regclass('drizzle.__drizzle_migrations') is not null as present, current_database() as name`,
   );
-  const applied = row?.applied ?? 0;
-  if (applied < committedMigrationCount()) {
-    throw new InputError(
-      `The database at DATABASE_URL is not migrated (${applied} of ${committedMigrationCount()} migrations applied); run \`signaltag db migrate\` first.`,
+  let applied = 0;
+  if (found?.present) {
+    const [counted] = await rows<{ applied: number }>(
+      database.db,
+      sql`select count(*)::int as applied from drizzle.__drizzle_migrations`,
+    );
+    applied = counted?.applied ?? 0;
+  }
+  const committed = committedMigrationCount();
+  if (applied < committed) {
+    throw new MissingPrerequisiteError(
+      `database ${JSON.stringify(found?.name ?? "")} (DATABASE_URL) is not migrated (${applied} of ${committed} migrations applied); run \`signaltag db migrate\` first`,
       { code: "not_migrated" },
     );
   }

@@ -92,10 +92,27 @@ export class RedisUnavailableError extends SignaltagError {
   }
 }
 
-/** Something a command or route needs is not configured (the queue without REDIS_URL...); the CLI exits 2. */
+/**
+ * Something a command or route needs is not there (the queue without
+ * REDIS_URL, a database not migrated...); the CLI exits 2.
+ */
 export class MissingPrerequisiteError extends SignaltagError {
-  constructor(message: string) {
-    super("missing_prerequisite", message, { status: 503 });
+  constructor(message: string, opts: { code?: string; cause?: unknown; retriable?: boolean } = {}) {
+    super(opts.code ?? "missing_prerequisite", message, { ...opts, status: 503 });
+  }
+}
+
+/**
+ * The database at DATABASE_URL cannot be used: the server does not answer
+ * (`database_unreachable`, retriable), the database does not exist
+ * (`database_missing`) or the server refuses the user (`database_refused`).
+ */
+export class DatabaseUnavailableError extends MissingPrerequisiteError {
+  constructor(
+    message: string,
+    opts: { code: "database_unreachable" | "database_missing" | "database_refused"; cause?: unknown },
+  ) {
+    super(message, { ...opts, retriable: opts.code === "database_unreachable" });
   }
 }
 

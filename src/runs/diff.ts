@@ -1,4 +1,5 @@
 import { ensureTag } from "../claims/sql/tags.ts";
+import { csvLine } from "../csv.ts";
 import type { Tx } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { type Explanation, readableExplanation } from "./explanation.ts";
@@ -78,14 +79,10 @@ export async function* diffPages(
   }
 }
 
-const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
-
 /** The header of a diff file. */
 export const DIFF_CSV_HEADER = "entity_type,entity_id,tag,change,explanation\n";
 
 /** Diff changes as lines of a diff file. */
 export function diffCsvLines(changes: readonly DiffChange[]): string {
-  return changes
-    .map((c) => `${[c.entityType, c.entityId, c.tag, c.change, c.words].map(csvField).join(",")}\n`)
-    .join("");
+  return changes.map((c) => csvLine([c.entityType, c.entityId, c.tag, c.change, c.words])).join("");
 }

@@ -159,7 +159,7 @@ export async function historyOf(
   return {
     entries: page.map((r) => toEntry(r, names)),
     nextCursor:
-      found.length > limit && last ? encodeCursor({ at: last.at, seq: last.seq, id: last.id }) : null,
+      found.length > limit && last ? encodeCursor({ at: last.cursor_at, seq: last.seq, id: last.id }) : null,
   };
 }
 

@@ -27,3 +27,19 @@ export async function runCli(
   const code = await main(argv, ctx);
   return { code, stdout, stderr };
 }
+
+/**
+ * Runs a signaltag command in this process as the shell would: configured
+ * from `env` alone, opening (and closing) its database itself.
+ */
+export async function runCliWithEnv(argv: string[], env: Record<string, string>): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const ctx = createContext({
+    config: loadConfig({ ...env }),
+    stdout: { write: (s: string) => (stdout += s), isTTY: false },
+    stderr: { write: (s: string) => (stderr += s), isTTY: false },
+  });
+  const code = await main(argv, ctx);
+  return { code, stdout, stderr };
+}

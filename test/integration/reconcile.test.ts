@@ -218,7 +218,10 @@ describe.skipIf(backendUnavailable())("rule runs reconcile claims", () => {
     const { rebuildRollups } = await import("../../src/imports/rollups.ts");
     await rebuildRollups(t.database.db, "UTC");
     const eventsBefore = await countRows(t.database, "tag_events");
-    const held = parse((await run(dir)).stdout)[0];
+    const heldRun = await run(dir);
+    // A held run exits with its own code, so a script can tell it from success and failure.
+    expect(heldRun.code).toBe(3);
+    const held = parse(heldRun.stdout)[0];
     expect(held).toMatchObject({ status: "held", removed: 6, added: 0 });
     expect(await countRows(t.database, "claims")).toBe(10);
     expect(await countRows(t.database, "tag_events")).toBe(eventsBefore);
@@ -227,7 +230,9 @@ describe.skipIf(backendUnavailable())("rule runs reconcile claims", () => {
       sql`select status from rule_runs order by id desc limit 1`,
     );
     expect(recorded?.status).toBe("held");
-    const forced = parse((await run(dir, "--force")).stdout)[0];
+    const forcedRun = await run(dir, "--force");
+    expect(forcedRun.code).toBe(0);
+    const forced = parse(forcedRun.stdout)[0];
     expect(forced).toMatchObject({ status: "applied", removed: 6 });
     expect(await countRows(t.database, "claims")).toBe(4);
   });

@@ -27,9 +27,9 @@ export async function lastRuns(
     db,
     sql`select r.rule_id, r.id::int as id, r.status, r.trigger, r.evaluated, r.matched, r.added, r.removed,
                r.error, to_char(coalesce(r.finished_at, r.started_at) at time zone 'UTC',
-                                'YYYY-MM-DD"T"HH24:MI:SS"Z"') as at,
+                                'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at,
                (select to_char(max(coalesce(s.finished_at, s.started_at)) at time zone 'UTC',
-                               'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                               'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
                 from rule_runs s where s.rule_id = r.rule_id and s.status = 'applied'
                   and ${ruleWide(sql`s`)}) as last_success
         from (select distinct on (rule_id) * from rule_runs

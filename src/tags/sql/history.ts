@@ -5,7 +5,8 @@ import type { RuleDefinition } from "../../rules/types.ts";
 import { expandExplanation, isCompactExplanation } from "../../runs/explanation.ts";
 
 /** Microseconds, so an entry's instant orders (and pages) exactly. */
-const iso = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
+// Microseconds for the page cursor, which must fall between two events; milliseconds for people.
+const isoUs = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
 const isoMs = (col: string) => sql.raw(`to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
 
 export interface HistoryRow {
@@ -13,6 +14,8 @@ export interface HistoryRow {
   /** tag_events.id or suppressions.id. */
   id: number;
   at: string;
+  /** `at` to the microsecond, for the page cursor. */
+  cursor_at: string;
   tag: string;
   /** added/removed for a claim; suppressed/lifted/expired for a suppression. */
   action: string;
@@ -51,7 +54,7 @@ export async function entityHistory(
     : sql``;
   const found = await rows<HistoryRow>(
     db,
-    sql`select kind, id, ${iso("at_ts")} as at, tag, action, source, actor, membership_changed, rule_id, rule_version,
+    sql`select kind, id, ${isoMs("at_ts")} as at, ${isoUs("at_ts")} as cursor_at, tag, action, source, actor, membership_changed, rule_id, rule_version,
                run_id, as_of, explanation, until, reason, seq
         from (
           select 'tag' as kind, e.id::int as id, e.occurred_at as at_ts, t.name as tag, e.action, e.source, e.actor,
