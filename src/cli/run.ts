@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InputError } from "../errors/index.ts";
 import { parseInstant } from "../facts/time.ts";
-import { conditionLines, ruleLabel } from "../runs/explanation-words.ts";
+import { conditionLines, resultInWords, ruleLabel } from "../runs/explanation-words.ts";
 import type { RunResult } from "../runs/run-result.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
@@ -135,7 +135,7 @@ export function toJson(r: RunResult) {
     ...(r.runId === undefined ? {} : { runId: r.runId }),
     ...(r.error ? { error: r.error } : {}),
     ...(r.wouldBeHeld ? { wouldBeHeld: r.wouldBeHeld } : {}),
-    ...(r.samples ? { samples: r.samples } : {}),
+    ...(r.samples ? { samples: resultInWords(r).samples } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import { show } from "../facts/words.ts";
 import type { RuleDefinition } from "../rules/types.ts";
 import { type ConditionWords, describeConditions, type ExplainedCondition } from "./evaluate.ts";
 import type { Explanation } from "./explanation.ts";
+import type { RunResult, SampleChange } from "./run-result.ts";
 
 /**
  * Explanations in words, one phrasing for every surface (explain, dry-run
@@ -54,6 +55,20 @@ export function explanationWithWords(e: Explanation, name?: string): Explanation
     ...(e.conditions ? { conditions: withWords(e.conditions) } : {}),
     ...(e.exitConditions ? { exitConditions: withWords(e.exitConditions) } : {}),
   };
+}
+
+/**
+ * A run's result as people are shown it: its samples' explanations with the
+ * rule's name and words on every condition (the result itself keeps the
+ * explanations as the run computed them).
+ */
+export function resultInWords(r: RunResult): RunResult {
+  if (!r.samples) return r;
+  const words = (c: SampleChange): SampleChange => ({
+    ...c,
+    explanation: explanationWithWords(c.explanation, r.name),
+  });
+  return { ...r, samples: { added: r.samples.added.map(words), removed: r.samples.removed.map(words) } };
 }
 
 /**

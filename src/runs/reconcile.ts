@@ -70,10 +70,7 @@ async function reconcile(
     return {
       ...result,
       status: "dry-run",
-      samples: {
-        added: evaluation.samples.added.map((c) => sampleInWords(loaded, c)),
-        removed: evaluation.samples.removed.map((c) => sampleInWords(loaded, c)),
-      },
+      samples: evaluation.samples,
       ...(held ? { wouldBeHeld: held } : {}),
     };
   }
@@ -95,11 +92,6 @@ async function reconcile(
   if (result.added + result.removed > 0) await applyDiff(tx, loaded, opts.asOf, result.runId);
   await finishRun(tx, result.runId, Date.now() - started);
   return result;
-}
-
-/** A sample change with its rule's name and words on its conditions. */
-function sampleInWords(loaded: LoadedRule, c: SampleChange): SampleChange {
-  return { ...c, explanation: explanationWithWords(c.explanation, loaded.definition.name) };
 }
 
 /** The rule's claims within the scope (the given entities, or all), before the run changes any. */

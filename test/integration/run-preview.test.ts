@@ -157,6 +157,10 @@ describe.skipIf(backendUnavailable())("previewing a run", () => {
     );
     const sampled = (await preview({ asOf, dryRun: true, samples: 2 })).json();
     expect(sampled.results[0].samples.removed).toHaveLength(2);
+    expect(sampled.results[0].samples.removed[0].explanation).toMatchObject({
+      ruleName: "Power users",
+      conditions: { all: [{ words: { actual: "active on 0 of the last 30 days" } }] },
+    });
     const refused = await preview({ asOf, diff: true });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().error.message).toContain("set body.dryRun to true");

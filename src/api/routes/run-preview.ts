@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import type { LoadedRule } from "../../rules/types.ts";
 import { DIFF_CSV_HEADER, type DiffChange, diffCsvLines } from "../../runs/diff.ts";
+import { resultInWords } from "../../runs/explanation-words.ts";
 import type { RunResult } from "../../runs/run-result.ts";
 
 /**
@@ -56,7 +57,8 @@ export function diffResponse(
       : `{"queued":false,"asOf":${JSON.stringify(asOf.toISOString())},"diff":[`,
   );
   run(onDiff).then(
-    (results) => body.end(format === "csv" ? undefined : `],"results":${JSON.stringify(results)}}`),
+    (results) =>
+      body.end(format === "csv" ? undefined : `],"results":${JSON.stringify(results.map(resultInWords))}}`),
     (err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))),
   );
   return body;

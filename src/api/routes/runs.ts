@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { parseInstant } from "../../facts/time.ts";
 import { enqueueRun } from "../../jobs/enqueue-run.ts";
+import { resultInWords } from "../../runs/explanation-words.ts";
 import { loadValidRules, runConcurrency, runRules, selectRules } from "../../runs/runner.ts";
 import type { ApiDeps } from "../deps.ts";
 import { bodyErrorResponses, errorResponse, errorResponses, openArray, openObject } from "../schemas.ts";
@@ -151,7 +152,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
       }
       request.log.info({ ms: Math.round(performance.now() - started), rules: results.length }, "rules run");
-      return { queued: false, asOf: asOf.toISOString(), results };
+      return { queued: false, asOf: asOf.toISOString(), results: results.map(resultInWords) };
     },
   );
 }
