@@ -148,7 +148,8 @@ describe.skipIf(queueUnavailable())("partitioned runs", () => {
       ["enqueue", "run", "--rule", "power-users", "--as-of", nextDay, "--wait", "--json"],
       { ...q.env(queued.url!), ...extra },
     );
-    expect(held.code, held.stderr).toBe(0);
+    // A held run exits 3, as `signaltag run` does (issue 16: a held run has its own exit code; it was 0).
+    expect(held.code, held.stderr).toBe(3);
     const [result] = held.stdout
       .trim()
       .split("\n")
