@@ -8,7 +8,13 @@ import { formatProblems, loadRulesDir } from "../rules/load.ts";
 import type { RuleProblem } from "../rules/problems.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { unseenNameWarnings } from "../rules/vocabulary.ts";
-import { type RetireResult, retireRule, retireWarning, rulesToRetire } from "../runs/retire.ts";
+import {
+  type RetireResult,
+  retireRule,
+  retireSummary,
+  retireWarning,
+  rulesToRetire,
+} from "../runs/retire.ts";
 import type { CliContext } from "./context.ts";
 import { ExitCode } from "./exit.ts";
 import { displayDir, table } from "./format.ts";
@@ -73,7 +79,7 @@ export function registerRulesCommands(program: Command, ctx: CliContext): void {
         force: opts.force,
         removalGuard: ctx.config.removalGuard,
       });
-      if (opts.json) ctx.stdout.write(`${JSON.stringify(retireJson(result))}\n`);
+      if (opts.json) ctx.stdout.write(`${JSON.stringify(retireSummary(result))}\n`);
       else ctx.stdout.write(describeRetirement(result));
       if (result.status === "failed") throw new ExitCode(1);
     });
@@ -134,23 +140,6 @@ export async function warnRulesToRetire(
   opts: { filesComplete: boolean } = { filesComplete: true },
 ): Promise<void> {
   for (const c of await rulesToRetire(database.db, files, opts)) ctx.stderr.write(`${retireWarning(c)}\n`);
-}
-
-function retireJson(r: RetireResult) {
-  return {
-    rule: r.rule,
-    status: r.status,
-    removed: r.removed,
-    claimsBefore: r.claimsBefore,
-    ...(r.runId === undefined ? {} : { runId: r.runId }),
-    ...(r.error ? { error: r.error } : {}),
-    tags: r.groups.map((g) => ({
-      tag: g.tag,
-      entityType: g.entity_type,
-      claims: g.claims,
-      losing: g.losing,
-    })),
-  };
 }
 
 function describeRetirement(r: RetireResult): string {

@@ -130,3 +130,21 @@ export function retireWarning(c: RetireCandidate): string {
   const claims = `${c.claims} claim${c.claims === 1 ? "" : "s"}`;
   return `warning: rule ${c.rule_id} ${what} but still holds ${claims} on ${c.tags.map((t) => JSON.stringify(t)).join(", ")}; run \`signaltag rules retire ${c.rule_id}\` to remove them`;
 }
+
+/** A retirement as the CLI's --json and the API answer it. */
+export function retireSummary(r: RetireResult) {
+  return {
+    rule: r.rule,
+    status: r.status,
+    removed: r.removed,
+    claimsBefore: r.claimsBefore,
+    ...(r.runId === undefined ? {} : { runId: r.runId }),
+    ...(r.error ? { error: r.error } : {}),
+    tags: r.groups.map((g) => ({
+      tag: g.tag,
+      entityType: g.entity_type,
+      claims: g.claims,
+      losing: g.losing,
+    })),
+  };
+}

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { InputError } from "../../errors/index.ts";
 import { activityVocabulary } from "../../facts/activities.ts";
 import { loadRulesDir } from "../../rules/load.ts";
-import { retireRule } from "../../runs/retire.ts";
+import { retireRule, retireSummary } from "../../runs/retire.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorResponses } from "../schemas.ts";
 
@@ -94,20 +94,7 @@ export function registerRuleRoutes(app: FastifyInstance, deps: ApiDeps): void {
         removalGuard: deps.config.removalGuard,
       });
       if (r.status === "applied") deps.metrics.claimsRemoved.inc({ source: "rule" }, r.removed);
-      return {
-        rule: r.rule,
-        status: r.status,
-        removed: r.removed,
-        claimsBefore: r.claimsBefore,
-        ...(r.runId === undefined ? {} : { runId: r.runId }),
-        ...(r.error ? { error: r.error } : {}),
-        tags: r.groups.map((g) => ({
-          tag: g.tag,
-          entityType: g.entity_type,
-          claims: g.claims,
-          losing: g.losing,
-        })),
-      };
+      return retireSummary(r);
     },
   );
 
