@@ -79,6 +79,16 @@ describe.skipIf(!runnable)("the HTTP API with Redis configured", () => {
     expect(page.statusCode).toBe(200);
     expect(page.headers["content-type"]).toContain("text/html");
     const basic = Buffer.from(`anyone:${keys.admin}`).toString("base64");
+    // The dashboard's scripts come through @fastify/static (pinned to the 9.x line that runs on Node 20).
+    const script = /src="([^"]*static\/js\/[^"]+\.js)"/.exec(page.body)?.[1];
+    expect(script).toBeDefined();
+    const asset = await api.app.inject({
+      method: "GET",
+      url: new URL(script ?? "", "http://local/admin/queues/").pathname,
+      headers: { authorization: `Basic ${basic}` },
+    });
+    expect(asset.statusCode).toBe(200);
+    expect(asset.headers["content-type"]).toContain("javascript");
     const queues = await api.app.inject({
       method: "GET",
       url: "/admin/queues/api/queues",
