@@ -1,4 +1,5 @@
 import { CellError } from "../errors/index.ts";
+import { attributesProblem, attributesSizeProblem, fieldSizeProblem } from "../limits.ts";
 
 /*
  * Cell parsers for imports. Each takes a raw value from a CSV cell (string) or
@@ -11,6 +12,12 @@ import { CellError } from "../errors/index.ts";
  */
 
 export type Raw = string | number | boolean;
+
+/** A value as JSON for a message, cut short: a 5 MB cell must not become a 5 MB message. */
+export function shown(raw: unknown): string {
+  const json = JSON.stringify(raw) ?? String(raw);
+  return json.length > 80 ? `${json.slice(0, 60)}... (${json.length} characters)` : json;
+}
 
 /** A raw value as text; objects and arrays are refused. */
 export function text(raw: Raw): string {
@@ -103,10 +110,10 @@ const TIMESTAMP_HINT = "an ISO-8601 timestamp such as 2024-03-01T09:30:00Z or 20
  * session time zone, because it always carries an explicit offset.
  */
 export function timestamp(raw: Raw): string {
-  if (typeof raw !== "string") throw new CellError(`must be ${TIMESTAMP_HINT}, not ${JSON.stringify(raw)}`);
+  if (typeof raw !== "string") throw new CellError(`must be ${TIMESTAMP_HINT}, not ${shown(raw)}`);
   if (isCanonicalTimestamp(raw)) return raw;
   const m = TIMESTAMP.exec(raw);
-  if (!m) throw new CellError(`is not ${TIMESTAMP_HINT}: ${JSON.stringify(raw)}`);
+  if (!m) throw new CellError(`is not ${TIMESTAMP_HINT}: ${shown(raw)}`);
   const [, y, mo, d, h = "00", mi = "00", s = "00", frac = "", z, sign, oh, om = "00"] = m;
   const bad =
     !validDate(y!, mo!, d!) ||
@@ -114,7 +121,7 @@ export function timestamp(raw: Raw): string {
     Number(mi) > 59 ||
     Number(s) > 59 ||
     (sign !== undefined && (Number(oh) > 14 || Number(om) > 59));
-  if (bad) throw new CellError(`is not a valid date and time: ${JSON.stringify(raw)}`);
+  if (bad) throw new CellError(`is not a valid date and time: ${shown(raw)}`);
   const offset = z || sign === undefined ? "+00:00" : `${sign}${oh}:${om}`;
   return `${y}-${mo}-${d}T${h}:${mi}:${s}${frac}${offset}`;
 }
@@ -123,7 +130,7 @@ export function timestamp(raw: Raw): string {
 export function date(raw: Raw): string {
   const m = typeof raw === "string" ? DATE.exec(raw) : null;
   if (!m || !validDate(m[1]!, m[2]!, m[3]!)) {
-    throw new CellError(`is not a date in the form YYYY-MM-DD: ${JSON.stringify(raw)}`);
+    throw new CellError(`is not a date in the form YYYY-MM-DD: ${shown(raw)}`);
   }
   return raw as string;
 }
@@ -133,7 +140,7 @@ const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 export function numberBetween(raw: Raw, min: number, max: number): number {
   const value =
     typeof raw === "number" ? raw : typeof raw === "string" && DECIMAL.test(raw) ? Number(raw) : NaN;
-  if (!Number.isFinite(value)) throw new CellError(`is not a number: ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(value)) throw new CellError(`is not a number: ${shown(raw)}`);
   if (value < min || value > max) throw new CellError(`must be between ${min} and ${max}, not ${value}`);
   return value;
 }
@@ -145,7 +152,7 @@ export function positiveCount(raw: Raw): string {
   const value =
     typeof raw === "number" ? raw : typeof raw === "string" && INTEGER.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(value) || value < 1 || value > 2147483647) {
-    throw new CellError(`must be a whole number from 1 to 2147483647, not ${JSON.stringify(raw)}`);
+    throw new CellError(`must be a whole number from 1 to 2147483647, not ${shown(raw)}`);
   }
   return String(value);
 }
@@ -154,7 +161,7 @@ export function positiveCount(raw: Raw): string {
 export function oneOf<T extends string>(raw: Raw, allowed: readonly T[]): T {
   const value = typeof raw === "string" ? raw.toLowerCase() : "";
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new CellError(`must be one of ${allowed.join(", ")} (or empty), not ${JSON.stringify(raw)}`);
+    throw new CellError(`must be one of ${allowed.join(", ")} (or empty), not ${shown(raw)}`);
   }
   return value as T;
 }
@@ -169,7 +176,12 @@ export function optional<T>(known: FieldGetter, column: string, parse: (raw: Raw
   const raw = known.get(column);
   if (raw === undefined) return null;
   try {
-    return parse(raw);
+    const value = parse(raw);
+    if (typeof value === "string") {
+      const tooLarge = fieldSizeProblem(column, value);
+      if (tooLarge) throw new CellError(tooLarge);
+    }
+    return value;
   } catch (err) {
     if (err instanceof CellError) throw new CellError(`${column} ${err.message}`);
     throw err;
@@ -185,7 +197,12 @@ export function required<T>(known: FieldGetter, column: string, parse: (raw: Raw
 /** The attributes object as jsonb text, or null for none. */
 export function attributesJson(attributes: Record<string, unknown> | undefined): string | null {
   if (!attributes) return null;
+  // Before stringifying: JSON.stringify recurses, and a value nested 10,000 deep overflows the stack.
+  const problem = attributesProblem(attributes);
+  if (problem) throw new CellError(problem);
   const json = JSON.stringify(attributes);
   if (json.includes("\\u0000")) throw new CellError("an extra column contains a NUL character");
+  const tooLarge = attributesSizeProblem(json);
+  if (tooLarge) throw new CellError(tooLarge);
   return json;
 }

@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { CellError } from "../../errors/index.ts";
+import { MAX_ACTIVITY_BYTES, MAX_ID_BYTES } from "../../limits.ts";
 import { SCANNED_COLUMNS } from "../sql/events-direct.ts";
 import type { FallbackReason, ImportFallback, ImportSpec } from "../types.ts";
 import { canonicalTimestamp, isSpace, plainCount } from "./byte-checks.ts";
@@ -180,6 +181,11 @@ export async function* scanEvents(
         textOk(buf, activityFrom, activityTo) &&
         textOk(buf, moduleFrom, moduleTo) &&
         activityTo > activityFrom &&
+        // Longer fields go through convert(), which refuses those past their limit (limits.ts).
+        userTo - userFrom <= MAX_ID_BYTES &&
+        accountTo - accountFrom <= MAX_ID_BYTES &&
+        activityTo - activityFrom <= MAX_ACTIVITY_BYTES &&
+        moduleTo - moduleFrom <= MAX_ACTIVITY_BYTES &&
         (userTo > userFrom || accountTo > accountFrom) &&
         canonicalTimestamp(buf, occurredFrom, occurredTo) &&
         (countTo === countFrom || plainCount(buf, countFrom, countTo));
