@@ -123,3 +123,43 @@ export function attributesSizeProblem(json: string): string | undefined {
     ? undefined
     : `the attributes are ${bytes} bytes as JSON; at most ${MAX_ATTRIBUTES_BYTES} bytes are allowed per entity`;
 }
+
+/**
+ * Characters a tag name may not hold, each with the words a message names it
+ * by: control characters (a CR/LF would fake lines in `profile`), bidi
+ * overrides and isolates (they reorder what is shown) and zero-width
+ * characters (`new\u200buser` would look like `newuser` yet be another tag).
+ */
+const forbiddenInTagNames: readonly { pattern: RegExp; what: string }[] = [
+  { pattern: /\p{Cc}/u, what: "a control character (line break, tab, NUL...)" },
+  { pattern: /[\u202a-\u202e\u2066-\u2069]/u, what: "a bidirectional override or isolate" },
+  {
+    // A zero-width joiner between two emoji is part of one emoji (👩‍🚀), so it stays; anywhere else it hides.
+    pattern:
+      /[\u200b\u200c\u2060\ufeff]|(?<!\p{Extended_Pictographic}[\u{1f3fb}-\u{1f3ff}\ufe0f]?)\u200d|\u200d(?!\p{Extended_Pictographic})/u,
+    what: "a zero-width character",
+  },
+];
+
+/**
+ * Why a tag name (trimmed and NFC-normalised) is refused, completing
+ * "<field> ...", or undefined. One check for every tag name, wherever it comes
+ * from: claims/tag-name.ts for requests, files and the CLI, rules/validate.ts
+ * for a rule file's own "tag".
+ */
+export function tagNameProblem(name: string): string | undefined {
+  // Length in characters as people count them (an emoji is one), not UTF-16 units.
+  const length = [...name].length;
+  if (length > MAX_TAG_NAME_LENGTH) {
+    return `is ${length} characters long; tag names have at most ${MAX_TAG_NAME_LENGTH}`;
+  }
+  for (const { pattern, what } of forbiddenInTagNames) {
+    const found = pattern.exec(name);
+    if (found) {
+      const at = [...name.slice(0, found.index)].length + 1;
+      const code = `U+${found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+      return `contains ${what} (${code}) at character ${at}; tag names may not: remove it`;
+    }
+  }
+  return undefined;
+}

@@ -15,10 +15,10 @@ import {
   operatorNames,
   operators,
 } from "../facts/catalog.ts";
+import { MAX_TAG_NAME_LENGTH } from "../limits.ts";
 
 /** Lowercase letters, digits, "-" and "_"; starts with a letter or digit. */
 const ruleIdPattern = /^[a-z0-9][a-z0-9_-]*$/;
-const MAX_TAG_LENGTH = 200;
 const MAX_ID_LENGTH = 100;
 /** No leading or trailing whitespace (tags are compared as written, case-insensitively). */
 const trimmedPattern = /^\S(?:[\s\S]*\S)?$/;
@@ -211,9 +211,13 @@ const ruleFileSchema = z
     tag: z
       .string({ error: missing("tag", 'add the name of the tag this rule assigns, e.g. "power users"') })
       .min(1, { error: '"tag" is empty: name the tag this rule assigns' })
-      .max(MAX_TAG_LENGTH, { error: `"tag" is longer than ${MAX_TAG_LENGTH} characters: shorten it` })
       .regex(trimmedPattern, { error: '"tag" starts or ends with whitespace: remove it' })
-      .describe("The tag this rule assigns (tags are unique case-insensitively)."),
+      // The length (in characters as people count them, as JSON Schema's maxLength does) and the
+      // characters are checked by the tag-name check every tag name passes (validate.ts).
+      .meta({
+        maxLength: MAX_TAG_NAME_LENGTH,
+        description: "The tag this rule assigns (tags are unique case-insensitively).",
+      }),
     target: z
       .enum(entityTypes as unknown as [string, ...string[]], {
         error: (iss) =>

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { type EntityType, entityTypes } from "../facts/catalog.ts";
+import { tagNameProblem } from "../limits.ts";
 import { type Position, parseJsonWithPositions } from "./json-source.ts";
 import { isObject } from "./json-values.ts";
 import { ProblemList, type RuleProblem } from "./problems.ts";
@@ -123,7 +124,8 @@ function buildDefinition(
     id: meta.id,
     name: meta.name,
     ...(meta.description !== undefined && { description: meta.description }),
-    tag: meta.tag,
+    // NFC, as every other tag name is stored: "cafe\u0301" and "café" are one tag.
+    tag: meta.tag.normalize("NFC"),
     target: meta.target as EntityType,
     enabled: meta.enabled,
     ...(meta.schedule !== undefined && { schedule: meta.schedule }),
@@ -153,6 +155,13 @@ export function validateRuleObject(
   }
   const meta = ruleMetadataSchema.safeParse(json);
   if (!meta.success) reportMetadataIssues(json, meta.error.issues, problems);
+  // The rule's tag is created and claimed like any other: the same name check
+  // as a tag typed in the API or a tags file (the schema only checks its shape).
+  const tagShapeOk = meta.success || !meta.error.issues.some((issue) => issue.path[0] === "tag");
+  if (tagShapeOk && typeof json.tag === "string") {
+    const problem = tagNameProblem(json.tag.normalize("NFC"));
+    if (problem) problems.add(["tag"], `"tag" ${problem}`);
+  }
 
   const target = entityTypes.includes(json.target as EntityType) ? (json.target as EntityType) : undefined;
   const shared = json.sharedConditions;

@@ -92,10 +92,34 @@ describe("validateRuleObject", () => {
     expect(problemAt(userRule({ id: "Power Users" }), "/id").suggestion).toBe("power-users");
     expect(problemAt(userRule({ tag: " padded " }), "/tag").suggestion).toBe("padded");
     expect(problemAt(userRule({ tag: "" }), "/tag").message).toMatch(/empty/);
-    expect(problemAt(userRule({ tag: "x".repeat(201) }), "/tag").message).toMatch(/longer than 200/);
+    expect(problemAt(userRule({ tag: "x".repeat(201) }), "/tag").message).toMatch(/201 characters long/);
     expect(problemAt(userRule({ target: "users" }), "/target").suggestion).toBe("user");
     expect(problemAt(userRule({ enabled: "yes" }), "/enabled").message).toMatch(/true or false/);
     expect(problemAt(userRule({ removalGuard: 1.5 }), "/removalGuard").message).toMatch(/from 0 to 1/);
+  });
+
+  it("holds a rule's own tag to the tag-name check every other tag name passes", () => {
+    const cases: [string, RegExp][] = [
+      [
+        "new\r\nuser",
+        /"tag" contains a control character \(line break, tab, NUL\.\.\.\) \(U\+000D\) at character 4/,
+      ],
+      ["admin\u202eresu", /"tag" contains a bidirectional override or isolate \(U\+202E\) at character 6/],
+      ["new\u200buser", /"tag" contains a zero-width character \(U\+200B\) at character 4/],
+      ["\u{1f600}".repeat(201), /"tag" is 201 characters long; tag names have at most 200/],
+    ];
+    for (const [tag, message] of cases) {
+      const text = JSON.stringify(userRule({ tag }), null, 2);
+      const found = validateRuleText(text, FILE).problems.filter((p) => p.pointer === "/tag");
+      expect(found, tag).toHaveLength(1);
+      expect(found[0]).toMatchObject({ file: FILE, line: 4 });
+      expect(found[0]!.message).toMatch(message);
+    }
+  });
+
+  it("stores a rule's tag NFC-normalised, as every other tag name, and keeps an emoji's joiner", () => {
+    expect(validateRuleObject(userRule({ tag: "cafe\u0301" }), FILE).rule?.tag).toBe("caf\u00e9");
+    expect(validateRuleObject(userRule({ tag: "\u{1f469}\u200d\u{1f680} crew" }), FILE).problems).toEqual([]);
   });
 
   it("accepts a 5- or 6-field cron expression and an IANA time zone", () => {
