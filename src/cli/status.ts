@@ -46,6 +46,11 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         for (const r of status.rules) {
           if (r.stale) ctx.stdout.write(`stale: ${r.rule}: ${r.staleReason}\n`);
         }
+        for (const o of status.orphanedRuns) {
+          ctx.stdout.write(
+            `orphaned: ${o.rule}: ${o.partitions} partition${o.partitions === 1 ? "" : "s"} of run ${o.runKey} (stored ${o.storedAt}) belong to no pending job, so that run will never be applied (Redis lost its job, or the job failed); run the rule again (signaltag enqueue run --rule ${o.rule}): the leftover rows do not block it and are removed a day after they were stored\n`,
+          );
+        }
         if (status.queues) {
           for (const [name, counts] of Object.entries(status.queues)) {
             const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);

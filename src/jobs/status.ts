@@ -3,6 +3,7 @@ import { CronExpressionParser } from "cron-parser";
 import type { DbOrTx } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { type LastRun, lastRuns } from "../runs/sql/last-runs.ts";
+import { unappliedRuns } from "../runs/sql/partitions.ts";
 import type { QueueSet } from "./connection.ts";
 import { QUEUES } from "./queues.ts";
 import { runAllJob } from "./run-all.ts";
@@ -26,11 +27,28 @@ export interface RuleStatus {
   staleReason?: string;
 }
 
+/**
+ * A partitioned run's stored partitions that no pending job will apply: Redis
+ * lost the run's job (a restart without its data), or the job failed for good.
+ * They are inert (a new run has a run key of its own) and removed a day after.
+ */
+export interface OrphanedRun {
+  rule: string;
+  runKey: string;
+  partitions: number;
+  /** When its last partition was stored. */
+  storedAt: string;
+}
+
 export interface QueueStatus {
   rules: RuleStatus[];
   /** Job counts per queue by state; undefined without Redis. */
   queues?: Record<string, Record<string, number>>;
+  orphanedRuns: OrphanedRun[];
 }
+
+/** Unapplied partitioned runs looked at; each is one group of rows, so the check stays bounded. */
+const MAX_UNAPPLIED_LISTED = 100;
 
 /** The interval between two firings of a cron expression after `now`. */
 function scheduleIntervalMs(cron: string, timezone: string, now: Date): number {
@@ -58,9 +76,14 @@ export async function collectStatus(
   let next = new Map<string, number>();
   let queued = new Map<string, number>();
   let queueCounts: QueueStatus["queues"];
+  const unapplied = await unappliedRuns(db, MAX_UNAPPLIED_LISTED);
+  // Without a queue no job can apply stored partitions: every unapplied run is orphaned.
+  let alive = new Set<string>();
   if (queues) {
     next = await schedulerNext(queues.rules);
-    queued = await queuedRuns(queues.rules, rules);
+    const pending = await pendingRunJobs(queues.rules);
+    queued = queuedRuns(pending, rules);
+    alive = pendingRunKeys(pending);
     queueCounts = {};
     for (const name of Object.values(QUEUES)) {
       queueCounts[name] = await queues.get(name).getJobCounts(...PENDING_STATES, "completed", "failed");
@@ -102,7 +125,39 @@ export async function collectStatus(
     }
     return status;
   });
-  return { rules: statuses, ...(queueCounts ? { queues: queueCounts } : {}) };
+  const orphanedRuns = unapplied
+    .filter((r) => !alive.has(r.runKey))
+    .map(
+      (r): OrphanedRun => ({
+        rule: r.ruleId,
+        runKey: r.runKey,
+        partitions: r.partitions,
+        storedAt: r.storedAt,
+      }),
+    );
+  return { rules: statuses, ...(queueCounts ? { queues: queueCounts } : {}), orphanedRuns };
+}
+
+type PendingJobs = Awaited<ReturnType<Queue["getJobs"]>>;
+
+/** Run jobs not finished (at most 1000 of each kind of state), schedulers' next firings left out. */
+async function pendingRunJobs(queue: Queue): Promise<PendingJobs> {
+  // A scheduler's next firing waits as a delayed job; it is shown as the next run, not as queued.
+  return [
+    ...(await queue.getJobs(["waiting", "active", "waiting-children", "prioritized"], 0, 999)),
+    ...(await queue.getJobs(["delayed"], 0, 999)).filter((job) => job && !job.repeatJobKey),
+  ];
+}
+
+/** The run keys of the partitioned runs pending jobs will apply (a run job saves its key before fanning out). */
+function pendingRunKeys(jobs: PendingJobs): Set<string> {
+  const keys = new Set<string>();
+  for (const job of jobs) {
+    const pending = (job?.data as { progress?: { pending?: { runKey?: unknown } } } | undefined)?.progress
+      ?.pending;
+    if (typeof pending?.runKey === "string") keys.add(pending.runKey);
+  }
+  return keys;
 }
 
 async function schedulerNext(queue: Queue): Promise<Map<string, number>> {
@@ -114,13 +169,8 @@ async function schedulerNext(queue: Queue): Promise<Map<string, number>> {
   return next;
 }
 
-/** Pending run jobs per rule; a run of all rules counts for each enabled rule. Looks at most at 1000 jobs. */
-async function queuedRuns(queue: Queue, rules: readonly LoadedRule[]): Promise<Map<string, number>> {
-  // A scheduler's next firing waits as a delayed job; it is shown as the next run, not as queued.
-  const jobs = [
-    ...(await queue.getJobs(["waiting", "active", "waiting-children", "prioritized"], 0, 999)),
-    ...(await queue.getJobs(["delayed"], 0, 999)).filter((job) => job && !job.repeatJobKey),
-  ];
+/** Pending run jobs per rule; a run of all rules counts for each enabled rule. */
+function queuedRuns(jobs: PendingJobs, rules: readonly LoadedRule[]): Map<string, number> {
   const enabled = rules.filter((r) => r.definition.enabled).map((r) => r.definition.id);
   const counts = new Map<string, number>();
   const bump = (id: string) => counts.set(id, (counts.get(id) ?? 0) + 1);

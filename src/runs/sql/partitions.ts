@@ -131,3 +131,16 @@ export async function forgetRun(db: DbOrTx, runKey: string): Promise<void> {
     sql`delete from run_partitions where run_key = ${runKey} or finished_at < now() - interval '1 day'`,
   );
 }
+
+/** The partitioned runs that have stored partitions and are not applied yet, newest first (at most `limit`). */
+export async function unappliedRuns(
+  db: DbOrTx,
+  limit: number,
+): Promise<{ runKey: string; ruleId: string; partitions: number; storedAt: string }[]> {
+  return rows(
+    db,
+    sql`select run_key as "runKey", rule_id as "ruleId", count(*)::int as partitions,
+               to_char(max(finished_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "storedAt"
+        from run_partitions group by run_key, rule_id order by max(finished_at) desc limit ${limit}`,
+  );
+}
