@@ -25,6 +25,9 @@ export const SEGMENT_EVALUATION_BUDGET_MS = 10_000;
 /** Entities evaluated between two turns of the event loop, so other requests are answered meanwhile. */
 export const SEGMENT_EVALUATION_SLICE = 100;
 
+/** Characters in one segment of a request's path (an id in /v1/users/:id). Set in api/server.ts; 414 beyond. */
+export const MAX_PATH_SEGMENT_LENGTH = 2048;
+
 /** Postgres statement_timeout on the API server's connections (`signaltag serve`). Set by db/client.ts. */
 export const API_STATEMENT_TIMEOUT_MS = 30_000;
 

@@ -1,5 +1,8 @@
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { isSignaltagError } from "../errors/index.ts";
+import { MAX_PATH_SEGMENT_LENGTH } from "../limits.ts";
 
 /** The one error shape every route answers with: `{ "error": { "code", "message", ... } }`. */
 export interface ErrorBody {
@@ -140,4 +143,63 @@ export function handleNotFound(request: FastifyRequest, reply: FastifyReply): Fa
   return reply
     .status(404)
     .send(errorBody("route_not_found", `no route ${request.method} ${request.url.split("?")[0]}; see /docs`));
+}
+
+/**
+ * Errors the router raises before any route runs (Fastify's frameworkErrors):
+ * a path segment past the router's limit (414) or a path whose percent
+ * encoding is broken (400), in the one error shape; the path itself is not
+ * echoed back.
+ */
+export function handleFrameworkError(
+  err: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    return reply
+      .status(414)
+      .send(
+        errorBody(
+          "uri_too_long",
+          `a segment of the path is longer than ${MAX_PATH_SEGMENT_LENGTH} characters; no id is that long`,
+        ),
+      );
+  }
+  if (err.code === "FST_ERR_BAD_URL") {
+    return reply
+      .status(400)
+      .send(errorBody("bad_url", "the path is not valid: a percent sign must start an escape such as %20"));
+  }
+  return handleError(err, request, reply);
+}
+
+const clientErrors: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "request_timeout", "the request was not received in time"],
+  HPE_HEADER_OVERFLOW: [
+    431,
+    "headers_too_large",
+    "the request line and headers are larger than this server accepts (16 KB in all): shorten the URL or the headers",
+  ],
+};
+
+/**
+ * A request Node's HTTP parser refused before Fastify saw it (headers or URL
+ * too large, a malformed request line): answered in the one error shape, as
+ * Fastify's default handler would otherwise answer in its own.
+ */
+export function handleClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, code, message] = clientErrors[err.code ?? ""] ?? [
+    400,
+    "bad_request",
+    "the request is not valid HTTP/1.1",
+  ];
+  const body = JSON.stringify(errorBody(code, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

@@ -5,10 +5,17 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import { closeRedis } from "../jobs/connection.ts";
 import { KeyAuthenticator } from "../keys/keys.ts";
+import { MAX_PATH_SEGMENT_LENGTH } from "../limits.ts";
 import { queueingTagHooks } from "./after-tag-change.ts";
 import { registerAuth } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
-import { errorSchema, handleError, handleNotFound } from "./errors.ts";
+import {
+  errorSchema,
+  handleClientError,
+  handleError,
+  handleFrameworkError,
+  handleNotFound,
+} from "./errors.ts";
 import { ApiMetrics } from "./metrics.ts";
 import { refuseNulCharacters } from "./nul-guard.ts";
 import { openQueueAccess } from "./queue-access.ts";
@@ -54,7 +61,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       level: opts.config.logLevel,
       redact: ["req.headers.authorization"],
     },
-    routerOptions: { maxParamLength: 2048 },
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false },
     },

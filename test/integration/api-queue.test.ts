@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { type Role, useApi } from "../helpers/api.ts";
@@ -101,6 +102,41 @@ describe.skipIf(!runnable)("the HTTP API with Redis configured", () => {
         .queues.map((q: { name: string }) => q.name)
         .sort(),
     ).toEqual(["entities", "partitions", "rules"]);
+  });
+
+  it("answers the dashboard's own refusals in the API's error shape", async () => {
+    const admin = { authorization: `Bearer ${keys.admin}` };
+    // Sent as raw bytes: inject and fetch would resolve the dot segments before the dashboard sees them.
+    const address = await api.app.listen({ port: 0, host: "127.0.0.1" });
+    const answer = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      const socket = net.connect(Number(new URL(address).port), "127.0.0.1", () =>
+        socket.write(
+          `GET /admin/queues/static/%2e%2e/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys.admin}\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      socket.on("data", (d) => (out += d));
+      socket.on("close", () => resolve(out));
+      socket.on("error", reject);
+    });
+    const forbidden = {
+      statusCode: Number(answer.slice(9, 12)),
+      json: () => JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)),
+    };
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json()).toEqual({
+      error: { code: "forbidden", message: "the queue dashboard does not serve this path" },
+    });
+    const missing = await api.app.inject({
+      method: "PUT",
+      url: "/admin/queues/api/queues/nope/pause",
+      headers: admin,
+    });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error).toMatchObject({ code: "not_found" });
+    const viewer = await api.call(keys.viewer, { method: "GET", url: "/admin/queues" });
+    expect(viewer.statusCode).toBe(403);
+    expect(viewer.json().error).toMatchObject({ code: "forbidden" });
   });
 
   it("queues rule runs for the workers", async () => {

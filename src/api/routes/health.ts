@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { pingDatabase } from "../../db/health.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorResponses, publicErrorResponses } from "../schemas.ts";
@@ -9,23 +9,35 @@ interface Check {
   error?: string;
 }
 
-async function check(timeoutMs: number, probe: () => Promise<void>): Promise<Check> {
+class NoAnswer extends Error {}
+
+/**
+ * Runs one probe with a deadline. /health needs no key, so what went wrong is
+ * said in the service's own words ("database unreachable"), never the
+ * driver's message, which may quote SQL, hosts or users; the details go to
+ * the server's log.
+ */
+async function check(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<void>,
+  log: FastifyBaseLogger,
+): Promise<Check> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       probe(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new NoAnswer()), timeoutMs);
       }),
     ]);
     return { status: "ok", latencyMs: Math.round(performance.now() - started) };
   } catch (err) {
-    return {
-      status: "down",
-      latencyMs: Math.round(performance.now() - started),
-      error: err instanceof Error ? err.message : String(err),
-    };
+    const error =
+      err instanceof NoAnswer ? `${what} did not answer within ${timeoutMs} ms` : `${what} unreachable`;
+    if (!(err instanceof NoAnswer)) log.warn({ err }, `health check: ${error}`);
+    return { status: "down", latencyMs: Math.round(performance.now() - started), error };
   } finally {
     clearTimeout(timer);
   }
@@ -64,10 +76,10 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void 
         },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const [database, redis] = await Promise.all([
-        check(2000, () => pingDatabase(deps.database.db)),
-        deps.pingRedis ? check(2000, deps.pingRedis) : Promise.resolve(undefined),
+        check("database", 2000, () => pingDatabase(deps.database.db), request.log),
+        deps.pingRedis ? check("Redis", 2000, deps.pingRedis, request.log) : Promise.resolve(undefined),
       ]);
       const ok = database.status === "ok" && (!redis || redis.status === "ok");
       return reply
