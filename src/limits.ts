@@ -27,3 +27,9 @@ export const SEGMENT_EVALUATION_SLICE = 100;
 
 /** Postgres statement_timeout on the API server's connections (`signaltag serve`). Set by db/client.ts. */
 export const API_STATEMENT_TIMEOUT_MS = 30_000;
+
+/** Bytes of one tracking-API message, as Segment's limit (32 KB). Enforced by ingest/mapping.ts and the single-message routes. */
+export const MAX_INGEST_MESSAGE_BYTES = 32 * 1024;
+
+/** Bytes of one tracking-API request, as Segment's limit (500 KB). Enforced by api/routes/ingest.ts. */
+export const MAX_INGEST_REQUEST_BYTES = 500 * 1024;

@@ -71,7 +71,11 @@ export function registerAuth(app: FastifyInstance, authenticator: KeyAuthenticat
   });
 }
 
-/** The key of `Bearer <key>`, or the password of Basic credentials (for browsers). */
+/**
+ * The key of `Bearer <key>`, or of Basic credentials: the password (browsers,
+ * any user name), or the user name when the password is empty (Segment's and
+ * RudderStack's libraries send the write key so).
+ */
 function presentedKey(header: string | undefined): string | undefined {
   if (typeof header !== "string") return undefined;
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -80,7 +84,11 @@ function presentedKey(header: string | undefined): string | undefined {
   if (basic) {
     const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
-    return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined;
+    if (colon < 0) return undefined;
+    const password = decoded.slice(colon + 1);
+    const user = decoded.slice(0, colon);
+    if (password !== "") return password;
+    return user !== "" ? user : undefined;
   }
   return undefined;
 }
