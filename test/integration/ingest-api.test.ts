@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
 import { createApiKey } from "../../src/keys/keys.ts";
 import { useApi } from "../helpers/api.ts";
+import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import { rulesDir } from "../helpers/workspace.ts";
 
@@ -241,6 +242,16 @@ describe.skipIf(backendUnavailable())("usage over HTTP (Segment's tracking API)"
     ).toBe(200);
     expect(await query(`select count(*)::int as n from users`)).toEqual([{ n: 0 }]);
     expect((await send("/v1/track", track)).statusCode).toBe(200);
+    const rules = rulesDir([]);
+    const status = await runCli(t.database, ["status", "--json"], { SIGNALTAG_RULES_DIR: rules });
+    expect(JSON.parse(status.stdout).ingestWaiting).toMatchObject({
+      events: 1,
+      identifies: 1,
+      memberships: 0,
+    });
+    expect((await runCli(t.database, ["status"], { SIGNALTAG_RULES_DIR: rules })).stdout).toMatch(
+      /ingestion: 1 events, 1 identifies and 0 memberships wait for their user or account \(oldest \d+ s\)/,
+    );
     expect(await query(`select kind, count(*)::int as n from ingest_waiting group by 1 order by 1`)).toEqual([
       { kind: "identify", n: 1 },
       { kind: "track", n: 1 },
