@@ -271,6 +271,20 @@ describe.skipIf(backendUnavailable())("usage over HTTP (Segment's tracking API)"
     expect(await query(`select count(*)::int as n from ingest_waiting`)).toEqual([{ n: 0 }]);
   });
 
+  it("takes what Segment's Webhooks (Actions) destination posts: one message, or an array of them", async () => {
+    const one = { type: "group", groupId: "acme", traits: { name: "Acme" }, messageId: "g1" };
+    expect((await send("/v1/batch", one)).statusCode).toBe(200);
+    const res = await send("/v1/batch", [
+      { type: "track", context: { groupId: "acme" }, event: "export", messageId: "w1" },
+      { type: "track", event: "export" },
+    ]);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toMatch(/^batch\[1\]: /);
+    expect(await query(`select event_id, account_id from activity_events`)).toEqual([
+      { event_id: "w1", account_id: "acme" },
+    ]);
+  });
+
   it("corrects the client's clock skew from sentAt and keeps the timestamp as given without it", async () => {
     const received = Date.now();
     // The client's clock runs an hour fast: it sent one minute after the event, by its clock.

@@ -129,9 +129,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
         tags: ["ingest"],
         security,
         body: {
-          type: "object",
-          description: "{ batch: [messages] }; one message with a type is taken as a batch of one",
-          additionalProperties: true,
+          type: ["object", "array"],
+          description:
+            "{ batch: [messages], sentAt }; also a bare array of messages, or one message with a type (as Segment's Webhooks (Actions) destination posts them)",
         },
         response: success,
       },
@@ -140,7 +140,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
       const receivedAt = deps.clock().getTime();
       const body = request.body;
       let messages: unknown[];
-      if (isObject(body) && Array.isArray(body.batch)) messages = body.batch;
+      if (Array.isArray(body)) messages = body;
+      else if (isObject(body) && Array.isArray(body.batch)) messages = body.batch;
       else if (isObject(body) && body.batch === undefined && typeof body.type === "string") messages = [body];
       else {
         throw new InputError('the body must be { "batch": [messages] }', {
@@ -150,9 +151,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
       const sentAt = isObject(body) && Array.isArray(body.batch) ? body.sentAt : undefined;
       const result = await ingest.accept(messages, { receivedAt, sentAt });
       count(result);
-      return answer(reply, result, (i) =>
-        Array.isArray((body as { batch?: unknown }).batch) ? `batch[${i}]` : "the message",
-      );
+      const many = Array.isArray(body) || Array.isArray((body as { batch?: unknown }).batch);
+      return answer(reply, result, (i) => (many ? `batch[${i}]` : "the message"));
     },
   );
 
