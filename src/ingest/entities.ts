@@ -33,7 +33,16 @@ export function foldAccounts(updates: readonly AccountUpdate[]): AccountRow[] {
     if (u.seenAt < row.seen_at) row.seen_at = u.seenAt;
     byId.set(u.accountId, row);
   }
-  return [...byId.values()];
+  return sortedById([...byId.values()]);
+}
+
+/**
+ * Rows in id order: two processes that upsert the same rows then lock them
+ * in the same order, so their transactions wait for each other instead of
+ * deadlocking.
+ */
+function sortedById<T extends { id: string }>(list: T[]): T[] {
+  return list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** A user as the messages of a commit (and those that waited) describe it. */
@@ -107,8 +116,9 @@ export class UserFolder {
     return this.byId.size;
   }
 
+  /** The folds in id order (see sortedById). */
   rows(): UserFold[] {
-    return [...this.byId.values()];
+    return sortedById([...this.byId.values()]);
   }
 
   ids(): string[] {
