@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
@@ -283,6 +284,29 @@ describe.skipIf(backendUnavailable())("usage over HTTP (Segment's tracking API)"
     expect(await query(`select event_id, account_id from activity_events`)).toEqual([
       { event_id: "w1", account_id: "acme" },
     ]);
+  });
+
+  it("takes a gzipped batch", async () => {
+    const body = gzipSync(
+      JSON.stringify({
+        batch: [
+          { type: "group", groupId: "acme", traits: {} },
+          { type: "track", context: { groupId: "acme" }, event: "zipped" },
+        ],
+      }),
+    );
+    const res = await api.app.inject({
+      method: "POST",
+      url: "/v1/batch",
+      headers: {
+        authorization: basic(ingestKey),
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+      },
+      payload: body,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(await query(`select activity from activity_events`)).toEqual([{ activity: "zipped" }]);
   });
 
   it("corrects the client's clock skew from sentAt and keeps the timestamp as given without it", async () => {

@@ -1,3 +1,4 @@
+import { createGunzip, createInflate } from "node:zlib";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, Gauge } from "prom-client";
 import { InputError } from "../../errors/index.ts";
@@ -21,6 +22,32 @@ function limitErrors(limit: string) {
     }
     return handleError(err, request, reply);
   };
+}
+
+/**
+ * Some tracking libraries (RudderStack's) gzip their batches. The limits
+ * apply to the decompressed body, which is what the messages' sizes are.
+ */
+async function decompress(request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) {
+  const encoding = String(request.headers["content-encoding"] ?? "identity").toLowerCase();
+  if (encoding === "identity") return payload;
+  if (encoding !== "gzip" && encoding !== "deflate") {
+    throw new InputError(
+      `content-encoding ${JSON.stringify(encoding)} is not accepted; send gzip, deflate or none`,
+      {
+        code: "unsupported_encoding",
+      },
+    );
+  }
+  const inflated = encoding === "gzip" ? createGunzip() : createInflate();
+  const counted = inflated as typeof inflated & { receivedEncodedLength: number };
+  counted.receivedEncodedLength = 0;
+  payload.on("data", (chunk: Buffer) => {
+    counted.receivedEncodedLength += chunk.length;
+  });
+  inflated.on("error", () => {});
+  payload.pipe(inflated);
+  return inflated;
 }
 
 const success = {
@@ -122,6 +149,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
       config: { role: "ingest" },
       bodyLimit: MAX_INGEST_REQUEST_BYTES,
       errorHandler: limitErrors("500 KB per request"),
+      preParsing: decompress,
       schema: {
         operationId: "ingestBatch",
         summary:
@@ -163,6 +191,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
         config: { role: "ingest" },
         bodyLimit: MAX_INGEST_MESSAGE_BYTES,
         errorHandler: limitErrors("32 KB per message"),
+        preParsing: decompress,
         schema: {
           operationId: `ingest${type[0]!.toUpperCase()}${type.slice(1)}`,
           summary: `Segment's ${type}: one message; answered once stored`,
