@@ -112,7 +112,8 @@ async function main() {
     db,
     sql`select (select count(*) from users)::int as users, (select count(*) from accounts)::int as accounts`,
   );
-  if (!(args.reuse && existing?.users === users && existing?.accounts === accounts)) {
+  // The trial users of earlier runs stay: a reused workspace has at least the seeded counts.
+  if (!(args.reuse && Number(existing?.users) >= users && Number(existing?.accounts) >= accounts)) {
     log(`seeding ${users} users, ${accounts} accounts (child process)...`);
     const seeded = spawnSync(
       process.execPath,

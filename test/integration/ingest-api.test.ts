@@ -201,6 +201,18 @@ describe.skipIf(backendUnavailable())("usage over HTTP (Segment's tracking API)"
     expect((await api.call(ingestKey, { method: "GET", url: "/v1/tags" })).statusCode).toBe(403);
   });
 
+  it("creates an ingest key with keys create --role ingest, usable as a Segment write key", async () => {
+    const created = await runCli(t.database, ["keys", "create", "--name", "app", "--role", "ingest"]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toMatch(/created ingest key .*Segment write key/);
+    const key = created.stdout.trim();
+    expect((await send("/v1/group", { groupId: "acme", traits: {} }, key)).statusCode).toBe(200);
+    expect((await api.call(key, { method: "GET", url: "/v1/accounts/acme" })).statusCode).toBe(403);
+    const wrong = await runCli(t.database, ["keys", "create", "--name", "x", "--role", "writer"]);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/--role must be viewer, editor, admin or ingest/);
+  });
+
   it("refuses a message over 32 KB and a request over 500 KB with 400 naming the limit", async () => {
     const big = "x".repeat(33 * 1024);
     const single = await send("/v1/track", { userId: "u1", event: "login", properties: { big } });
