@@ -4,7 +4,7 @@ import type { Database } from "../db/client.ts";
 import { enqueueAfterImport } from "../jobs/after-changes.ts";
 import type { QueueSet } from "../jobs/connection.ts";
 import { loadRulesCached } from "../jobs/rules-cache.ts";
-import { reconcileEntities } from "../runs/runner.ts";
+import { reconcileEntities, runRules, selectRules } from "../runs/runner.ts";
 
 /** Most distinct entities gathered between two hand-offs; beyond, one run of every rule is cheaper and complete. */
 const MAX_GATHERED = 50_000;
@@ -61,13 +61,21 @@ export function ingestFollowUp(opts: {
       return;
     }
     const rules = await loadRulesCached(config.rulesDir);
+    const runOpts = {
+      timezone: config.timezone,
+      trigger: "event" as const,
+      removalGuard: config.removalGuard,
+    };
+    if (!touched.complete) {
+      // More entities than were gathered: one run of every rule covers them all (incremental, the change log tells).
+      await runRules(opts.database.db, rules, selectRules(rules, []), { ...runOpts, asOf: new Date() });
+      return;
+    }
     const run = async (type: "user" | "account", ids: string[]) => {
       for (let i = 0; i < ids.length && !closed; i += INLINE_SLICE) {
         await reconcileEntities(opts.database.db, rules, type, ids.slice(i, i + INLINE_SLICE), {
+          ...runOpts,
           asOf: new Date(),
-          timezone: config.timezone,
-          trigger: "event",
-          removalGuard: config.removalGuard,
         });
       }
     };
