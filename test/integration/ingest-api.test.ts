@@ -69,6 +69,10 @@ describe.skipIf(backendUnavailable())("usage over HTTP (Segment's tracking API)"
     });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ success: true });
+    const metrics = (await api.call(keys.admin, { method: "GET", url: "/metrics" })).body;
+    expect(metrics).toMatch(/signaltag_ingest_messages_total\{type="page",outcome="ignored"\} 1/);
+    expect(metrics).toMatch(/signaltag_ingest_messages_total\{type="anonymous",outcome="ignored"\} 1/);
+    expect(metrics).toMatch(/signaltag_ingest_messages_total\{type="track",outcome="committed"\} 2/);
     expect(
       await query(`select id, name, contract_status, health_score, health, attributes from accounts`),
     ).toEqual([
