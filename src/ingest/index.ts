@@ -11,6 +11,8 @@ export type { MessageProblem, WriteOutcome } from "./types.ts";
 
 /** Most messages one transaction stores; more wait for the next round. */
 const MAX_COMMIT_MESSAGES = 5_000;
+/** How often a commit also applies what waits for users and accounts known through a file import. */
+const SWEEP_EVERY_MS = 10_000;
 /** Most messages handed in and not yet committed before requests are refused with 503. */
 const MAX_PENDING_MESSAGES = 50_000;
 
@@ -42,16 +44,27 @@ export interface Ingest {
  */
 export function openIngest(
   database: Database,
-  opts: { timezone: string; committed?: (outcome: WriteOutcome) => void },
+  opts: { timezone: string; committed?: (outcome: WriteOutcome) => void; sweepMs?: number },
 ): Ingest {
+  let sweepDue = true;
   const group = new GroupCommit<Accepted, WriteOutcome>(
     async (items) => {
-      const outcome = await writeMessages(database, items, opts.timezone);
+      const sweep = sweepDue;
+      sweepDue = false;
+      const outcome = await writeMessages(database, items, opts.timezone, { sweep });
       opts.committed?.(outcome);
       return outcome;
     },
     { maxBatch: MAX_COMMIT_MESSAGES, maxPending: MAX_PENDING_MESSAGES },
   );
+  // Users and accounts may become known through a file import, which knows nothing of the
+  // messages waiting for them: every so often a commit (an empty one when none is coming)
+  // applies those too.
+  const sweeper = setInterval(() => {
+    sweepDue = true;
+    group.submit([]).catch(() => {});
+  }, opts.sweepMs ?? SWEEP_EVERY_MS);
+  sweeper.unref();
   return {
     async accept(messages, ctx) {
       const problems: MessageProblem[] = [];
@@ -75,6 +88,9 @@ export function openIngest(
     get pending() {
       return group.waiting;
     },
-    close: () => group.close(),
+    close: () => {
+      clearInterval(sweeper);
+      return group.close();
+    },
   };
 }

@@ -5,8 +5,11 @@ import { foldAccounts, parkedForm, UserFolder } from "./entities.ts";
 import { upsertAccounts } from "./sql/accounts.ts";
 import { INSERTED_EVENTS, STORED_EVENTS, type StoredEvents, storeEvents } from "./sql/events.ts";
 import { upsertUsers } from "./sql/users.ts";
-import { parkEntities, takeWaitingEntities } from "./sql/waiting.ts";
+import { knownButWaiting, parkEntities, takeWaitingEntities } from "./sql/waiting.ts";
 import type { AccountUpdate, Mapped, TrackEvent, WriteOutcome } from "./types.ts";
+
+/** Most known users and most known accounts one sweep releases waiting messages for. */
+const SWEEP_LIMIT = 1_000;
 
 /** A mapped message and when its request was received (ISO-8601). */
 export interface Accepted {
@@ -21,12 +24,15 @@ export interface Accepted {
  * (with the identifies and memberships that waited for them), then events
  * (with the events that waited for those users and accounts) and their
  * rollups, through the rollups' one writer. The triggers on these tables
- * log the change for incremental runs, as for a file import.
+ * log the change for incremental runs, as for a file import. With `sweep`,
+ * it also applies what waits for users and accounts that became known some
+ * other way (a file import), a bounded number at a time.
  */
 export async function writeMessages(
   database: Database,
   items: readonly Accepted[],
   timezone: string,
+  opts: { sweep?: boolean } = {},
 ): Promise<WriteOutcome> {
   const accountsIn: AccountUpdate[] = [];
   const events: TrackEvent[] = [];
@@ -44,13 +50,14 @@ export async function writeMessages(
     }
   }
   const accountRows = foldAccounts(accountsIn);
-  const accountIds = accountRows.map((a) => a.id);
 
   return inTransaction(database.db, async (tx) => {
     const accountsWritten = accountRows.length > 0 ? await upsertAccounts(tx, accountRows) : [];
+    const known = opts.sweep ? await knownButWaiting(tx, SWEEP_LIMIT) : { users: [], accounts: [] };
+    const accountIds = [...new Set([...accountRows.map((a) => a.id), ...known.accounts])];
 
     // What waited for these users or accounts comes first, as the older messages.
-    const waiting = await takeWaitingEntities(tx, users.ids(), accountIds);
+    const waiting = await takeWaitingEntities(tx, [...new Set([...users.ids(), ...known.users])], accountIds);
     const folded = new UserFolder();
     for (const w of waiting) folded.resume(w);
     for (const row of users.rows()) {
@@ -73,8 +80,10 @@ export async function writeMessages(
     }
     const userRows = folded.rows();
     const outcomes = userRows.length > 0 ? await upsertUsers(tx, userRows) : [];
-    const resolved = new Set(outcomes.filter((o) => o.resolved).map((o) => o.id));
-    await parkEntities(tx, userRows.filter((r) => !resolved.has(r.id)).map(parkedForm));
+    const applied = new Set(outcomes.filter((o) => o.resolved).map((o) => o.id));
+    await parkEntities(tx, userRows.filter((r) => !applied.has(r.id)).map(parkedForm));
+    // Tracks wait for users applied now, and for users known through another door (a sweep).
+    const resolved = new Set([...applied, ...known.users]);
 
     let stored: StoredEvents = { stored: 0, ready: 0, parked: 0, released: 0, users: [], accounts: [] };
     if (events.length > 0 || resolved.size > 0 || accountIds.length > 0) {

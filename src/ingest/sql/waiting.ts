@@ -80,3 +80,27 @@ export async function waitingSummary(db: DbOrTx): Promise<WaitingSummary> {
     oldestSeconds: r?.oldest === null || r?.oldest === undefined ? null : Number(r.oldest),
   };
 }
+
+/**
+ * Users and accounts that messages wait for and that exist now (at most
+ * `limit` of each): known through another door than this API, such as a
+ * file import, so no message of their own released what waited for them.
+ */
+export async function knownButWaiting(
+  tx: DbOrTx,
+  limit: number,
+): Promise<{ users: string[]; accounts: string[] }> {
+  const found = await rows<{ kind: string; id: string }>(
+    tx,
+    sql`(select distinct 'user' as kind, w.user_id as id from ingest_waiting w
+         where w.user_id is not null and exists (select 1 from users u where u.id = w.user_id) limit ${limit})
+        union all
+        (select distinct 'account', w.account_id from ingest_waiting w
+         where w.account_id is not null and (w.user_id is null or w.kind = 'identify')
+           and exists (select 1 from accounts a where a.id = w.account_id) limit ${limit})`,
+  );
+  return {
+    users: found.filter((r) => r.kind === "user").map((r) => r.id),
+    accounts: found.filter((r) => r.kind === "account").map((r) => r.id),
+  };
+}
