@@ -203,6 +203,16 @@ describe.skipIf(backendUnavailable())("usage over HTTP (Segment's tracking API)"
       200,
     );
     expect((await api.call(ingestKey, { method: "GET", url: "/v1/tags" })).statusCode).toBe(403);
+    // Segment's API also takes the write key in the body, when no Authorization header is sent.
+    const inBody = (writeKey: string) =>
+      api.app.inject({
+        method: "POST",
+        url: "/v1/batch",
+        payload: { writeKey, batch: [{ type: "track", ...msg }] },
+      });
+    expect((await inBody(ingestKey)).statusCode).toBe(200);
+    expect((await inBody("stk_not-a-key")).statusCode).toBe(401);
+    expect((await inBody(keys.viewer)).statusCode).toBe(403);
   });
 
   it("creates an ingest key with keys create --role ingest, usable as a Segment write key", async () => {

@@ -146,7 +146,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
   app.post(
     "/v1/batch",
     {
-      config: { role: "ingest" },
+      config: { role: "ingest", keyInBody: true },
       bodyLimit: MAX_INGEST_REQUEST_BYTES,
       errorHandler: limitErrors("500 KB per request"),
       preParsing: decompress,
@@ -188,7 +188,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
     app.post(
       `/v1/${type}`,
       {
-        config: { role: "ingest" },
+        config: { role: "ingest", keyInBody: true },
         bodyLimit: MAX_INGEST_MESSAGE_BYTES,
         errorHandler: limitErrors("32 KB per message"),
         preParsing: decompress,
