@@ -166,3 +166,9 @@ export function tagNameProblem(name: string): string | undefined {
   }
   return undefined;
 }
+
+/** Bytes of one tracking-API message, as Segment's limit (32 KB). Enforced by ingest/mapping.ts and the single-message routes. */
+export const MAX_INGEST_MESSAGE_BYTES = 32 * 1024;
+
+/** Bytes of one tracking-API request, as Segment's limit (500 KB). Enforced by api/routes/ingest.ts. */
+export const MAX_INGEST_REQUEST_BYTES = 500 * 1024;

@@ -22,6 +22,7 @@ import { openQueueAccess } from "./queue-access.ts";
 import { registerBulkRoutes } from "./routes/bulk.ts";
 import { registerEntityRoutes } from "./routes/entities.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerIngestRoutes } from "./routes/ingest.ts";
 import { registerQueueDashboard } from "./routes/queue-dashboard.ts";
 import { registerRuleRoutes } from "./routes/rules.ts";
 import { registerRunRoutes } from "./routes/runs.ts";
@@ -48,6 +49,7 @@ const routeGroups = [
   registerSegmentRoutes,
   registerRunRoutes,
   registerRuleRoutes,
+  registerIngestRoutes,
 ];
 
 /**
@@ -122,7 +124,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           'Tags for customer accounts and users: by rules, by hand, in bulk and by file; segments, profiles and history. Every route but /health and these docs needs `Authorization: Bearer <key>` (signaltag keys create). Errors are `{ "error": { "code", "message", ... } }`.',
         version: "1",
       },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer" },
+          basic: { type: "http", scheme: "basic" },
+        },
+      },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });

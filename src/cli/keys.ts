@@ -12,15 +12,19 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
     .requiredOption("--name <name>", "who the key is for; recorded as the actor of its changes")
     .requiredOption(
       "--role <role>",
-      "viewer (reads), editor (tags single entities) or admin (bulk, files, runs)",
+      "viewer (reads), editor (tags single entities), admin (bulk, files, runs) or ingest (only sends usage to /v1/batch, /v1/track, /v1/identify, /v1/group)",
     )
     .action(async (opts: { name: string; role: string }) => {
       const role = parseRole(opts.role);
       const database = await ctx.database();
       const { key, row } = await createApiKey(database.db, { name: opts.name, role });
       ctx.stdout.write(`${key}\n`);
+      const send =
+        row.role === "ingest"
+          ? 'Use it as a Segment write key (HTTP Basic, the key as user name) or as "Authorization: Bearer <key>".'
+          : 'Send it as "Authorization: Bearer <key>".';
       ctx.stderr.write(
-        `created ${row.role} key ${row.id} (${row.name}); store it now: signaltag keeps only its hash. Send it as "Authorization: Bearer <key>".\n`,
+        `created ${row.role} key ${row.id} (${row.name}); store it now: signaltag keeps only its hash. ${send}\n`,
       );
     });
   keys
@@ -35,7 +39,9 @@ export function registerKeysCommands(program: Command, ctx: CliContext): void {
         return;
       }
       if (list.length === 0) {
-        ctx.stdout.write("no API keys yet: signaltag keys create --name NAME --role viewer|editor|admin\n");
+        ctx.stdout.write(
+          "no API keys yet: signaltag keys create --name NAME --role viewer|editor|admin|ingest\n",
+        );
         return;
       }
       ctx.stdout.write(

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { waitingSummary } from "../ingest/index.ts";
 import { openQueues, type QueueSet } from "../jobs/connection.ts";
 import { collectStatus, type RuleStatus } from "../jobs/status.ts";
 import { loadRulesDir } from "../rules/load.ts";
@@ -28,9 +29,12 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       }
       try {
         const status = await collectStatus(database.db, rules, queues, new Date());
+        const waiting = await waitingSummary(database.db);
         await warnRulesToRetire(ctx, database, rules, { filesComplete: problems.length === 0 });
         if (opts.json) {
-          ctx.stdout.write(`${JSON.stringify({ ...status, ...(queueNote ? { note: queueNote } : {}) })}\n`);
+          ctx.stdout.write(
+            `${JSON.stringify({ ...status, ingestWaiting: waiting, ...(queueNote ? { note: queueNote } : {}) })}\n`,
+          );
           return;
         }
         if (status.rules.length === 0) {
@@ -56,6 +60,12 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);
             ctx.stdout.write(`queue ${name}: ${parts.join(", ")}\n`);
           }
+        }
+        const held = waiting.events + waiting.identifies + waiting.memberships;
+        if (held > 0) {
+          ctx.stdout.write(
+            `ingestion: ${waiting.events} events, ${waiting.identifies} identifies and ${waiting.memberships} memberships wait for their user or account (oldest ${Math.round(waiting.oldestSeconds ?? 0)} s)\n`,
+          );
         }
         if (queueNote) ctx.stdout.write(`note: ${queueNote}\n`);
       } finally {

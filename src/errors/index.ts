@@ -138,3 +138,10 @@ export class RunPausedError extends SignaltagError {
 export function isSignaltagError(err: unknown): err is SignaltagError {
   return err instanceof SignaltagError;
 }
+
+/** The tracking API has more messages waiting to be stored than it holds; the client sends again. */
+export class IngestBusyError extends SignaltagError {
+  constructor(message: string) {
+    super("ingest_busy", message, { retriable: true, status: 503 });
+  }
+}

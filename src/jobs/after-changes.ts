@@ -20,7 +20,7 @@ export interface Touched {
  * users and accounts, or, when the import touched more than it listed, one
  * run of all rules (cheaper than thousands of entity jobs, and complete).
  */
-async function enqueueAfterImport(
+export async function enqueueAfterImport(
   queues: QueueSet,
   touched: Touched,
   opts: { debounceMs: number },

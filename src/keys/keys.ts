@@ -13,14 +13,23 @@ import {
 } from "./sql/api-keys.ts";
 
 export type { ApiKeyRole, ApiKeyRow };
-export const apiKeyRoles: readonly ApiKeyRole[] = ["viewer", "editor", "admin"];
+export const apiKeyRoles: readonly ApiKeyRole[] = ["viewer", "editor", "admin", "ingest"];
+/** The roles that manage tags, each allowed what the ones before it are. */
+const hierarchy: readonly ApiKeyRole[] = ["viewer", "editor", "admin"];
 
 const KEY_PREFIX = "stk_";
 const SHOWN_PREFIX = 12;
 
-/** Whether a role may do what `needed` allows: admin > editor > viewer. */
+/**
+ * Whether a role may do what `needed` allows: admin > editor > viewer. An
+ * ingest key sits outside that order with least privilege: it may only send
+ * usage (a key pasted into a product's tracking code must not read or change
+ * tags); admin may send usage too.
+ */
 export function roleAllows(role: ApiKeyRole, needed: ApiKeyRole): boolean {
-  return apiKeyRoles.indexOf(role) >= apiKeyRoles.indexOf(needed);
+  if (needed === "ingest") return role === "ingest" || role === "admin";
+  if (role === "ingest") return false;
+  return hierarchy.indexOf(role) >= hierarchy.indexOf(needed);
 }
 
 function hashKey(key: string): string {
@@ -29,7 +38,7 @@ function hashKey(key: string): string {
 
 export function parseRole(value: string): ApiKeyRole {
   if ((apiKeyRoles as readonly string[]).includes(value)) return value as ApiKeyRole;
-  throw new InputError(`--role must be viewer, editor or admin, not ${JSON.stringify(value)}`, {
+  throw new InputError(`--role must be viewer, editor, admin or ingest, not ${JSON.stringify(value)}`, {
     details: { field: "role" },
   });
 }

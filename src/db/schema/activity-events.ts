@@ -22,6 +22,8 @@ export const activityEvents = pgTable(
     occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }).notNull(),
     count: integer("count").notNull().default(1),
     ingestedAt: timestamp("ingested_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** When the tracking API received the event (Segment's receivedAt); null for imported files. */
+    receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [
     uniqueIndex("activity_events_event_id_idx").on(t.eventId).where(sql`${t.eventId} is not null`),

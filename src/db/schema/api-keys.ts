@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { check, integer, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
-export const apiKeyRoles = ["viewer", "editor", "admin"] as const;
+/** viewer < editor < admin; ingest stands apart: it may only send usage (src/ingest), as admin may. */
+export const apiKeyRoles = ["viewer", "editor", "admin", "ingest"] as const;
 
 /**
  * HTTP API keys. Only a SHA-256 hash of the key is stored (keys are random
@@ -25,6 +26,6 @@ export const apiKeys = pgTable(
     uniqueIndex("api_keys_key_hash_idx").on(t.keyHash),
     // One active key per name, so the actor in history names one key.
     uniqueIndex("api_keys_active_name_idx").on(sql`lower(${t.name})`).where(sql`${t.revokedAt} is null`),
-    check("api_keys_role_check", sql`${t.role} in ('viewer', 'editor', 'admin')`),
+    check("api_keys_role_check", sql`${t.role} in ('viewer', 'editor', 'admin', 'ingest')`),
   ],
 );

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../../db/client.ts";
 import { preparedRows } from "../../db/prepared.ts";
 
-export type ApiKeyRole = "viewer" | "editor" | "admin";
+export type ApiKeyRole = "viewer" | "editor" | "admin" | "ingest";
 
 export interface ApiKeyRow {
   id: number;

@@ -1,0 +1,214 @@
+import { createGunzip, createInflate } from "node:zlib";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Counter, Gauge } from "prom-client";
+import { InputError } from "../../errors/index.ts";
+import { type IngestResult, type MessageType, openIngest, waitingSummary } from "../../ingest/index.ts";
+import { MAX_INGEST_MESSAGE_BYTES, MAX_INGEST_REQUEST_BYTES } from "../../limits.ts";
+import type { ApiDeps } from "../deps.ts";
+import { errorBody, handleError } from "../errors.ts";
+import { ingestFollowUp } from "../ingest-followup.ts";
+import { errorResponse, errorResponses } from "../schemas.ts";
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Segment answers a body over its limit with 400 naming the limit; so does signaltag. */
+function limitErrors(limit: string) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return reply
+        .status(400)
+        .send(errorBody("request_too_large", `the body is larger than the limit of ${limit}; split it`));
+    }
+    return handleError(err, request, reply);
+  };
+}
+
+/**
+ * Some tracking libraries (RudderStack's) gzip their batches. The limits
+ * apply to the decompressed body, which is what the messages' sizes are.
+ */
+async function decompress(request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) {
+  const encoding = String(request.headers["content-encoding"] ?? "identity").toLowerCase();
+  if (encoding === "identity") return payload;
+  if (encoding !== "gzip" && encoding !== "deflate") {
+    throw new InputError(
+      `content-encoding ${JSON.stringify(encoding)} is not accepted; send gzip, deflate or none`,
+      {
+        code: "unsupported_encoding",
+      },
+    );
+  }
+  const inflated = encoding === "gzip" ? createGunzip() : createInflate();
+  const counted = inflated as typeof inflated & { receivedEncodedLength: number };
+  counted.receivedEncodedLength = 0;
+  payload.on("data", (chunk: Buffer) => {
+    counted.receivedEncodedLength += chunk.length;
+  });
+  inflated.on("error", () => {});
+  payload.pipe(inflated);
+  return inflated;
+}
+
+const success = {
+  200: {
+    type: "object",
+    description:
+      "every message was stored (or, for page, screen, alias and anonymousId-only ones, accepted and ignored)",
+    properties: { success: { type: "boolean" } },
+  },
+  ...errorResponses,
+  400: errorResponse(
+    "a message that can never be stored (its index named; the others were stored), or a body over the limit",
+  ),
+  503: errorResponse(
+    "too many messages are waiting to be stored, or the database is unavailable: send again",
+  ),
+} as const;
+
+const security: { [scheme: string]: string[] }[] = [{ basic: [] }, { bearer: [] }];
+
+function metricsOf(deps: ApiDeps) {
+  const registers = [deps.metrics.registry];
+  const messages = new Counter({
+    name: "signaltag_ingest_messages_total",
+    help: "Tracking-API messages received by this process, by type and outcome (committed, ignored, invalid).",
+    labelNames: ["type", "outcome"],
+    registers,
+  });
+  new Gauge({
+    name: "signaltag_ingest_waiting_messages",
+    help: "Tracking-API messages waiting for their user or account to become known, by kind (track, identify, member).",
+    labelNames: ["kind"],
+    registers,
+    async collect() {
+      const s = await waitingSummary(deps.database.db);
+      this.set({ kind: "track" }, s.events);
+      this.set({ kind: "identify" }, s.identifies);
+      this.set({ kind: "member" }, s.memberships);
+    },
+  });
+  new Gauge({
+    name: "signaltag_ingest_waiting_oldest_seconds",
+    help: "How long the oldest waiting tracking-API message has waited (0 when none waits).",
+    registers,
+    async collect() {
+      this.set((await waitingSummary(deps.database.db)).oldestSeconds ?? 0);
+    },
+  });
+  return (r: IngestResult) => {
+    for (const [type, n] of Object.entries(r.byType))
+      if (n > 0) messages.inc({ type, outcome: "committed" }, n);
+    for (const [kind, n] of Object.entries(r.ignored)) messages.inc({ type: kind, outcome: "ignored" }, n);
+    if (r.problems.length > 0) messages.inc({ type: "any", outcome: "invalid" }, r.problems.length);
+  };
+}
+
+/** The answer to a request: 200, or 400 naming the messages that could not be stored (the others were). */
+function answer(reply: FastifyReply, r: IngestResult, where: (index: number) => string) {
+  if (r.problems.length === 0) return { success: true };
+  const first = r.problems[0]!;
+  const more = r.problems.length > 1 ? ` (and ${r.problems.length - 1} more, listed in "invalid")` : "";
+  const kept = r.committed + Object.values(r.ignored).reduce((a, b) => a + b, 0);
+  return reply.status(400).send(
+    errorBody(
+      "invalid_message",
+      `${where(first.index)}: ${first.message}${more}; the other ${kept} were stored`,
+      {
+        invalid: r.problems.slice(0, 100).map((p) => ({ index: p.index, message: p.message })),
+      },
+    ),
+  );
+}
+
+/**
+ * Segment's HTTP tracking API: /v1/batch and the single-message routes. An
+ * ingest key (least privilege) or an admin key, sent as Segment's libraries
+ * send a write key (Basic, the key as user name) or as Bearer.
+ */
+export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const followUp = ingestFollowUp({
+    database: deps.database,
+    config: deps.config,
+    queues: deps.queues,
+    log: app.log,
+  });
+  const ingest = openIngest(deps.database, {
+    timezone: deps.config.timezone,
+    committed: (outcome) => followUp.touched(outcome.touched),
+  });
+  const count = metricsOf(deps);
+  app.addHook("onClose", async () => {
+    await ingest.close();
+    await followUp.close();
+  });
+
+  app.post(
+    "/v1/batch",
+    {
+      config: { role: "ingest", keyInBody: true },
+      bodyLimit: MAX_INGEST_REQUEST_BYTES,
+      errorHandler: limitErrors("500 KB per request"),
+      preParsing: decompress,
+      schema: {
+        operationId: "ingestBatch",
+        summary:
+          "Segment's batch: { batch: [identify, group, track, page, screen, alias messages], sentAt }; answered once stored",
+        tags: ["ingest"],
+        security,
+        body: {
+          type: ["object", "array"],
+          description:
+            "{ batch: [messages], sentAt }; also a bare array of messages, or one message with a type (as Segment's Webhooks (Actions) destination posts them)",
+        },
+        response: success,
+      },
+    },
+    async (request, reply) => {
+      const receivedAt = deps.clock().getTime();
+      const body = request.body;
+      let messages: unknown[];
+      if (Array.isArray(body)) messages = body;
+      else if (isObject(body) && Array.isArray(body.batch)) messages = body.batch;
+      else if (isObject(body) && body.batch === undefined && typeof body.type === "string") messages = [body];
+      else {
+        throw new InputError('the body must be { "batch": [messages] }', {
+          details: { field: "body.batch" },
+        });
+      }
+      const sentAt = isObject(body) && Array.isArray(body.batch) ? body.sentAt : undefined;
+      const result = await ingest.accept(messages, { receivedAt, sentAt });
+      count(result);
+      const many = Array.isArray(body) || Array.isArray((body as { batch?: unknown }).batch);
+      return answer(reply, result, (i) => (many ? `batch[${i}]` : "the message"));
+    },
+  );
+
+  for (const type of ["track", "identify", "group"] as const satisfies readonly MessageType[]) {
+    app.post(
+      `/v1/${type}`,
+      {
+        config: { role: "ingest", keyInBody: true },
+        bodyLimit: MAX_INGEST_MESSAGE_BYTES,
+        errorHandler: limitErrors("32 KB per message"),
+        preParsing: decompress,
+        schema: {
+          operationId: `ingest${type[0]!.toUpperCase()}${type.slice(1)}`,
+          summary: `Segment's ${type}: one message; answered once stored`,
+          tags: ["ingest"],
+          security,
+          body: { type: "object", description: `one ${type} message`, additionalProperties: true },
+          response: success,
+        },
+      },
+      async (request, reply) => {
+        const result = await ingest.accept([request.body], {
+          receivedAt: deps.clock().getTime(),
+          impliedType: type,
+        });
+        count(result);
+        return answer(reply, result, () => "the message");
+      },
+    );
+  }
+}

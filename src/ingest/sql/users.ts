@@ -1,0 +1,60 @@
+import { sql } from "drizzle-orm";
+import { type DbOrTx, rows } from "../../db/client.ts";
+
+/** One user's fields as upsertUsers() takes them: null keeps what is stored. */
+export interface UserRow {
+  id: string;
+  /** The account named by the messages; null: the user's stored one. */
+  account_id: string | null;
+  email: string | null;
+  name: string | null;
+  created_at: string | null;
+  attributes: Record<string, unknown>;
+  seen_at: string;
+  /** Only a group named this user: the user is moved to the account if known, never created. */
+  member_only: boolean;
+}
+
+/**
+ * Inserts or updates users (one row per id) in one statement, those whose
+ * account is known; a new user without created_at was created when first
+ * seen. A row that would not change is not written. Returns each user's
+ * outcome: resolved (its account is known and the user exists now) and
+ * written (its row changed).
+ */
+export async function upsertUsers(
+  tx: DbOrTx,
+  users: readonly UserRow[],
+): Promise<{ id: string; resolved: boolean; written: boolean }[]> {
+  return rows(
+    tx,
+    sql`with src as (
+          select * from jsonb_to_recordset(${JSON.stringify(users)}::jsonb) as s(
+            id text, account_id text, email text, name text, created_at timestamptz, attributes jsonb,
+            seen_at timestamptz, member_only boolean)),
+        r as (
+          select s.*, coalesce(s.account_id, u.account_id) as acct, u.id is not null as known
+          from src s left join users u on u.id = s.id),
+        ok as (
+          select r.* from r
+          where (not r.member_only or r.known) and exists (select 1 from accounts a where a.id = r.acct)),
+        up as (
+          insert into users as t (id, account_id, email, name, created_at, attributes)
+          select id, acct, email, name, coalesce(created_at, seen_at), coalesce(attributes, '{}'::jsonb) from ok
+          on conflict (id) do update set
+            account_id = excluded.account_id,
+            email = coalesce(excluded.email, t.email),
+            name = coalesce(excluded.name, t.name),
+            created_at = coalesce((select s.created_at from src s where s.id = excluded.id), t.created_at),
+            attributes = t.attributes || excluded.attributes,
+            updated_at = now()
+          where (t.account_id, t.email, t.name, t.attributes, t.created_at)
+            is distinct from (excluded.account_id, coalesce(excluded.email, t.email), coalesce(excluded.name, t.name),
+              t.attributes || excluded.attributes,
+              coalesce((select s.created_at from src s where s.id = excluded.id), t.created_at))
+          returning t.id)
+        select r.id, exists (select 1 from ok where ok.id = r.id) as resolved,
+               exists (select 1 from up where up.id = r.id) as written
+        from r`,
+  );
+}

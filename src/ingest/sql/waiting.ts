@@ -1,0 +1,109 @@
+import { sql } from "drizzle-orm";
+import { type DbOrTx, rows } from "../../db/client.ts";
+
+/** A waiting identify or membership (ingest_waiting), as taken out to be applied. */
+export interface WaitingEntityRow {
+  id: number;
+  kind: "identify" | "member";
+  user_id: string | null;
+  account_id: string | null;
+  message: Record<string, unknown>;
+  received_at: string;
+}
+
+/**
+ * Takes out (deletes, in the caller's transaction) the waiting identifies and
+ * memberships of these users, or naming these accounts, oldest first; what
+ * still cannot be applied is parked again in the same transaction.
+ */
+export async function takeWaitingEntities(
+  tx: DbOrTx,
+  userIds: readonly string[],
+  accountIds: readonly string[],
+): Promise<WaitingEntityRow[]> {
+  if (userIds.length === 0 && accountIds.length === 0) return [];
+  return rows<WaitingEntityRow>(
+    tx,
+    sql`with taken as (
+          delete from ingest_waiting w
+          where w.kind <> 'track'
+            and (w.user_id in (select jsonb_array_elements_text(${JSON.stringify(userIds)}::jsonb))
+              or w.account_id in (select jsonb_array_elements_text(${JSON.stringify(accountIds)}::jsonb)))
+          returning w.id, w.kind, w.user_id, w.account_id, w.message,
+                    to_char(w.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as received_at)
+        select * from taken order by id`,
+  );
+}
+
+/** Parks identifies and memberships whose user or account is not known yet. */
+export async function parkEntities(
+  tx: DbOrTx,
+  parked: readonly {
+    kind: "identify" | "member";
+    user_id: string;
+    account_id: string | null;
+    message: Record<string, unknown>;
+    received_at: string;
+  }[],
+): Promise<void> {
+  if (parked.length === 0) return;
+  await tx.execute(
+    sql`insert into ingest_waiting (kind, user_id, account_id, message, received_at)
+        select kind, user_id, account_id, message, received_at
+        from jsonb_to_recordset(${JSON.stringify(parked)}::jsonb) as p(
+          kind text, user_id text, account_id text, message jsonb, received_at timestamptz)`,
+  );
+}
+
+export interface WaitingSummary {
+  /** Messages waiting for their user or account: events, identifies, memberships. */
+  events: number;
+  identifies: number;
+  memberships: number;
+  /** Seconds the oldest has waited; null when none waits. */
+  oldestSeconds: number | null;
+}
+
+export async function waitingSummary(db: DbOrTx): Promise<WaitingSummary> {
+  const [r] = await rows<{ events: number; identifies: number; memberships: number; oldest: number | null }>(
+    db,
+    sql`select count(*) filter (where kind = 'track')::int as events,
+               count(*) filter (where kind = 'identify')::int as identifies,
+               count(*) filter (where kind = 'member')::int as memberships,
+               extract(epoch from now() - min(received_at))::float8 as oldest
+        from ingest_waiting`,
+  );
+  return {
+    events: Number(r?.events ?? 0),
+    identifies: Number(r?.identifies ?? 0),
+    memberships: Number(r?.memberships ?? 0),
+    oldestSeconds: r?.oldest === null || r?.oldest === undefined ? null : Number(r.oldest),
+  };
+}
+
+/**
+ * Users and accounts that messages wait for and that exist now (at most
+ * `limit` of each): known through another door than this API, such as a
+ * file import, so no message of their own released what waited for them.
+ */
+export async function knownButWaiting(
+  tx: DbOrTx,
+  limit: number,
+): Promise<{ users: string[]; accounts: string[] }> {
+  const found = await rows<{ kind: string; id: string }>(
+    tx,
+    sql`(select distinct 'user' as kind, w.user_id as id from ingest_waiting w
+         where w.user_id is not null and exists (select 1 from users u where u.id = w.user_id)
+           -- An identify or membership naming an account still unknown would only wait again.
+           and (w.kind = 'track' or w.account_id is null or exists (select 1 from accounts a where a.id = w.account_id))
+         limit ${limit})
+        union all
+        (select distinct 'account', w.account_id from ingest_waiting w
+         where w.account_id is not null and (w.user_id is null or w.kind = 'identify')
+           and exists (select 1 from accounts a where a.id = w.account_id) limit ${limit})`,
+  );
+  return {
+    users: found.filter((r) => r.kind === "user").map((r) => r.id),
+    accounts: found.filter((r) => r.kind === "account").map((r) => r.id),
+  };
+}

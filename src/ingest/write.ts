@@ -1,0 +1,114 @@
+import type { Database } from "../db/client.ts";
+import { inTransaction } from "../db/transaction.ts";
+import { addEventRollups, lockRollups } from "../imports/rollups.ts";
+import { foldAccounts, parkedForm, UserFolder } from "./entities.ts";
+import { upsertAccounts } from "./sql/accounts.ts";
+import { INSERTED_EVENTS, STORED_EVENTS, type StoredEvents, storeEvents } from "./sql/events.ts";
+import { upsertUsers } from "./sql/users.ts";
+import { knownButWaiting, parkEntities, takeWaitingEntities } from "./sql/waiting.ts";
+import type { AccountUpdate, Mapped, TrackEvent, WriteOutcome } from "./types.ts";
+
+/** Most known users and most known accounts one sweep releases waiting messages for. */
+const SWEEP_LIMIT = 1_000;
+
+/** A mapped message and when its request was received (ISO-8601). */
+export interface Accepted {
+  mapped: Mapped;
+  receivedAt: string;
+}
+
+/**
+ * Stores one commit's messages (those of every request the group commit
+ * joined) in one transaction, with a fixed number of statements whatever
+ * their count: accounts first (a group may name a new account), then users
+ * (with the identifies and memberships that waited for them), then events
+ * (with the events that waited for those users and accounts) and their
+ * rollups, through the rollups' one writer. The triggers on these tables
+ * log the change for incremental runs, as for a file import. With `sweep`,
+ * it also applies what waits for users and accounts that became known some
+ * other way (a file import), a bounded number at a time.
+ */
+export async function writeMessages(
+  database: Database,
+  items: readonly Accepted[],
+  timezone: string,
+  opts: { sweep?: boolean } = {},
+): Promise<WriteOutcome> {
+  const accountsIn: AccountUpdate[] = [];
+  const events: TrackEvent[] = [];
+  const users = new UserFolder();
+  for (const { mapped, receivedAt } of items) {
+    if (mapped.type === "group") {
+      accountsIn.push(mapped.account);
+      if (mapped.account.userId !== null) {
+        users.join(mapped.account.userId, mapped.account.accountId, mapped.account.seenAt, receivedAt);
+      }
+    } else if (mapped.type === "identify") {
+      users.identify(mapped.user, receivedAt);
+    } else if (mapped.type === "track") {
+      events.push(mapped.event);
+    }
+  }
+  const accountRows = foldAccounts(accountsIn);
+
+  return inTransaction(database.db, async (tx) => {
+    const accountsWritten = accountRows.length > 0 ? await upsertAccounts(tx, accountRows) : [];
+    const known = opts.sweep ? await knownButWaiting(tx, SWEEP_LIMIT) : { users: [], accounts: [] };
+    const accountIds = [...new Set([...accountRows.map((a) => a.id), ...known.accounts])];
+
+    // What waited for these users or accounts comes first, as the older messages.
+    const waiting = await takeWaitingEntities(tx, [...new Set([...users.ids(), ...known.users])], accountIds);
+    const folded = new UserFolder();
+    for (const w of waiting) folded.resume(w);
+    for (const row of users.rows()) {
+      if (!row.member_only) {
+        folded.identify(
+          {
+            userId: row.id,
+            accountId: row.account_id,
+            ...(row.email !== null ? { email: row.email } : {}),
+            ...(row.name !== null ? { name: row.name } : {}),
+            ...(row.created_at !== null ? { createdAt: row.created_at } : {}),
+            attributes: row.attributes,
+            seenAt: row.seen_at,
+          },
+          row.received_at,
+        );
+      } else if (row.account_id !== null) {
+        folded.join(row.id, row.account_id, row.seen_at, row.received_at);
+      }
+    }
+    const userRows = folded.rows();
+    const outcomes = userRows.length > 0 ? await upsertUsers(tx, userRows) : [];
+    const applied = new Set(outcomes.filter((o) => o.resolved).map((o) => o.id));
+    await parkEntities(tx, userRows.filter((r) => !applied.has(r.id)).map(parkedForm));
+    // Tracks wait for users applied now, and for users known through another door (a sweep).
+    const resolved = new Set([...applied, ...known.users]);
+
+    let stored: StoredEvents = { stored: 0, ready: 0, parked: 0, released: 0, users: [], accounts: [] };
+    if (events.length > 0 || resolved.size > 0 || accountIds.length > 0) {
+      await lockRollups(tx);
+      const [row] = await addEventRollups<StoredEvents>(tx, {
+        before: storeEvents(events, [...resolved], accountIds),
+        events: INSERTED_EVENTS,
+        timezone,
+        fresh: false,
+        select: STORED_EVENTS,
+      });
+      if (row) stored = row;
+    }
+    const usersWritten = outcomes.filter((o) => o.written).map((o) => o.id);
+    return {
+      eventsStored: Number(stored.stored),
+      eventsDuplicate: Number(stored.ready) - Number(stored.stored),
+      eventsWaiting: Number(stored.parked),
+      eventsReleased: Number(stored.released),
+      usersWritten: usersWritten.length,
+      accountsWritten: accountsWritten.length,
+      touched: {
+        users: [...new Set([...usersWritten, ...stored.users])],
+        accounts: [...new Set([...accountsWritten, ...stored.accounts])],
+      },
+    };
+  });
+}
