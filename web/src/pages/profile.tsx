@@ -1,0 +1,174 @@
+import { useState } from "react";
+import { canEdit, enc, getJson, type Role } from "../api.ts";
+import { type Activity, ActivityChart } from "../components/activity-chart.tsx";
+import { Show, useLoad, when } from "../components/async.tsx";
+import { History } from "../components/history.tsx";
+import { type Suppression, Suppressions } from "../components/suppress-form.tsx";
+import { type ProfileTag, TagWidget } from "../components/tag-widget.tsx";
+
+interface UserRow {
+  id: string;
+  email: string | null;
+  name: string | null;
+  tags: string[];
+}
+interface Profile {
+  type: "account" | "user";
+  id: string;
+  name: string | null;
+  email?: string | null;
+  accountId?: string;
+  createdAt?: string;
+  provisionedAt?: string;
+  contractStatus?: string | null;
+  renewalDate?: string | null;
+  health?: string | null;
+  healthScore?: number | null;
+  attributes: Record<string, unknown>;
+  tags: ProfileTag[];
+  suppressions: Suppression[];
+  userCount?: number;
+  users?: UserRow[];
+  account?: {
+    id: string;
+    name: string | null;
+    contractStatus: string | null;
+    health: string | null;
+    tags: string[];
+  };
+}
+
+function Fields({ rows }: { rows: [string, React.ReactNode][] }) {
+  return (
+    <dl className="fields">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v ?? "—"}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+const show = (v: unknown) =>
+  v === null || v === undefined || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v);
+
+export function ProfilePage({ type, id, role }: { type: "account" | "user"; id: string; role: Role }) {
+  const path = type === "account" ? "accounts" : "users";
+  const [round, setRound] = useState(0);
+  const [profile, reload] = useLoad(() => getJson<Profile>(`/v1/${path}/${enc(id)}`), [path, id]);
+  const [activity] = useLoad(() => getJson<Activity>(`/v1/${path}/${enc(id)}/activity?days=30`), [path, id]);
+  const refresh = () => {
+    reload();
+    setRound((r) => r + 1);
+  };
+  return (
+    <Show loaded={profile} what={`${type} ${id}`}>
+      {(p) => (
+        <div className="profile">
+          <header className="page-head">
+            <p className="muted">{type === "account" ? "Account" : "User"}</p>
+            <h1>{p.name ?? p.id}</h1>
+            <p className="muted">
+              {p.id}
+              {p.email ? ` · ${p.email}` : ""}
+            </p>
+          </header>
+          <div className="columns">
+            <div>
+              <TagWidget path={path} id={id} tags={p.tags} editable={canEdit(role)} onSaved={refresh} />
+              <Suppressions
+                path={path}
+                id={id}
+                tags={p.tags}
+                suppressions={p.suppressions}
+                editable={canEdit(role)}
+                onChanged={refresh}
+              />
+              <History path={path} id={id} round={round} />
+            </div>
+            <div>
+              <section className="card" aria-labelledby="fields-h">
+                <h2 id="fields-h">Details</h2>
+                {type === "account" ? (
+                  <Fields
+                    rows={[
+                      ["Contract status", show(p.contractStatus)],
+                      ["Renewal date", show(p.renewalDate)],
+                      [
+                        "Health",
+                        `${show(p.health)}${p.healthScore != null ? ` (score ${p.healthScore})` : ""}`,
+                      ],
+                      ["Provisioned", when(p.provisionedAt)],
+                      ["Users", show(p.userCount)],
+                    ]}
+                  />
+                ) : (
+                  <Fields
+                    rows={[
+                      ["Email", show(p.email)],
+                      ["Created", when(p.createdAt)],
+                      [
+                        "Account",
+                        p.account ? (
+                          <a key="account" href={`#/accounts/${enc(p.account.id)}`}>
+                            {p.account.name ?? p.account.id}
+                          </a>
+                        ) : (
+                          "—"
+                        ),
+                      ],
+                      ["Account tags", p.account?.tags.join(", ") || "—"],
+                    ]}
+                  />
+                )}
+                {Object.keys(p.attributes).length > 0 && (
+                  <>
+                    <h3>Attributes</h3>
+                    <Fields rows={Object.entries(p.attributes).map(([k, v]) => [k, show(v)])} />
+                  </>
+                )}
+              </section>
+              <section className="card" aria-labelledby="activity-h">
+                <h2 id="activity-h">Recent activity</h2>
+                <Show loaded={activity} what="recent activity">
+                  {(a) => <ActivityChart activity={a} />}
+                </Show>
+              </section>
+              {p.users && (
+                <section className="card" aria-labelledby="users-h">
+                  <h2 id="users-h">Users ({p.userCount})</h2>
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">User</th>
+                        <th scope="col">Tags</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {p.users.map((u) => (
+                        <tr key={u.id}>
+                          <td>
+                            <a href={`#/users/${enc(u.id)}`}>{u.name ?? u.id}</a>
+                            <div className="muted small">{u.email}</div>
+                          </td>
+                          <td>{u.tags.join(", ") || "—"}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                  {(p.userCount ?? 0) > p.users.length && (
+                    <p className="muted">
+                      Showing the first {p.users.length} of {p.userCount}.
+                    </p>
+                  )}
+                </section>
+              )}
+            </div>
+          </div>
+        </div>
+      )}
+    </Show>
+  );
+}
