@@ -39,7 +39,8 @@ export function History({ path, id, round }: { path: string; id: string; round: 
                   // Entries have no id of their own and the list only grows at its end.
                   // biome-ignore lint/suspicious/noArrayIndexKey: the position is stable
                   <li key={i}>
-                    <time dateTime={e.at}>{when(e.at)}</time> <span>{e.summary}</span>
+                    <time dateTime={e.at}>{when(e.at)}</time> <span className="chip">{e.tag}</span>{" "}
+                    <span>{e.summary}</span>
                     {e.because && e.because.length > 0 && (
                       <ul className="because">
                         {e.because.map((b) => (
