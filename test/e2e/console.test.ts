@@ -113,6 +113,11 @@ describe.skipIf(missing !== undefined || backendUnavailable())("the web console"
     await web.shot(page, "02-profile-user-editing");
     await tags.getByRole("button", { name: "Save" }).click();
     await tags.getByRole("status").filter({ hasText: "Saved 3 changes." }).waitFor();
+    await page
+      .getByRole("listitem")
+      .filter({ hasText: "Renewal call booked" })
+      .filter({ hasText: "gained" })
+      .waitFor();
     await web.shot(page, "03-profile-user-saved");
 
     const after = await claimsOf("users", user.id);

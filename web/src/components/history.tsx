@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { enc, getJson } from "../api.ts";
 import { ErrorNote, Show, useLoad, when } from "./async.tsx";
 
@@ -19,7 +19,14 @@ interface Page {
 
 /** The entity's tag history, newest first, in the server's sentences; more pages on request. */
 export function History({ path, id, round }: { path: string; id: string; round: number }) {
-  const [loaded] = useLoad(() => getJson<Page>(`/v1/${path}/${enc(id)}/history?limit=20`), [path, id, round]);
+  const [loaded, reload] = useLoad(
+    () => getJson<Page>(`/v1/${path}/${enc(id)}/history?limit=20`),
+    [path, id],
+  );
+  // A change on the page: read the history again, keeping the current one shown meanwhile.
+  useEffect(() => {
+    if (round > 0) reload();
+  }, [round, reload]);
   const [more, setMore] = useState<{ entries: Entry[]; cursor: string | null; error?: Error }>({
     entries: [],
     cursor: null,

@@ -39,6 +39,9 @@ export function TagWidget({
   const [text, setText] = useState("");
   const [suggestions, setSuggestions] = useState<string[]>([]);
   const [state, setState] = useState<{ saving?: boolean; error?: string; saved?: string }>({});
+  // The tags as the last Save answered them, until the reloaded profile (with rules' reasons) arrives.
+  const [answered, setAnswered] = useState<{ over: ProfileTag[]; tags: ProfileTag[] } | null>(null);
+  const shown = answered && answered.over === tags ? answered.tags : tags;
 
   useEffect(() => {
     if (!editable) return;
@@ -55,7 +58,7 @@ export function TagWidget({
     };
   }, [text, editable]);
 
-  const has = useMemo(() => new Set(tags.map((t) => lower(t.name))), [tags]);
+  const has = useMemo(() => new Set(shown.map((t) => lower(t.name))), [shown]);
   const stage = (name: string) => {
     const n = name.trim();
     if (n === "") return;
@@ -76,7 +79,11 @@ export function TagWidget({
   const save = async () => {
     setState({ saving: true });
     try {
-      await sendJson("PATCH", `/v1/${path}/${enc(id)}/tags`, { add: adds, remove: removes });
+      const r = await sendJson<{ tags: ProfileTag[] }>("PATCH", `/v1/${path}/${enc(id)}/tags`, {
+        add: adds,
+        remove: removes,
+      });
+      setAnswered({ over: tags, tags: r.tags });
       const n = adds.length + removes.length;
       setAdds([]);
       setRemoves([]);
@@ -94,9 +101,9 @@ export function TagWidget({
   return (
     <section className="card tags" aria-label="Tags">
       <h2>Tags</h2>
-      {tags.length === 0 && adds.length === 0 && <p className="muted">No tags.</p>}
+      {shown.length === 0 && adds.length === 0 && <p className="muted">No tags.</p>}
       <ul className="tag-list">
-        {tags.map((t) => {
+        {shown.map((t) => {
           const removing = removes.includes(t.name);
           return (
             <li key={t.name} className={removing ? "removing" : undefined}>
