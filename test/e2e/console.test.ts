@@ -205,7 +205,9 @@ describe.skipIf(missing !== undefined || backendUnavailable())("the web console"
     await notTagged.fill("power users");
     await notTagged.press("Enter");
     await page.getByRole("button", { name: "Show segment" }).click();
-    const countText = await page.getByLabel("Segment count").textContent();
+    const count = page.getByLabel("Segment count");
+    await count.filter({ hasText: /^\d+$/ }).waitFor();
+    const countText = await count.textContent();
     const shownIds = await page
       .getByRole("table", { name: "Segment members" })
       .locator("tbody tr td:first-child")

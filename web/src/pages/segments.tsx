@@ -26,14 +26,24 @@ interface Page {
 function Results({ spec, role }: { spec: SegmentSpec; role: Role }) {
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
+  // The page and the count are two requests at once: counting a segment of half a million
+  // takes longer than finding its first rows, and the table need not wait for it.
   const [page, reload] = useLoad(
     () =>
       sendJson<Page>("POST", `/v1/segments/${spec.path}/query`, {
         ...segmentBody(spec),
         limit: 50,
+        count: false,
         ...(cursor ? { cursor } : {}),
       }),
     [cursor],
+  );
+  const [counted, recount] = useLoad(
+    () =>
+      sendJson<Page>("POST", `/v1/segments/${spec.path}/query`, { ...segmentBody(spec), limit: 1 }).then(
+        (r) => r.count ?? 0,
+      ),
+    [],
   );
   const [exportError, setExportError] = useState<Error | null>(null);
   const csv = () => {
@@ -47,11 +57,12 @@ function Results({ spec, role }: { spec: SegmentSpec; role: Role }) {
   return (
     <Show loaded={page} what="the segment">
       {(p) => {
-        const total = p.count;
+        const total = counted.state === "done" ? counted.value : undefined;
         return (
           <section className="card" aria-labelledby="results-h">
             <h2 id="results-h">
-              <output aria-label="Segment count">{total ?? "?"}</output> {spec.path}
+              <output aria-label="Segment count">{total ?? (counted.state === "error" ? "?" : "…")}</output>{" "}
+              {spec.path}
             </h2>
             {p.unknownTags && p.unknownTags.length > 0 && (
               <p className="note">No tag is named {p.unknownTags.map((t) => `“${t}”`).join(", ")}.</p>
@@ -67,10 +78,12 @@ function Results({ spec, role }: { spec: SegmentSpec; role: Role }) {
                   onDone={() => {
                     setCursors([]);
                     reload();
+                    recount();
                   }}
                 />
               )}
             </div>
+            {counted.state === "error" && <ErrorNote error={counted.error} what="count the segment" />}
             {exportError && <ErrorNote error={exportError} what="export the segment" />}
             <div className="table-wrap">
               <table aria-label="Segment members">
