@@ -247,6 +247,8 @@ describe.skipIf(missing !== undefined || backendUnavailable())("the web console"
       }),
     ).rows.map((r) => r.id);
     expect(tagged.rows.map((r) => r.id)).toEqual(segmentIds);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await web.shot(page, "12-segments-phone");
   });
 
   it("previews a rule with the same counts as signaltag run --dry-run", async () => {
@@ -283,5 +285,8 @@ describe.skipIf(missing !== undefined || backendUnavailable())("the web console"
     expect(added).toBe(members.length);
     await page.getByRole("heading", { name: "Recent runs" }).scrollIntoViewIfNeeded();
     await web.shot(page, "11-rules-runs");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole("heading", { name: "Rules", exact: true }).scrollIntoViewIfNeeded();
+    await web.shot(page, "13-rules-phone");
   });
 });
