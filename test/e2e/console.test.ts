@@ -221,6 +221,15 @@ describe.skipIf(missing !== undefined || backendUnavailable())("the web console"
     expect(Number(countText)).toBe(fromApi.count);
     expect(shownIds).toEqual(fromApi.rows.map((r) => r.id));
     await web.shot(page, "08-segments");
+    const [csv] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export CSV" }).click(),
+    ]);
+    const lines = fs
+      .readFileSync((await csv.path())!, "utf8")
+      .trim()
+      .split("\n");
+    expect(lines.length - 1).toBe(fromApi.count);
 
     await page.getByRole("button", { name: "Bulk tag or untag…" }).click();
     await page.getByLabel("Bulk tag name").fill("winback-e2e");

@@ -46,7 +46,16 @@ export function registerConsoleRoutes(app: FastifyInstance, _deps: ApiDeps, dir 
       .header("x-content-type-options", "nosniff")
       .send(body);
   };
-  const page = (_req: unknown, reply: FastifyReply) => send(reply, "index.html", "no-cache");
+  // The console loads nothing but its own files and API: the policy makes that a promise the browser keeps.
+  const page = (_req: unknown, reply: FastifyReply) =>
+    send(
+      reply.header(
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      ),
+      "index.html",
+      "no-cache",
+    );
   app.get("/", { schema: { hide: true } }, page);
   app.get("/index.html", { schema: { hide: true } }, page);
   app.get<{ Params: { file: string } }>(
