@@ -298,4 +298,42 @@ describe.skipIf(missing !== undefined || backendUnavailable())("the web console"
     await page.getByRole("heading", { name: "Rules", exact: true }).scrollIntoViewIfNeeded();
     await web.shot(page, "13-rules-phone");
   });
+
+  it("lists a run the removal guard held, with its reason, and lets an admin force the rule's run", async () => {
+    // A year on, nobody has been active: the run would remove every power user's tag, so it is held.
+    const later = new Date(Date.now() + 365 * 86_400_000).toISOString();
+    const held = await api.call(keys.admin, {
+      method: "POST",
+      url: "/v1/runs",
+      payload: { rules: ["power-users"], asOf: later, full: true },
+    });
+    expect((held.json() as { results: { status: string }[] }).results[0]!.status).toBe("held");
+
+    const page = await web.page();
+    await web.signIn(page, keys.admin);
+    await page
+      .getByRole("navigation", { name: "Main" })
+      .getByRole("link", { name: "Rules and runs" })
+      .click();
+    const heldRuns = page.getByRole("region", { name: "Held runs" });
+    await heldRuns.getByRole("row").filter({ hasText: "power-users" }).waitFor();
+    await expect(heldRuns.textContent()).resolves.toMatch(/remove/);
+    await web.shot(page, "14-rules-held");
+    await heldRuns.getByRole("button", { name: "Force run power-users" }).click();
+    await heldRuns
+      .getByRole("status")
+      .filter({ hasText: /^Forced run applied/ })
+      .waitFor();
+    const runs = json<{
+      runs: { ruleId: string; status: string; forced: boolean; asOf: string; removed: number }[];
+    }>(await api.call(keys.viewer, { method: "GET", url: "/v1/runs?rule=power-users&limit=2" })).runs;
+    // The held run let through: same instant, the removals it was held for.
+    expect(runs[0]).toMatchObject({
+      status: "applied",
+      forced: true,
+      asOf: runs[1]!.asOf,
+      removed: runs[1]!.removed,
+    });
+    expect(runs[1]).toMatchObject({ status: "held" });
+  });
 });

@@ -22,6 +22,7 @@ export interface RuleStatus {
 interface Run {
   id: number;
   ruleId: string;
+  asOf: string;
   status: string;
   trigger: string;
   forced: boolean;
@@ -95,12 +96,13 @@ function Runs({ role, round, onRan }: { role: Role; round: number; onRan: () => 
   const [recent] = useLoad(() => getJson<{ runs: Run[] }>("/v1/runs?limit=20"), [round]);
   const [held] = useLoad(() => getJson<{ runs: Run[] }>("/v1/runs?status=held&limit=20"), [round]);
   const [forceNote, setForceNote] = useState<{ ok?: string; error?: Error }>({});
-  const force = async (rule: string) => {
+  // A forced run lets the held one through: the same rule as of the same instant, past the guard.
+  const force = async (run: Run) => {
     try {
       const r = await sendJson<{
         queued: boolean;
         results?: { status: string; added: number; removed: number }[];
-      }>("POST", "/v1/runs", { rules: [rule], force: true });
+      }>("POST", "/v1/runs", { rules: [run.ruleId], force: true, asOf: run.asOf });
       const res = r.results?.[0];
       setForceNote({
         ok: r.queued ? "Forced run queued." : `Forced run ${res?.status}: +${res?.added} −${res?.removed}`,
@@ -144,7 +146,7 @@ function Runs({ role, round, onRan }: { role: Role; round: number; onRan: () => 
               <td>{r.error ?? ""}</td>
               {withForce && (
                 <td>
-                  <button type="button" onClick={() => force(r.ruleId)}>
+                  <button type="button" onClick={() => force(r)} title={`as of ${when(r.asOf)}`}>
                     Force run {r.ruleId}
                   </button>
                 </td>
