@@ -161,6 +161,39 @@ describe.skipIf(missing !== undefined || backendUnavailable())("the web console"
     await web.shot(page, "06-profile-phone");
   });
 
+  it("suppresses a rule's tag on a user until a date, then lifts the suppression", async () => {
+    const user = json<{ rows: { id: string }[] }>(
+      await api.call(keys.admin, {
+        method: "GET",
+        url: "/v1/segments/users?taggedWith=inactive%20user&limit=1",
+      }),
+    ).rows[0]!;
+    const page = await web.page();
+    await web.signIn(page, keys.editor);
+    await page.goto(`${web.url}/#/users/${user.id}`);
+    await page
+      .getByLabel("Rule tag to suppress")
+      .selectOption({ label: "inactive user (rule inactive-user)" });
+    await page.getByLabel("Until (optional)").fill("2030-01-31");
+    await page.getByRole("button", { name: "Suppress", exact: true }).click();
+    await page.getByRole("status").filter({ hasText: "no longer tags this" }).waitFor();
+    const suppressions = json<{ tag: string; ruleId: string; until: string }[]>(
+      await api.call(keys.viewer, { method: "GET", url: `/v1/users/${user.id}/suppressions` }),
+    );
+    expect(suppressions).toMatchObject([
+      { tag: "inactive user", ruleId: "inactive-user", until: "2030-01-31T23:59:59.000Z" },
+    ]);
+    expect((await claimsOf("users", user.id)).filter((c) => c.startsWith("inactive user|"))).toEqual([]);
+    await page.getByRole("button", { name: "Lift suppression of inactive user" }).waitFor();
+    await web.shot(page, "15-profile-suppressed");
+    await page.getByRole("button", { name: "Lift suppression of inactive user" }).click();
+    await page.getByRole("status").filter({ hasText: "Lifted" }).waitFor();
+    const after = json<unknown[]>(
+      await api.call(keys.viewer, { method: "GET", url: `/v1/users/${user.id}/suppressions` }),
+    );
+    expect(after).toEqual([]);
+  });
+
   it("shows a viewer no edit controls, and the server refuses an edit forged from the page with 403", async () => {
     const page = await web.page();
     await web.signIn(page, keys.viewer);

@@ -68,7 +68,10 @@ export function Suppressions({
       setMessage({ error: `Not lifted: ${(err as Error).message}` });
     }
   };
-  if (suppressions.length === 0 && (!editable || ruleClaims.length === 0)) return null;
+  // Nothing to show or do here, and no message to leave: the section stays out of the way.
+  if (suppressions.length === 0 && (!editable || ruleClaims.length === 0) && !message.ok && !message.error) {
+    return null;
+  }
   return (
     <section className="card" aria-labelledby="supp-h">
       <h2 id="supp-h">Suppressed rule tags</h2>

@@ -131,6 +131,16 @@ export function TagWidget({
                   ×
                 </button>
               )}
+              {editable && removing && (
+                <button
+                  type="button"
+                  className="quiet"
+                  aria-label={`Keep tag ${t.name}`}
+                  onClick={() => setRemoves(removes.filter((r) => r !== t.name))}
+                >
+                  Undo
+                </button>
+              )}
             </li>
           );
         })}

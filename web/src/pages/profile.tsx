@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { canEdit, enc, getJson, type Role } from "../api.ts";
 import { type Activity, ActivityChart } from "../components/activity-chart.tsx";
-import { Show, useLoad, when } from "../components/async.tsx";
+import { ErrorNote, Show, useLoad, when } from "../components/async.tsx";
 import { History } from "../components/history.tsx";
 import { type Suppression, Suppressions } from "../components/suppress-form.tsx";
 import { type ProfileTag, TagWidget } from "../components/tag-widget.tsx";
@@ -29,6 +29,7 @@ interface Profile {
   suppressions: Suppression[];
   userCount?: number;
   users?: UserRow[];
+  usersNextCursor?: string | null;
   account?: {
     id: string;
     name: string | null;
@@ -36,6 +37,41 @@ interface Profile {
     health: string | null;
     tags: string[];
   };
+}
+
+/** The account's users past the profile's first page, a page at a time. */
+function MoreUsers({ id, cursor }: { id: string; cursor: string | null }) {
+  const [pages, setPages] = useState<{ users: UserRow[]; next: string | null; error?: Error }>({
+    users: [],
+    next: cursor,
+  });
+  const more = () =>
+    getJson<{ users: UserRow[]; nextCursor: string | null }>(
+      `/v1/accounts/${enc(id)}/users?limit=100&cursor=${enc(pages.next ?? "")}`,
+    ).then(
+      (r) => setPages({ users: [...pages.users, ...r.users], next: r.nextCursor }),
+      (error: Error) => setPages({ ...pages, error }),
+    );
+  return (
+    <>
+      {pages.users.length > 0 && (
+        <ul className="more-users">
+          {pages.users.map((u) => (
+            <li key={u.id}>
+              <a href={`#/users/${enc(u.id)}`}>{u.name ?? u.id}</a>{" "}
+              <span className="muted small">{u.tags.join(", ")}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {pages.error && <ErrorNote error={pages.error} what="load more users" />}
+      {pages.next && (
+        <button type="button" className="quiet" onClick={more}>
+          More users
+        </button>
+      )}
+    </>
+  );
 }
 
 function Fields({ rows }: { rows: [string, React.ReactNode][] }) {
@@ -158,11 +194,7 @@ export function ProfilePage({ type, id, role }: { type: "account" | "user"; id: 
                       ))}
                     </tbody>
                   </table>
-                  {(p.userCount ?? 0) > p.users.length && (
-                    <p className="muted">
-                      Showing the first {p.users.length} of {p.userCount}.
-                    </p>
-                  )}
+                  <MoreUsers id={p.id} cursor={p.usersNextCursor ?? null} />
                 </section>
               )}
             </div>
