@@ -39,6 +39,17 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // The web console in headless Chromium (playwright-core) against the server on Postgres.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          env: { SIGNALTAG_TEST_BACKEND: "postgres" },
+          globalSetup: ["./test/helpers/postgres-setup.ts", "./test/e2e/build-console.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -20,12 +20,17 @@ import { ApiMetrics } from "./metrics.ts";
 import { refuseNulCharacters } from "./nul-guard.ts";
 import { openQueueAccess } from "./queue-access.ts";
 import { registerBulkRoutes } from "./routes/bulk.ts";
+import { registerConsoleRoutes } from "./routes/console.ts";
 import { registerEntityRoutes } from "./routes/entities.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerIngestRoutes } from "./routes/ingest.ts";
+import { registerMeRoutes } from "./routes/me.ts";
+import { registerProfileEditRoutes } from "./routes/profile-edits.ts";
 import { registerQueueDashboard } from "./routes/queue-dashboard.ts";
+import { registerRuleStatusRoutes } from "./routes/rule-status.ts";
 import { registerRuleRoutes } from "./routes/rules.ts";
 import { registerRunRoutes } from "./routes/runs.ts";
+import { registerSearchRoutes } from "./routes/search.ts";
 import { registerSegmentRoutes } from "./routes/segments.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
 import { registerTagRoutes } from "./routes/tags.ts";
@@ -50,6 +55,12 @@ const routeGroups = [
   registerRunRoutes,
   registerRuleRoutes,
   registerIngestRoutes,
+  // The web console and the routes only it needed.
+  registerConsoleRoutes,
+  registerMeRoutes,
+  registerSearchRoutes,
+  registerProfileEditRoutes,
+  registerRuleStatusRoutes,
 ];
 
 /**

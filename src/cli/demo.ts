@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
+import { createApiKey, listKeys, revokeKey } from "../keys/keys.ts";
 import type { ExplainedCondition } from "../runs/evaluate.ts";
 import { conditionLines } from "../runs/explanation-words.ts";
 import { loadValidRules, runRules, selectRules } from "../runs/runner.ts";
@@ -14,6 +15,7 @@ import { progressBar } from "./format.ts";
 import { printRunTable } from "./run.ts";
 
 const DEMO = { accounts: 40, users: 400, days: 60, seed: 1 };
+const DEMO_KEY = "demo-admin";
 const bundledRules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../rules");
 
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
@@ -79,6 +81,15 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
           for (const line of conditionLines(conditions, "    ")) out(`${line}\n`);
         }
       }
+      // The key is stored hashed, so a later demo cannot show the earlier one: it replaces it.
+      const previous = (await listKeys(db)).find((k) => k.name === DEMO_KEY && !k.revokedAt);
+      if (previous) await revokeKey(db, String(previous.id));
+      const { key } = await createApiKey(db, { name: DEMO_KEY, role: "admin" });
+      const host = ["0.0.0.0", "::", ""].includes(ctx.config.host) ? "localhost" : ctx.config.host;
+      out(
+        `\n5. the web console: run signaltag serve, open http://${host}:${ctx.config.port}/ and sign in with this admin key\n` +
+          `   (named ${DEMO_KEY}; a later demo replaces it; signaltag keys create makes others):\n\n   ${key}\n`,
+      );
       out(
         `\nNext: signaltag explain user <id>, signaltag export assignments, signaltag run --dry-run,\n` +
           `or edit a rule in ${rulesDir} and run again. signaltag --help lists every command.\n`,
