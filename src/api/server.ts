@@ -21,6 +21,7 @@ import { registerRunRoutes } from "./routes/runs.ts";
 import { registerSegmentRoutes } from "./routes/segments.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
 import { registerTagRoutes } from "./routes/tags.ts";
+import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { validatorCompiler } from "./validation.ts";
 
 export interface ServerOptions {
@@ -41,6 +42,7 @@ const routeGroups = [
   registerSegmentRoutes,
   registerRunRoutes,
   registerRuleRoutes,
+  registerWebhookRoutes,
 ];
 
 /**

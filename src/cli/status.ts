@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { openQueues, type QueueSet } from "../jobs/connection.ts";
 import { collectStatus, type RuleStatus } from "../jobs/status.ts";
 import { loadRulesDir } from "../rules/load.ts";
+import { webhookFigures } from "../webhooks/deliveries.ts";
 import type { CliContext } from "./context.ts";
 import { displayDir, table } from "./format.ts";
 import { warnRulesToRetire } from "./rules.ts";
@@ -29,8 +30,11 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       try {
         const status = await collectStatus(database.db, rules, queues, new Date());
         await warnRulesToRetire(ctx, database, rules, { filesComplete: problems.length === 0 });
+        const webhooks = await webhookFigures(database.db);
         if (opts.json) {
-          ctx.stdout.write(`${JSON.stringify({ ...status, ...(queueNote ? { note: queueNote } : {}) })}\n`);
+          ctx.stdout.write(
+            `${JSON.stringify({ ...status, webhooks, ...(queueNote ? { note: queueNote } : {}) })}\n`,
+          );
           return;
         }
         if (status.rules.length === 0) {
@@ -51,6 +55,13 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             const parts = Object.entries(counts).map(([state, n]) => `${n} ${state}`);
             ctx.stdout.write(`queue ${name}: ${parts.join(", ")}\n`);
           }
+        }
+        for (const w of webhooks) {
+          const age =
+            w.oldest_pending_seconds === null ? "" : ` (oldest ${Math.round(w.oldest_pending_seconds)} s)`;
+          ctx.stdout.write(
+            `webhook ${w.subscription_id} ${w.url}${w.enabled ? "" : " (disabled)"}: ${w.pending} pending${age}, ${w.failed} failed\n`,
+          );
         }
         if (queueNote) ctx.stdout.write(`note: ${queueNote}\n`);
       } finally {
