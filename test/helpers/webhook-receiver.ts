@@ -29,6 +29,8 @@ export interface Receiver {
   secret: string;
   answer: (r: { id: string; count: number }) => number | Promise<number>;
   readonly requests: Received[];
+  /** webhook-ids of requests as they arrive, before they are answered. */
+  readonly arrived: string[];
   /** Requests answered 2xx. */
   delivered(): Received[];
   clear(): void;
@@ -37,6 +39,7 @@ export interface Receiver {
 
 export async function startReceiver(): Promise<Receiver> {
   const requests: Received[] = [];
+  const arrived: string[] = [];
   const seen = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -51,6 +54,7 @@ export async function startReceiver(): Promise<Receiver> {
       } catch {
         verified = false;
       }
+      arrived.push(id);
       const count = (seen.get(id) ?? 0) + 1;
       seen.set(id, count);
       const status = await receiver.answer({ id, count });
@@ -65,9 +69,11 @@ export async function startReceiver(): Promise<Receiver> {
     secret: "",
     answer: () => 200,
     requests,
+    arrived,
     delivered: () => requests.filter((r) => r.status >= 200 && r.status < 300),
     clear() {
       requests.length = 0;
+      arrived.length = 0;
       seen.clear();
     },
     close: () =>
