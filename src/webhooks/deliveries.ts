@@ -124,6 +124,7 @@ export async function pingSubscription(
     url: sub.url,
     secret: sub.secret,
     rate_per_second: null,
+    max_in_flight: sub.max_in_flight,
     tag_event_id: null,
     entity_type: null,
     entity_id: null,

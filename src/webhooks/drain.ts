@@ -24,24 +24,62 @@ export interface DeliveryOptions {
   random?: () => number;
 }
 
-/** Long enough that a live worker's request (timeout included) always ends before its lease does. */
+/**
+ * A round leases up to this many times a subscription's max_in_flight and
+ * sends them max_in_flight at a time: fewer round trips to the database per
+ * delivery, while the receiver never sees more than max_in_flight requests
+ * from one process.
+ */
+export const LEASE_WAVES = 8;
+
+/** Long enough that a live worker sends every wave of a round (each bounded by the timeout) before its lease ends. */
 export function leaseMs(timeoutMs: number): number {
-  return 2 * timeoutMs + 5_000;
+  return LEASE_WAVES * timeoutMs + 5_000;
 }
 
-/** Spaces the requests of rate-limited subscriptions within this process. */
-export class RateLimiter {
-  private readonly next = new Map<number, number>();
+/**
+ * Per subscription, within this process: at most max_in_flight requests at
+ * once, and requests spaced by its rate limit.
+ */
+class Throttle {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private nextAt = 0;
 
-  /** Resolves when the subscription may send its next request. */
-  async slot(subscriptionId: number, perSecond: number | null): Promise<void> {
-    if (!perSecond) return;
-    const now = Date.now();
-    const at = Math.max(now, this.next.get(subscriptionId) ?? now);
-    this.next.set(subscriptionId, at + 1000 / perSecond);
-    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+  async acquire(max: number, perSecond: number | null): Promise<void> {
+    if (this.active >= max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    if (perSecond) {
+      const now = Date.now();
+      const at = Math.max(now, this.nextAt);
+      this.nextAt = at + 1000 / perSecond;
+      if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+    }
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    // The slot passes straight to the next waiter, so `active` stays counted.
+    if (next) next();
+    else this.active--;
   }
 }
+
+/** Throttles by subscription id, shared by every drain of this process. */
+export class Throttles {
+  private readonly bySubscription = new Map<number, Throttle>();
+
+  of(subscriptionId: number): Throttle {
+    let t = this.bySubscription.get(subscriptionId);
+    if (!t) {
+      t = new Throttle();
+      this.bySubscription.set(subscriptionId, t);
+    }
+    return t;
+  }
+}
+
+const processThrottles = new Throttles();
 
 export function outcomeOf(
   d: LeasedDelivery,
@@ -80,12 +118,18 @@ export async function sendAll(
   db: DbOrTx,
   leased: readonly LeasedDelivery[],
   opts: DeliveryOptions,
-  limiter: RateLimiter,
+  throttles: Throttles = processThrottles,
 ): Promise<AttemptOutcome[]> {
   const outcomes = await Promise.all(
     leased.map(async (d) => {
-      await limiter.slot(d.subscription_id, d.rate_per_second);
-      const result = await sendDelivery(d, opts.timeoutMs);
+      const throttle = throttles.of(d.subscription_id);
+      await throttle.acquire(d.max_in_flight, d.rate_per_second);
+      let result: SendResult;
+      try {
+        result = await sendDelivery(d, opts.timeoutMs);
+      } finally {
+        throttle.release();
+      }
       if (result.kind === "gone") {
         await disableGone(db, d.subscription_id, `410 Gone from ${d.url} at ${new Date().toISOString()}`);
         opts.log?.(`webhook subscription ${d.subscription_id} disabled: ${d.url} answered 410 Gone`);
@@ -98,9 +142,13 @@ export async function sendAll(
 }
 
 /** One round: lease what is due, send it, record it. Returns how many were sent. */
-export async function drainRound(db: Db, opts: DeliveryOptions, limiter: RateLimiter): Promise<number> {
-  const leased = await leaseDue(db, { limit: opts.batch ?? 200, leaseMs: leaseMs(opts.timeoutMs) });
-  if (leased.length > 0) await sendAll(db, leased, opts, limiter);
+export async function drainRound(db: Db, opts: DeliveryOptions): Promise<number> {
+  const leased = await leaseDue(db, {
+    limit: opts.batch ?? 500,
+    leaseMs: leaseMs(opts.timeoutMs),
+    waves: LEASE_WAVES,
+  });
+  if (leased.length > 0) await sendAll(db, leased, opts);
   return leased.length;
 }
 
@@ -127,7 +175,6 @@ export async function drainOutbox(
   opts: DeliveryOptions,
   p: { signal: AbortSignal; untilIdleMs?: number },
 ): Promise<{ sent: number }> {
-  const limiter = new RateLimiter();
   const pollMs = opts.pollMs ?? 200;
   let sent = 0;
   let lastBusy = Date.now();
@@ -135,7 +182,7 @@ export async function drainOutbox(
     while (!p.signal.aborted) {
       let n = 0;
       try {
-        n = await drainRound(db, opts, limiter);
+        n = await drainRound(db, opts);
       } catch (err) {
         opts.log?.(`webhook delivery: ${(err as Error).message}; trying again in 1 s`);
         await pause(1000, p.signal);
@@ -150,7 +197,7 @@ export async function drainOutbox(
       await pause(pollMs, p.signal);
     }
   };
-  await Promise.all(Array.from({ length: opts.lanes ?? 4 }, lane));
+  await Promise.all(Array.from({ length: opts.lanes ?? 2 }, lane));
   return { sent };
 }
 

@@ -11,6 +11,7 @@ export interface LeasedDelivery {
   url: string;
   secret: string;
   rate_per_second: number | null;
+  max_in_flight: number;
   tag_event_id: number | null;
   entity_type: string | null;
   entity_id: string | null;
@@ -24,20 +25,24 @@ export interface LeasedDelivery {
 }
 
 /**
- * Leases up to `limit` due deliveries (each subscription at most its
- * max_in_flight minus those in flight, and its rate per second): pending,
+ * Leases up to `limit` due deliveries (each subscription at most `waves`
+ * times its max_in_flight, less those leased already, and at most its rate
+ * per second): pending,
  * due, not leased by a live worker, and the first pending one of its entity
  * for its subscription, so an entity's deliveries go out one at a time in
  * tag-event order. Rows other workers are leasing are skipped (SKIP LOCKED),
  * so any number of workers share the outbox. The lease outlives the request's
  * timeout; a worker that dies leaves it to expire, and the row is leased again.
  */
-export async function leaseDue(db: DbOrTx, p: { limit: number; leaseMs: number }): Promise<LeasedDelivery[]> {
+export async function leaseDue(
+  db: DbOrTx,
+  p: { limit: number; leaseMs: number; waves: number },
+): Promise<LeasedDelivery[]> {
   return rows<LeasedDelivery>(
     db,
     sql`with quota as (
-          select s.id, s.url, s.secret, s.rate_per_second,
-                 least(coalesce(s.rate_per_second, s.max_in_flight), s.max_in_flight - (
+          select s.id, s.url, s.secret, s.rate_per_second, s.max_in_flight,
+                 (least(coalesce(s.rate_per_second, 2147483647), s.max_in_flight * ${p.waves}) - (
                    select count(*) from webhook_deliveries l
                    where l.subscription_id = s.id and l.status = 'pending' and l.leased_until is not null
                      and l.leased_until > clock_timestamp()))::int as n
@@ -63,7 +68,7 @@ export async function leaseDue(db: DbOrTx, p: { limit: number; leaseMs: number }
               attempts = w.attempts + 1, last_attempt_at = clock_timestamp()
           from due where w.id = due.id
           returning w.id, w.subscription_id, w.type, w.attempts, w.created_at, w.tag_event_id)
-        select l.id::int as id, l.subscription_id, l.type, l.attempts, l.created_at, q.url, q.secret, q.rate_per_second,
+        select l.id::int as id, l.subscription_id, l.type, l.attempts, l.created_at, q.url, q.secret, q.rate_per_second, q.max_in_flight,
                l.tag_event_id::int as tag_event_id, e.entity_type, e.entity_id, t.name as tag, e.source,
                e.rule_id, rv.definition->>'name' as rule_name,
                coalesce(e.explanation->>'reason',
