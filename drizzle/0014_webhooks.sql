@@ -1,5 +1,5 @@
 CREATE TABLE "webhook_deliveries" (
-	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "webhook_deliveries_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "webhook_deliveries_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 100),
 	"subscription_id" integer NOT NULL,
 	"tag_event_id" bigint,
 	"type" text NOT NULL,
@@ -37,5 +37,4 @@ CREATE TABLE "webhook_subscriptions" (
 CREATE INDEX "webhook_deliveries_due_idx" ON "webhook_deliveries" USING btree ("subscription_id","next_attempt_at","id") WHERE "webhook_deliveries"."status" = 'pending';--> statement-breakpoint
 CREATE INDEX "webhook_deliveries_leased_idx" ON "webhook_deliveries" USING btree ("subscription_id") WHERE "webhook_deliveries"."status" = 'pending' and "webhook_deliveries"."leased_until" is not null;--> statement-breakpoint
 CREATE INDEX "webhook_deliveries_pending_entity_idx" ON "webhook_deliveries" USING btree ("subscription_id","entity_type","entity_id","tag_event_id") WHERE "webhook_deliveries"."status" = 'pending';--> statement-breakpoint
-CREATE INDEX "webhook_deliveries_failed_idx" ON "webhook_deliveries" USING btree ("subscription_id","created_at") WHERE "webhook_deliveries"."status" = 'failed';--> statement-breakpoint
-CREATE INDEX "webhook_deliveries_subscription_idx" ON "webhook_deliveries" USING btree ("subscription_id","id");
+CREATE INDEX "webhook_deliveries_failed_idx" ON "webhook_deliveries" USING btree ("subscription_id","created_at") WHERE "webhook_deliveries"."status" = 'failed';

@@ -10,7 +10,8 @@ export const WEBHOOK_SCHEDULER_ID = "webhooks-drain";
 const EVERY_MS = 1000;
 /** A drain job returns once nothing has been due for this long, or after MAX_MS. */
 const IDLE_MS = 2000;
-const MAX_MS = 30_000;
+// Short, so a stopping worker is not held long by a drain: the scheduler's next job takes over.
+const MAX_MS = 10_000;
 
 const deliverWebhooksPayload = z.object({
   /** Stop once nothing has been due for this long (ms). */

@@ -11,7 +11,8 @@ import { bigint, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg
 export const webhookDeliveries = pgTable(
   "webhook_deliveries",
   {
-    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    // Ids are drawn 100 at a time: a rule tagging 100,000 entities writes its deliveries in one statement.
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity({ cache: 100 }),
     subscriptionId: integer("subscription_id").notNull(),
     /** Null for a ping. */
     tagEventId: bigint("tag_event_id", { mode: "number" }),
@@ -31,6 +32,8 @@ export const webhookDeliveries = pgTable(
     lastError: text("last_error"),
     deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
   },
+  // Every index here is paid for by each row a flood writes, so there are few: listing a
+  // subscription's deliveries reads the primary key backwards instead of an index of its own.
   (t) => [
     // What workers scan for due rows, per subscription, soonest first; rows waiting out a backoff are not read.
     index("webhook_deliveries_due_idx")
@@ -47,6 +50,5 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_failed_idx")
       .on(t.subscriptionId, t.createdAt)
       .where(sql`${t.status} = 'failed'`),
-    index("webhook_deliveries_subscription_idx").on(t.subscriptionId, t.id),
   ],
 );

@@ -53,11 +53,12 @@ export async function leaseDue(
             select d.id from webhook_deliveries d
             where d.subscription_id = q.id and d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
               and (d.leased_until is null or d.leased_until <= clock_timestamp())
-              and not exists (
-                select 1 from webhook_deliveries p
+              -- A scalar subquery, not NOT EXISTS: it stays one index lookup per candidate, whereas
+              -- an anti-join planned from statistics taken before a flood scans every pending row per row.
+              and (d.tag_event_id is null or d.tag_event_id = (
+                select min(p.tag_event_id) from webhook_deliveries p
                 where p.subscription_id = d.subscription_id and p.status = 'pending'
-                  and p.entity_type = d.entity_type and p.entity_id = d.entity_id
-                  and p.tag_event_id < d.tag_event_id)
+                  and p.entity_type = d.entity_type and p.entity_id = d.entity_id))
             order by d.next_attempt_at, d.id
             limit greatest(q.n, 0)
             for update of d skip locked) d

@@ -26,6 +26,5 @@ export function outboxInsert(events: string): SQL {
      and (s.entity_type is null or s.entity_type = e.entity_type)
      and (s.sources is null or split_part(e.source, ':', 1) = any(s.sources) or e.source = any(s.sources))
      and (s.tags is null or exists (select 1 from tags t where t.id = e.tag_id and lower(t.name) = any(s.tags)))
-    where e.membership_changed
-    order by e.id, s.id`;
+    where e.membership_changed`;
 }
