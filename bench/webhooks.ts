@@ -131,7 +131,9 @@ async function timedRun(): Promise<number> {
 
 try {
   await migrate(database);
-  await database.db.execute(sql`insert into accounts (id, name, provisioned_at) values ('acc-1', 'Account 1', '2025-01-01')`);
+  await database.db.execute(
+    sql`insert into accounts (id, name, provisioned_at) values ('acc-1', 'Account 1', '2025-01-01')`,
+  );
   await database.db.execute(sql`
     insert into users (id, account_id, email, name, created_at)
     select 'u' || lpad(n::text, 7, '0'), 'acc-1', null, null, '2025-01-01'::timestamptz
