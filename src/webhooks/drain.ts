@@ -28,13 +28,14 @@ export interface DeliveryOptions {
  * A round leases up to this many times a subscription's max_in_flight and
  * sends them max_in_flight at a time: fewer round trips to the database per
  * delivery, while the receiver never sees more than max_in_flight requests
- * from one process.
+ * from one process. Two rounds may hold leases at once (one sending while the
+ * next leases), so a leased row may wait for 2 * LEASE_WAVES waves.
  */
 export const LEASE_WAVES = 8;
 
-/** Long enough that a live worker sends every wave of a round (each bounded by the timeout) before its lease ends. */
+/** Long enough that a live worker sends every wave it leased (each bounded by the timeout) before its lease ends. */
 export function leaseMs(timeoutMs: number): number {
-  return LEASE_WAVES * timeoutMs + 5_000;
+  return 2 * LEASE_WAVES * timeoutMs + 5_000;
 }
 
 /**

@@ -26,8 +26,9 @@ export interface LeasedDelivery {
 
 /**
  * Leases up to `limit` due deliveries (each subscription at most `waves`
- * times its max_in_flight, less those leased already, and at most its rate
- * per second): pending,
+ * times its max_in_flight, at most its rate per second, and no more than
+ * leaves `2 * waves` times max_in_flight leased in all, so that two rounds
+ * can overlap: one sending while the next leases): pending,
  * due, not leased by a live worker, and the first pending one of its entity
  * for its subscription, so an entity's deliveries go out one at a time in
  * tag-event order. Rows other workers are leasing are skipped (SKIP LOCKED),
@@ -42,10 +43,11 @@ export async function leaseDue(
     db,
     sql`with quota as (
           select s.id, s.url, s.secret, s.rate_per_second, s.max_in_flight,
-                 (least(coalesce(s.rate_per_second, 2147483647), s.max_in_flight * ${p.waves}) - (
-                   select count(*) from webhook_deliveries l
-                   where l.subscription_id = s.id and l.status = 'pending' and l.leased_until is not null
-                     and l.leased_until > clock_timestamp()))::int as n
+                 least(coalesce(s.rate_per_second, 2147483647), s.max_in_flight * ${p.waves},
+                   s.max_in_flight * ${2 * p.waves} - (
+                     select count(*) from webhook_deliveries l
+                     where l.subscription_id = s.id and l.status = 'pending' and l.leased_until is not null
+                       and l.leased_until > clock_timestamp()))::int as n
           from webhook_subscriptions s where s.enabled),
         due as (
           select d.id from quota q
