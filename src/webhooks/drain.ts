@@ -8,15 +8,14 @@ import {
   leaseDue,
   recordOutcomes,
 } from "./sql/deliveries.ts";
+import { processThrottles, type Throttles } from "./throttle.ts";
 
 export interface DeliveryOptions {
   /** A request with no answer after this long is retried. */
   timeoutMs: number;
   policy: RetryPolicy;
-  /** Deliveries one round leases at most. */
+  /** Deliveries one lease takes at most. */
   batch?: number;
-  /** Rounds running at once in this process; each leases, sends and records on its own. */
-  lanes?: number;
   /** Pause between looks at an outbox that had nothing due. */
   pollMs?: number;
   log?: (line: string) => void;
@@ -37,50 +36,6 @@ export const LEASE_WAVES = 8;
 export function leaseMs(timeoutMs: number): number {
   return 2 * LEASE_WAVES * timeoutMs + 5_000;
 }
-
-/**
- * Per subscription, within this process: at most max_in_flight requests at
- * once, and requests spaced by its rate limit.
- */
-class Throttle {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  private nextAt = 0;
-
-  async acquire(max: number, perSecond: number | null): Promise<void> {
-    if (this.active >= max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    if (perSecond) {
-      const now = Date.now();
-      const at = Math.max(now, this.nextAt);
-      this.nextAt = at + 1000 / perSecond;
-      if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
-    }
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    // The slot passes straight to the next waiter, so `active` stays counted.
-    if (next) next();
-    else this.active--;
-  }
-}
-
-/** Throttles by subscription id, shared by every drain of this process. */
-export class Throttles {
-  private readonly bySubscription = new Map<number, Throttle>();
-
-  of(subscriptionId: number): Throttle {
-    let t = this.bySubscription.get(subscriptionId);
-    if (!t) {
-      t = new Throttle();
-      this.bySubscription.set(subscriptionId, t);
-    }
-    return t;
-  }
-}
-
-const processThrottles = new Throttles();
 
 export function outcomeOf(
   d: LeasedDelivery,
@@ -114,15 +69,19 @@ export function outcomeOf(
       };
 }
 
-/** Sends leased deliveries at once and records every outcome in one statement. */
-export async function sendAll(
+/**
+ * Sends one subscription's leased deliveries (at most max_in_flight at once)
+ * and records their outcomes in one statement. Each subscription's group is
+ * recorded as soon as it is done, so a slow receiver holds up only its own.
+ */
+async function sendGroup(
   db: DbOrTx,
-  leased: readonly LeasedDelivery[],
+  group: readonly LeasedDelivery[],
   opts: DeliveryOptions,
-  throttles: Throttles = processThrottles,
-): Promise<AttemptOutcome[]> {
+  throttles: Throttles,
+): Promise<void> {
   const outcomes = await Promise.all(
-    leased.map(async (d) => {
+    group.map(async (d) => {
       const throttle = throttles.of(d.subscription_id);
       await throttle.acquire(d.max_in_flight, d.rate_per_second);
       let result: SendResult;
@@ -131,74 +90,120 @@ export async function sendAll(
       } finally {
         throttle.release();
       }
-      if (result.kind === "gone") {
-        await disableGone(db, d.subscription_id, `410 Gone from ${d.url} at ${new Date().toISOString()}`);
-        opts.log?.(`webhook subscription ${d.subscription_id} disabled: ${d.url} answered 410 Gone`);
-      }
-      return outcomeOf(d, result, opts);
+      return { d, result };
     }),
   );
-  await recordOutcomes(db, outcomes);
-  return outcomes;
+  const gone = outcomes.find((o) => o.result.kind === "gone");
+  if (gone) {
+    await disableGone(
+      db,
+      gone.d.subscription_id,
+      `410 Gone from ${gone.d.url} at ${new Date().toISOString()}`,
+    );
+    opts.log?.(`webhook subscription ${gone.d.subscription_id} disabled: ${gone.d.url} answered 410 Gone`);
+  }
+  await recordOutcomes(
+    db,
+    outcomes.map((o) => outcomeOf(o.d, o.result, opts)),
+  );
 }
 
-/** One round: lease what is due, send it, record it. Returns how many were sent. */
-export async function drainRound(db: Db, opts: DeliveryOptions): Promise<number> {
-  const leased = await leaseDue(db, {
-    limit: opts.batch ?? 500,
-    leaseMs: leaseMs(opts.timeoutMs),
-    waves: LEASE_WAVES,
-  });
-  if (leased.length > 0) await sendAll(db, leased, opts);
-  return leased.length;
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
+/** Most deliveries one process holds leased at once, whatever the number of subscriptions. */
+const MAX_OUTSTANDING = 4_000;
 
 /**
  * Drains the outbox until `signal` aborts, or (with `untilIdleMs`) until
- * nothing has been due for that long. Requests in flight finish first; their
- * outcomes are recorded.
+ * nothing has been due for that long. It leases while there is room and
+ * does not wait for a round's requests before leasing the next: each
+ * subscription's leases are capped in the database, so one that answers
+ * slowly fills its own cap and the others go on. Requests in flight finish
+ * before it returns; their outcomes are recorded.
  */
 export async function drainOutbox(
   db: Db,
   opts: DeliveryOptions,
   p: { signal: AbortSignal; untilIdleMs?: number },
+  throttles: Throttles = processThrottles,
 ): Promise<{ sent: number }> {
   const pollMs = opts.pollMs ?? 200;
   let sent = 0;
+  let outstanding = 0;
   let lastBusy = Date.now();
-  const lane = async () => {
-    while (!p.signal.aborted) {
-      let n = 0;
-      try {
-        n = await drainRound(db, opts);
-      } catch (err) {
-        opts.log?.(`webhook delivery: ${(err as Error).message}; trying again in 1 s`);
-        await pause(1000, p.signal);
-        continue;
-      }
-      sent += n;
-      if (n > 0) {
-        lastBusy = Date.now();
-        continue;
-      }
-      if (p.untilIdleMs !== undefined && Date.now() - lastBusy >= p.untilIdleMs) return;
-      await pause(pollMs, p.signal);
-    }
+  const groups = new Set<Promise<void>>();
+  // Resolved whenever a group finishes: its leases are released, which may make more rows due.
+  let wake: () => void = () => {};
+  let woken = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  const finished = () => {
+    const done = wake;
+    woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    done();
   };
-  await Promise.all(Array.from({ length: opts.lanes ?? 2 }, lane));
+  const aborted = new Promise<void>((resolve) => {
+    if (p.signal.aborted) resolve();
+    else p.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  const wait = (ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      woken,
+      aborted,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+
+  while (!p.signal.aborted) {
+    if (outstanding >= MAX_OUTSTANDING) {
+      await wait(pollMs);
+      continue;
+    }
+    let leased: LeasedDelivery[];
+    try {
+      leased = await leaseDue(db, {
+        limit: Math.min(opts.batch ?? 500, MAX_OUTSTANDING - outstanding),
+        leaseMs: leaseMs(opts.timeoutMs),
+        waves: LEASE_WAVES,
+      });
+    } catch (err) {
+      opts.log?.(`webhook delivery: ${(err as Error).message}; trying again in 1 s`);
+      await wait(1000);
+      continue;
+    }
+    if (leased.length === 0) {
+      if (outstanding === 0 && p.untilIdleMs !== undefined && Date.now() - lastBusy >= p.untilIdleMs) break;
+      await wait(pollMs);
+      continue;
+    }
+    lastBusy = Date.now();
+    sent += leased.length;
+    const bySubscription = new Map<number, LeasedDelivery[]>();
+    for (const d of leased) {
+      const list = bySubscription.get(d.subscription_id) ?? [];
+      list.push(d);
+      bySubscription.set(d.subscription_id, list);
+    }
+    for (const group of bySubscription.values()) {
+      outstanding += group.length;
+      const g: Promise<void> = sendGroup(db, group, opts, throttles)
+        .catch((err: Error) => {
+          // The rows stay leased until their lease ends, then are sent again with the same webhook-id.
+          opts.log?.(`webhook delivery: recording outcomes failed: ${err.message}`);
+        })
+        .finally(() => {
+          outstanding -= group.length;
+          groups.delete(g);
+          lastBusy = Date.now();
+          finished();
+        });
+      groups.add(g);
+    }
+  }
+  while (groups.size > 0) await Promise.all([...groups]);
   return { sent };
 }
 

@@ -4,6 +4,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { rows } from "../../src/db/client.ts";
+import { loadValidRules, reconcileEntities } from "../../src/runs/runner.ts";
 import { deliveryOptions } from "../../src/webhooks/deliveries.ts";
 import { drainOutbox } from "../../src/webhooks/drain.ts";
 import { useApi } from "../helpers/api.ts";
@@ -152,6 +153,70 @@ describe.skipIf(backendUnavailable())("webhooks from the outbox", () => {
     expect(seen()).toEqual(
       Array.from({ length: 7 }, (_, i) => `tag.removed u${i + 2} veteran rule:veterans`).sort(),
     );
+  });
+
+  it("writes deliveries for a re-evaluation of a few entities and for a tags file", async () => {
+    await subscribe();
+    const rules = await loadValidRules(dir);
+    await reconcileEntities(t.database.db, rules, "user", ["u3", "u5"], {
+      asOf: new Date(AS_OF),
+      timezone: "UTC",
+      trigger: "event",
+      removalGuard: 0.5,
+    });
+    const file = path.join(dir, "tags.csv");
+    fs.writeFileSync(file, "user_id,tag##gold\nu1,yes\nu2,yes\n");
+    const imported = await cli("import", "tags", file);
+    expect(imported.code, imported.stderr).toBe(0);
+    await deliverAll();
+    expect(seen()).toEqual(
+      [
+        "tag.added u3 veteran rule:veterans",
+        "tag.added u5 veteran rule:veterans",
+        "tag.added u1 gold file",
+        "tag.added u2 gold file",
+      ].sort(),
+    );
+  });
+
+  it("keeps sending to one subscription while another's receiver does not answer", async () => {
+    const stuck = await startReceiver();
+    try {
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      stuck.answer = async () => {
+        await held;
+        return 200;
+      };
+      const slow = await cli("webhooks", "add", "--url", stuck.url, "--max-in-flight", "2");
+      stuck.secret = /^secret (\S+)$/m.exec(slow.stdout)![1]!;
+      const fast = await subscribe();
+      expect((await cli("run", "--as-of", AS_OF)).code).toBe(0);
+      const controller = new AbortController();
+      const opts = { ...deliveryOptions(loadConfig(env())), pollMs: 10 };
+      const running = drainOutbox(t.database.db, opts, { signal: controller.signal });
+      try {
+        // Recorded as delivered, not only received: nothing of it waits for the stuck receiver.
+        await until(
+          "the other subscription's deliveries",
+          async () => (await count(sql`subscription_id = ${fast} and status = 'delivered'`)) === 8,
+        );
+        expect(rx.delivered()).toHaveLength(8);
+        // The stuck receiver holds at most its max_in_flight requests; the rest of its deliveries wait.
+        expect(stuck.arrived.length).toBeLessThanOrEqual(2);
+        release();
+        await until("the stuck subscription's deliveries", async () => stuck.delivered().length === 8);
+      } finally {
+        release();
+        controller.abort();
+        await running;
+      }
+      expect(stuck.requests.every((r) => r.verified)).toBe(true);
+    } finally {
+      await stuck.close();
+    }
   });
 
   it("filters by event, tag, entity type and source", async () => {
