@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from "prom-client";
 import type { DbOrTx } from "../db/client.ts";
-import { type OutboxFigures, webhookFigures } from "../webhooks/deliveries.ts";
+import { type WebhookFigures, webhookFigures } from "../webhooks/deliveries.ts";
 
 /**
  * The webhook outbox's figures per subscription, read from the database at
@@ -9,7 +9,7 @@ import { type OutboxFigures, webhookFigures } from "../webhooks/deliveries.ts";
  */
 export function registerWebhookGauges(registry: Registry, db: DbOrTx): void {
   const registers = [registry];
-  const gauge = (name: string, help: string, value: (f: OutboxFigures) => number | null) =>
+  const gauge = (name: string, help: string, value: (f: WebhookFigures) => number | null) =>
     new Gauge({
       name,
       help,
@@ -19,7 +19,7 @@ export function registerWebhookGauges(registry: Registry, db: DbOrTx): void {
         this.reset();
         for (const f of await webhookFigures(db)) {
           const v = value(f);
-          if (v !== null) this.set({ subscription: String(f.subscription_id) }, v);
+          if (v !== null) this.set({ subscription: String(f.subscriptionId) }, v);
         }
       },
     });
@@ -31,7 +31,7 @@ export function registerWebhookGauges(registry: Registry, db: DbOrTx): void {
   gauge(
     "signaltag_webhook_oldest_pending_seconds",
     "Age of each subscription's oldest pending webhook delivery (0 when none is pending).",
-    (f) => f.oldest_pending_seconds ?? 0,
+    (f) => f.oldestPendingSeconds ?? 0,
   );
   gauge(
     "signaltag_webhook_deliveries_failed",

@@ -58,9 +58,9 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         }
         for (const w of webhooks) {
           const age =
-            w.oldest_pending_seconds === null ? "" : ` (oldest ${Math.round(w.oldest_pending_seconds)} s)`;
+            w.oldestPendingSeconds === null ? "" : ` (oldest ${Math.round(w.oldestPendingSeconds)} s)`;
           ctx.stdout.write(
-            `webhook ${w.subscription_id} ${w.url}${w.enabled ? "" : " (disabled)"}: ${w.pending} pending${age}, ${w.failed} failed\n`,
+            `webhook ${w.subscriptionId} ${w.url}${w.enabled ? "" : " (disabled)"}: ${w.pending} pending${age}, ${w.failed} failed\n`,
           );
         }
         if (queueNote) ctx.stdout.write(`note: ${queueNote}\n`);

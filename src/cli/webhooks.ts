@@ -18,6 +18,7 @@ import {
   type Subscription,
   setSubscriptionEnabled,
 } from "../webhooks/subscriptions.ts";
+import { cliActor } from "./actor.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
 
@@ -95,7 +96,7 @@ export function registerWebhooksCommands(program: Command, ctx: CliContext): voi
           sources: opts.source,
           maxInFlight: whole(opts.maxInFlight, "--max-in-flight"),
           ratePerSecond: whole(opts.rate, "--rate"),
-          actor: process.env.USER ?? null,
+          actor: cliActor(undefined),
         });
         if (opts.json) {
           ctx.stdout.write(`${JSON.stringify({ ...subscription, secret })}\n`);

@@ -17,8 +17,6 @@ import {
 } from "./sql/deliveries.ts";
 import { selectSubscriptions } from "./sql/subscriptions.ts";
 
-export type { OutboxFigures };
-
 /** Delivery settings from the configuration. */
 export function deliveryOptions(config: Config, log?: (line: string) => void): DeliveryOptions {
   return {
@@ -170,7 +168,25 @@ export function parseDeliveryId(raw: string): number {
   return id;
 }
 
+export interface WebhookFigures {
+  subscriptionId: number;
+  url: string;
+  enabled: boolean;
+  pending: number;
+  /** Age of the oldest pending delivery; null when none is pending. */
+  oldestPendingSeconds: number | null;
+  failed: number;
+}
+
 /** Outbox figures per subscription, for `status` and /metrics. */
-export async function webhookFigures(db: DbOrTx): Promise<OutboxFigures[]> {
-  return outboxFigures(db);
+export async function webhookFigures(db: DbOrTx): Promise<WebhookFigures[]> {
+  return (await outboxFigures(db)).map((f: OutboxFigures) => ({
+    subscriptionId: f.subscription_id,
+    url: f.url,
+    enabled: f.enabled,
+    pending: f.pending,
+    oldestPendingSeconds:
+      f.oldest_pending_seconds === null ? null : Math.round(f.oldest_pending_seconds * 10) / 10,
+    failed: f.failed,
+  }));
 }
