@@ -82,7 +82,7 @@ describe.skipIf(backendUnavailable())("the webhook admin API, status and metrics
     expect(metrics.body).toContain(`signaltag_webhook_deliveries_failed{subscription="${sub.id}"} 0`);
     const status = await runCli(t.database, ["status", "--json"], { SIGNALTAG_RULES_DIR: rulesDir([]) });
     expect(JSON.parse(status.stdout).webhooks[0]).toMatchObject({
-      subscription_id: sub.id,
+      subscriptionId: sub.id,
       pending: 1,
       failed: 0,
     });
