@@ -2,7 +2,7 @@
  * The webhook benchmark: a local receiver on loopback, Postgres, Redis and
  * one worker process (`signaltag worker`).
  *
- *   npm run bench:webhooks -- [--entities 100000] [--trials 100] [--repeats 3] [--max-in-flight 16] [--json]
+ *   npm run bench:webhooks -- [--entities 100000] [--trials 100] [--repeats 3] [--max-in-flight N] [--json]
  *
  * - outbox cost: the run of a rule that tags --entities users, without a
  *   subscription and with one (its deliveries written in the run's
@@ -30,6 +30,7 @@ import { main } from "../src/cli/main.ts";
 import { loadConfig } from "../src/config.ts";
 import { type Database, openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
+import { DEFAULT_MAX_IN_FLIGHT } from "../src/webhooks/subscriptions.ts";
 import { freshDatabase, parseArgs } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -37,7 +38,8 @@ const args = parseArgs(process.argv.slice(2));
 const entities = Number(args.entities ?? 100_000);
 const trials = Number(args.trials ?? 100);
 const repeats = Number(args.repeats ?? 3);
-const maxInFlight = String(args["max-in-flight"] ?? 16);
+/** The subscription's max_in_flight; the product's default when not given. */
+const maxInFlight = args["max-in-flight"] === undefined ? undefined : String(args["max-in-flight"]);
 const json = args.json === true;
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `bench-webhooks-${process.pid}`;
@@ -154,8 +156,7 @@ try {
       "add",
       "--url",
       receiverUrl,
-      "--max-in-flight",
-      maxInFlight,
+      ...(maxInFlight ? ["--max-in-flight", maxInFlight] : []),
     ]);
     subscriptionId = /^id (\d+)$/m.exec(out)![1]!;
     // No worker runs yet: the deliveries stay in the outbox, to be counted.
@@ -217,7 +218,7 @@ try {
   const sorted = latencies.sort((a, b) => a - b);
   const result = {
     entities,
-    maxInFlight: Number(maxInFlight),
+    maxInFlight: maxInFlight ? Number(maxInFlight) : DEFAULT_MAX_IN_FLIGHT,
     runSecondsWithout: without,
     runSecondsWithOutbox: withOutbox,
     outboxAddedShare: Math.round(outboxShare * 1000) / 1000,

@@ -25,7 +25,7 @@ CREATE TABLE "webhook_subscriptions" (
 	"sources" text[],
 	"enabled" boolean DEFAULT true NOT NULL,
 	"secret" text NOT NULL,
-	"max_in_flight" integer DEFAULT 16 NOT NULL,
+	"max_in_flight" integer DEFAULT 32 NOT NULL,
 	"rate_per_second" integer,
 	"disabled_reason" text,
 	"created_by" text,

@@ -73,7 +73,10 @@ export function registerWebhooksCommands(program: Command, ctx: CliContext): voi
       collect,
       [],
     )
-    .option("--max-in-flight <n>", "requests in flight at once for this subscription (default 16)")
+    .option(
+      "--max-in-flight <n>",
+      "requests in flight at once for this subscription, per worker process (default 32)",
+    )
     .option("--rate <n>", "at most this many requests a second (per worker process)")
     .option("--json", "print one JSON object: the subscription and its secret")
     .action(

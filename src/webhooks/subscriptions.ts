@@ -11,6 +11,12 @@ import {
 
 export const WEBHOOK_EVENTS = ["tag.added", "tag.removed"] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+/**
+ * Requests in flight at once per subscription and worker process, unless the
+ * subscription says otherwise: enough for a worker to send 2,000 a second to
+ * a receiver answering in about 10 ms, few enough for most receivers.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 32;
 /** Source kinds a subscription can filter on; `rule:<id>` names one rule. */
 export const SOURCE_KINDS = ["rule", "manual", "bulk", "file"] as const;
 
@@ -137,7 +143,7 @@ export async function createSubscription(
     entityType: checkType(input.entityType),
     sources: checkSources(input.sources),
     secret,
-    maxInFlight: checkWhole(input.maxInFlight, "maxInFlight", 1, 1000) ?? 16,
+    maxInFlight: checkWhole(input.maxInFlight, "maxInFlight", 1, 1000) ?? DEFAULT_MAX_IN_FLIGHT,
     ratePerSecond: checkWhole(input.ratePerSecond, "ratePerSecond", 1, 100_000) ?? null,
     createdBy: input.actor ?? null,
   });

@@ -20,7 +20,7 @@ export const webhookSubscriptions = pgTable(
     enabled: boolean("enabled").notNull().default(true),
     secret: text("secret").notNull(),
     /** Deliveries of this subscription in flight at once, across every worker. */
-    maxInFlight: integer("max_in_flight").notNull().default(16),
+    maxInFlight: integer("max_in_flight").notNull().default(32),
     /** Deliveries started per second by one worker; null for no limit. */
     ratePerSecond: integer("rate_per_second"),
     disabledReason: text("disabled_reason"),
