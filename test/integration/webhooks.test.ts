@@ -4,6 +4,8 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { rows } from "../../src/db/client.ts";
+import { syncRules } from "../../src/rules/sync.ts";
+import { applyPartitionedRun, evaluatePartition, partitionBounds } from "../../src/runs/partitioned-run.ts";
 import { loadValidRules, reconcileEntities } from "../../src/runs/runner.ts";
 import { deliveryOptions } from "../../src/webhooks/deliveries.ts";
 import { drainOutbox } from "../../src/webhooks/drain.ts";
@@ -176,6 +178,33 @@ describe.skipIf(backendUnavailable())("webhooks from the outbox", () => {
         "tag.added u1 gold file",
         "tag.added u2 gold file",
       ].sort(),
+    );
+  });
+
+  it("writes deliveries for a partitioned run, once, when its partitions are applied", async () => {
+    await subscribe("--source", "rule:veterans");
+    const [loaded] = await loadValidRules(dir);
+    await syncRules(t.database.db, [loaded!], { complete: true });
+    const opts = { asOf: new Date(AS_OF), timezone: "UTC", trigger: "manual" as const, removalGuard: 0.5 };
+    const { bounds } = await partitionBounds(t.database.db, "user", opts.asOf, 3);
+    const runKey = "run-1.veterans";
+    for (const [i, through] of bounds.entries()) {
+      await evaluatePartition(t.database.db, loaded!, opts, {
+        runKey,
+        partition: i,
+        after: i === 0 ? null : bounds[i - 1]!,
+        through,
+      });
+    }
+    // Evaluating partitions writes no tag event, so no delivery: applying them does.
+    expect(await count()).toBe(0);
+    const applied = await applyPartitionedRun(t.database.db, loaded!, { ...opts, runKey }, bounds.length);
+    expect(applied).toMatchObject({ status: "applied", added: 8 });
+    await applyPartitionedRun(t.database.db, loaded!, { ...opts, runKey }, bounds.length);
+    expect(await count()).toBe(8);
+    await deliverAll();
+    expect(seen()).toEqual(
+      Array.from({ length: 8 }, (_, i) => `tag.added u${i + 1} veteran rule:veterans`).sort(),
     );
   });
 
