@@ -89,6 +89,7 @@ export function startWorkers(deps: JobDeps, opts: WorkerOptions): RunningWorkers
     );
     worker.on("completed", (job) => {
       count(job.name, "completed");
+      if (kinds.get(job.name)?.logCompletions === false) return;
       opts.log(
         `${queue} ${job.name} ${job.id} completed in ${Date.now() - (job.processedOn ?? Date.now())} ms`,
       );

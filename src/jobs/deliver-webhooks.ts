@@ -9,7 +9,7 @@ import { QUEUES } from "./queues.ts";
 export const WEBHOOK_SCHEDULER_ID = "webhooks-drain";
 const EVERY_MS = 1000;
 /** A drain job returns once nothing has been due for this long, or after MAX_MS. */
-const IDLE_MS = 2000;
+const IDLE_MS = 1000;
 // Short, so a stopping worker is not held long by a drain: the scheduler's next job takes over.
 const MAX_MS = 10_000;
 
@@ -37,9 +37,16 @@ export const deliverWebhooksJob = defineJobKind({
     removeOnComplete: { age: 3600, count: 100 },
     removeOnFail: { age: 24 * 3600, count: 1000 },
   },
+  // One runs every second while workers run: its failures are logged, its completions are not.
+  logCompletions: false,
   async handle(payload, _job, _token, { db, config }) {
     const signal = AbortSignal.timeout(MAX_MS);
-    return drainOutbox(db, deliveryOptions(config), { signal, untilIdleMs: payload.untilIdleMs ?? IDLE_MS });
+    // What the drain has to say (a subscription disabled by 410, a database error it rides out) goes to the worker's stderr.
+    const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    return drainOutbox(db, deliveryOptions(config, log), {
+      signal,
+      untilIdleMs: payload.untilIdleMs ?? IDLE_MS,
+    });
   },
 });
 
