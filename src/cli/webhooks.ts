@@ -140,7 +140,7 @@ export function registerWebhooksCommands(program: Command, ctx: CliContext): voi
       .description(
         enabled
           ? "Send a subscription's deliveries again, those that waited included."
-          : "Stop sending; tag changes still queue deliveries only while enabled.",
+          : "Stop sending a subscription's deliveries; changes made while it is disabled queue none for it.",
       )
       .argument("<id>", "the subscription's id")
       .action(async (raw: string) => {
