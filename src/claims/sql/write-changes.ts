@@ -200,7 +200,7 @@ export function claimChangeWrites(c: DecidedChanges): SQL {
 /**
  * Adds a claim of `source` for every pair (a query of entity_id, tag_id) that
  * lacks one, and one `added` tag event per claim actually added, as CTEs
- * ending in `ev` (returning tagEventReturning). `membership_changed` is true where
+ * among which `ev` (returning tagEventReturning). `membership_changed` is true where
  * no other source claimed the tag. The claim's `since` and its event share one
  * timestamp, taken after the caller's row locks, so history orders like the
  * changes did.
@@ -247,7 +247,7 @@ export function addClaimsQuery(
 
 /**
  * Removes every claim (of the sources `sourceFilter` admits) on each pair,
- * with one `removed` tag event per claim actually removed, as CTEs ending in
+ * with one `removed` tag event per claim actually removed, as CTEs among which
  * `ev` (returning tagEventReturning). When all of an entity's claims on the tag
  * go, the last event of the group carries `membership_changed`.
  */
