@@ -117,7 +117,7 @@ export async function pingSubscription(
     id,
     subscription_id: sub.id,
     type: "ping",
-    attempts: 0,
+    attempts: 1,
     created_at: now,
     url: sub.url,
     secret: sub.secret,

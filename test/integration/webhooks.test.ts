@@ -169,6 +169,7 @@ describe.skipIf(backendUnavailable())("webhooks from the outbox", () => {
     expect(ping.code, ping.stderr).toBe(0);
     expect(w.rx.requests).toHaveLength(1);
     expect(w.rx.requests[0]).toMatchObject({ verified: true, body: { type: "ping" } });
+    expect(await w.count(sql`type = 'ping' and status = 'delivered' and attempts = 1`)).toBe(1);
     expect((await w.cli("webhooks", "disable", String(id))).code).toBe(0);
     expect((await w.cli("tag", "add", "user", "u1", "vip")).code).toBe(0);
     expect(await w.count(sql`type <> 'ping'`)).toBe(0);

@@ -122,12 +122,13 @@ export async function disableGone(db: DbOrTx, subscriptionId: number, reason: st
   );
 }
 
-/** A ping of one subscription, leased at once by its caller, who sends it. */
+/** A ping of one subscription, leased at once (its first attempt) by its caller, who sends it. */
 export async function insertPing(db: DbOrTx, subscriptionId: number, leaseMs: number): Promise<number> {
   const [row] = await rows<{ id: number }>(
     db,
-    sql`insert into webhook_deliveries (subscription_id, type, leased_until)
-        values (${subscriptionId}, 'ping', clock_timestamp() + ${`${leaseMs} milliseconds`}::interval) returning id::int as id`,
+    sql`insert into webhook_deliveries (subscription_id, type, leased_until, attempts, last_attempt_at)
+        values (${subscriptionId}, 'ping', clock_timestamp() + ${`${leaseMs} milliseconds`}::interval, 1, clock_timestamp())
+        returning id::int as id`,
   );
   return row!.id;
 }
