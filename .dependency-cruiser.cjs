@@ -5,7 +5,7 @@
  * beneath it, so no two folders can import each other.
  * `npm run check:boundaries` runs it; .ci/run fails on any violation.
  */
-const domain = ["facts", "rules", "claims", "runs", "tags", "segments"];
+const domain = ["facts", "rules", "webhooks", "claims", "runs", "tags", "segments"];
 const standalone = ["imports", "seed", "keys", "ingest"];
 const rooms = [...domain, ...standalone];
 const any = (names) => `^src/(${names.join("|")})/`;

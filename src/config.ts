@@ -67,6 +67,9 @@ const defaults = {
   SIGNALTAG_DEBOUNCE_MS: 500,
   SIGNALTAG_JOB_LOCK_MS: 30_000,
   SIGNALTAG_LOG_LEVEL: "info",
+  SIGNALTAG_WEBHOOK_TIMEOUT_MS: 10_000,
+  SIGNALTAG_WEBHOOK_RETRY_BASE_MS: 5_000,
+  SIGNALTAG_WEBHOOK_GIVE_UP_MS: 24 * 3600_000,
 } as const;
 
 /** What unsetting a variable without a default does. */
@@ -106,6 +109,13 @@ const envSchema = z.object({
   SIGNALTAG_LOG_LEVEL: optionalString(
     z.enum(logLevels, { message: `one of ${logLevels.join(", ")}` }),
   ).default(defaults.SIGNALTAG_LOG_LEVEL),
+  SIGNALTAG_WEBHOOK_TIMEOUT_MS: optionalString(wholeNumber(100, 600_000)).default(
+    defaults.SIGNALTAG_WEBHOOK_TIMEOUT_MS,
+  ),
+  SIGNALTAG_WEBHOOK_RETRY_BASE_MS: optionalString(wholeNumber(10)).default(
+    defaults.SIGNALTAG_WEBHOOK_RETRY_BASE_MS,
+  ),
+  SIGNALTAG_WEBHOOK_GIVE_UP_MS: optionalString(wholeNumber(0)).default(defaults.SIGNALTAG_WEBHOOK_GIVE_UP_MS),
 });
 
 /** A variable's value for a message: quoted, with a URL's password left out (it never reaches a terminal or a log). */
@@ -140,6 +150,15 @@ export interface Config {
     debounceMs: number;
     /** A job whose worker stops renewing its lock for this long is taken back as stalled. */
     lockMs: number;
+  };
+  /** Webhook delivery (docs/webhooks.md). */
+  webhooks: {
+    /** A request that has not answered in this long counts as failed and is retried. */
+    timeoutMs: number;
+    /** The first retry's delay; each later one doubles (with jitter), capped at 2 h. */
+    retryBaseMs: number;
+    /** How long after its creation a delivery is still retried before it is marked failed. */
+    giveUpMs: number;
   };
 }
 
@@ -179,6 +198,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.SIGNALTAG_SHUTDOWN_TIMEOUT_MS,
       debounceMs: e.SIGNALTAG_DEBOUNCE_MS,
       lockMs: e.SIGNALTAG_JOB_LOCK_MS,
+    },
+    webhooks: {
+      timeoutMs: e.SIGNALTAG_WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.SIGNALTAG_WEBHOOK_RETRY_BASE_MS,
+      giveUpMs: e.SIGNALTAG_WEBHOOK_GIVE_UP_MS,
     },
   };
 }

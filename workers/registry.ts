@@ -1,6 +1,7 @@
 import { type Job, UnrecoverableError, WaitingChildrenError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { isSignaltagError } from "../src/errors/index.ts";
+import { deliverWebhooksJob } from "../src/jobs/deliver-webhooks.ts";
 import { evaluateEntitiesJob } from "../src/jobs/evaluate-entities.ts";
 import { evaluatePartitionJob } from "../src/jobs/evaluate-partition.ts";
 import { describePayloadError, type JobDeps, type JobKind } from "../src/jobs/job-kind.ts";
@@ -14,6 +15,7 @@ export const JOB_KINDS: readonly JobKind[] = [
   runAllJob,
   evaluatePartitionJob,
   evaluateEntitiesJob,
+  deliverWebhooksJob,
 ];
 
 export interface WorkerOptions {
@@ -87,6 +89,7 @@ export function startWorkers(deps: JobDeps, opts: WorkerOptions): RunningWorkers
     );
     worker.on("completed", (job) => {
       count(job.name, "completed");
+      if (kinds.get(job.name)?.logCompletions === false) return;
       opts.log(
         `${queue} ${job.name} ${job.id} completed in ${Date.now() - (job.processedOn ?? Date.now())} ms`,
       );

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DbOrTx } from "../db/client.ts";
 import { claimCountsByKind, lastRuleRuns, ruleRunCounts } from "../runs/sql/run-stats.ts";
+import { registerWebhookGauges } from "./webhook-metrics.ts";
 
 /**
  * The API's Prometheus metrics, in a registry of its own (several servers can
@@ -82,6 +83,7 @@ export class ApiMetrics {
         for (const r of await claimCountsByKind(db)) this.set({ source: r.kind }, r.n);
       },
     });
+    registerWebhookGauges(this.registry, db);
   }
 
   /** Counts claims added or removed, by source kind (rule:<id> counts as rule). */

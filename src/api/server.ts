@@ -34,6 +34,7 @@ import { registerSearchRoutes } from "./routes/search.ts";
 import { registerSegmentRoutes } from "./routes/segments.ts";
 import { registerSuppressionRoutes } from "./routes/suppressions.ts";
 import { registerTagRoutes } from "./routes/tags.ts";
+import { registerWebhookRoutes } from "./routes/webhooks.ts";
 import { validatorCompiler } from "./validation.ts";
 
 export interface ServerOptions {
@@ -61,6 +62,7 @@ const routeGroups = [
   registerSearchRoutes,
   registerProfileEditRoutes,
   registerRuleStatusRoutes,
+  registerWebhookRoutes,
 ];
 
 /**

@@ -19,6 +19,7 @@ import { registerSegmentCommands } from "./segment.ts";
 import { registerServeCommand } from "./serve.ts";
 import { registerTagCommands } from "./tag.ts";
 import { registerTagsCommands } from "./tags.ts";
+import { registerWebhooksCommands } from "./webhooks.ts";
 import { registerQueueCommands } from "./worker.ts";
 
 type CommandRegistrar = (program: Command, ctx: CliContext) => void;
@@ -42,6 +43,7 @@ const registrars: CommandRegistrar[] = [
   registerKeysCommands,
   registerServeCommand,
   registerQueueCommands,
+  registerWebhooksCommands,
 ];
 
 function buildProgram(ctx: CliContext): Command {

@@ -4,6 +4,8 @@ import { type Database, openPostgres } from "../db/client.ts";
 import { ensureMigrated } from "../db/migrate.ts";
 import { InputError } from "../errors/index.ts";
 import { API_STATEMENT_TIMEOUT_MS } from "../limits.ts";
+import { deliveryOptions } from "../webhooks/deliveries.ts";
+import { startOutboxDrain } from "../webhooks/drain.ts";
 import type { CliContext } from "./context.ts";
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -82,8 +84,16 @@ async function serve(ctx: CliContext, database: Database, port: number, host: st
       { cause: err },
     );
   }
+  // Without a queue there are no workers: this process sends the webhooks its changes wrote.
+  const drain = ctx.config.redisUrl
+    ? undefined
+    : startOutboxDrain(
+        database.db,
+        deliveryOptions(ctx.config, (line) => app.log.warn(line)),
+      );
   const signal = await stopped;
   app.log.info({ signal }, "shutting down: finishing requests in flight");
+  await drain?.stop();
   const deadline = setTimeout(() => {
     app.log.error(`requests still running after ${SHUTDOWN_DEADLINE_MS} ms; exiting`);
     process.exit(1);

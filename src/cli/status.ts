@@ -3,6 +3,7 @@ import { waitingSummary } from "../ingest/index.ts";
 import { openQueues, type QueueSet } from "../jobs/connection.ts";
 import { collectStatus, type RuleStatus } from "../jobs/status.ts";
 import { loadRulesDir } from "../rules/load.ts";
+import { webhookFigures } from "../webhooks/deliveries.ts";
 import type { CliContext } from "./context.ts";
 import { displayDir, table } from "./format.ts";
 import { warnRulesToRetire } from "./rules.ts";
@@ -31,9 +32,10 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         const status = await collectStatus(database.db, rules, queues, new Date());
         const waiting = await waitingSummary(database.db);
         await warnRulesToRetire(ctx, database, rules, { filesComplete: problems.length === 0 });
+        const webhooks = await webhookFigures(database.db);
         if (opts.json) {
           ctx.stdout.write(
-            `${JSON.stringify({ ...status, ingestWaiting: waiting, ...(queueNote ? { note: queueNote } : {}) })}\n`,
+            `${JSON.stringify({ ...status, ingestWaiting: waiting, webhooks, ...(queueNote ? { note: queueNote } : {}) })}\n`,
           );
           return;
         }
@@ -65,6 +67,13 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         if (held > 0) {
           ctx.stdout.write(
             `ingestion: ${waiting.events} events, ${waiting.identifies} identifies and ${waiting.memberships} memberships wait for their user or account (oldest ${Math.round(waiting.oldestSeconds ?? 0)} s)\n`,
+          );
+        }
+        for (const w of webhooks) {
+          const age =
+            w.oldestPendingSeconds === null ? "" : ` (oldest ${Math.round(w.oldestPendingSeconds)} s)`;
+          ctx.stdout.write(
+            `webhook ${w.subscriptionId} ${w.url}${w.enabled ? "" : " (disabled)"}: ${w.pending} pending${age}, ${w.failed} failed\n`,
           );
         }
         if (queueNote) ctx.stdout.write(`note: ${queueNote}\n`);

@@ -3,6 +3,7 @@ import { startWorkers } from "../../workers/registry.ts";
 import { MissingPrerequisiteError } from "../errors/index.ts";
 import { redactUrl } from "../errors/redact-url.ts";
 import { closeRedis, openRedis, QueueSet, requireRedisUrl } from "../jobs/connection.ts";
+import { scheduleWebhookDrains } from "../jobs/deliver-webhooks.ts";
 import { QUEUES } from "../jobs/queues.ts";
 import { syncSchedulers } from "../jobs/scheduler.ts";
 import { loadValidRules, runConcurrency } from "../runs/runner.ts";
@@ -84,6 +85,7 @@ async function runWorker(ctx: CliContext): Promise<void> {
           ? ` (${changed.map((c) => `${c.ruleId} ${c.action}`).join(", ")})`
           : ", none changed"),
     );
+    await scheduleWebhookDrains(queues);
     const running = startWorkers(
       { db: database.db, config, queues, runConcurrency: runConcurrency(database, config.runConcurrency) },
       {

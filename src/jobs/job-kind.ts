@@ -39,6 +39,8 @@ export interface JobKind<S extends z.ZodType = z.ZodType> {
   /** Options every job of the kind is added with. */
   options: JobsOptions;
   handle(payload: z.infer<S>, job: Job, token: string | undefined, deps: JobDeps): Promise<unknown>;
+  /** Whether the worker logs each completed job (default true; false for a job that runs every second). */
+  logCompletions?: boolean;
 }
 
 export function defineJobKind<S extends z.ZodType>(kind: JobKind<S>): JobKind<S> {

@@ -6,6 +6,8 @@ export const QUEUES = {
   partitions: "partitions",
   /** Re-evaluations of a few entities (after an import, or on demand). */
   entities: "entities",
+  /** Webhook delivery: drains the outbox, apart from rule runs so a flood of deliveries never delays them. */
+  webhooks: "webhooks",
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

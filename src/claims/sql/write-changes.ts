@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { EntityType } from "../../facts/catalog.ts";
+import { outboxInsert, tagEventReturning } from "../../webhooks/sql/outbox.ts";
 
 /**
  * Every statement that changes a claim writes it, and its tag event, from
@@ -8,7 +9,7 @@ import type { EntityType } from "../../facts/catalog.ts";
  * changes people make (by hand, in bulk, by file, by suppressing). So
  * insertTagEvents is the one place a tag event is written: whatever must
  * happen with every tag event in its transaction (an outbox row for webhooks)
- * belongs there. Set-based throughout: one statement whatever the count.
+ * is written there (tagEventCtes). Set-based throughout: one statement whatever the count.
  */
 
 /** What a tag event records besides the change itself, as SQL over the change rows (or constants). */
@@ -35,7 +36,17 @@ interface EventRows {
   membershipChanged: SQL;
   fields: EventFields;
   order: SQL;
-  returning?: SQL;
+}
+
+/**
+ * The tag events as two CTEs: `name` inserts them (returning
+ * tagEventReturning) and `name_webhooks` writes their webhook deliveries
+ * (the outbox) in the same statement, so every path that writes a tag event
+ * writes its deliveries with it.
+ */
+function tagEventCtes(name: string, e: EventRows): SQL {
+  return sql`${sql.identifier(name)} as (${insertTagEvents(e)}),
+    ${sql.identifier(`${name}_webhooks`)} as (${outboxInsert(name)})`;
 }
 
 /** One tag event per row, in the given order. The only statement text that inserts tag events. */
@@ -60,7 +71,7 @@ function insertTagEvents(e: EventRows): SQL {
   return sql`insert into tag_events (${sql.join(columns, sql`, `)})
       select ${sql.join(values, sql`, `)}
       from ${e.from}
-      order by ${e.order}${e.returning ? sql` returning ${e.returning}` : sql``}`;
+      order by ${e.order} returning ${tagEventReturning}`;
 }
 
 interface ClaimRows {
@@ -147,7 +158,7 @@ export function claimChangeWrites(c: DecidedChanges): SQL {
   const eventsFrom = sql`${c.from}${c.eventJoins ? sql` ${c.eventJoins}` : sql``}${
     others ? sql` left join others o on o.entity_id = ${c.entityId}` : sql``
   }`;
-  const events = insertTagEvents({
+  const events = tagEventCtes("events", {
     type: c.type,
     from: eventsFrom,
     entityId: c.entityId,
@@ -183,16 +194,13 @@ export function claimChangeWrites(c: DecidedChanges): SQL {
       where o.tag_id = ${c.tagId} and o.entity_type = ${c.type} and o.source <> ${c.source}
     ), `
       : sql``
-  }events as (${events}), added as (${added}), removed as (${removed})`;
+  }${events}, added as (${added}), removed as (${removed})`;
 }
-
-/** The changes of a person's statement, one row each: (entity_id, tag_id, source, membership_changed). */
-const personEvents = sql`entity_id, tag_id, source, membership_changed`;
 
 /**
  * Adds a claim of `source` for every pair (a query of entity_id, tag_id) that
  * lacks one, and one `added` tag event per claim actually added, as CTEs
- * ending in `ev` (returning personEvents). `membership_changed` is true where
+ * among which `ev` (returning tagEventReturning). `membership_changed` is true where
  * no other source claimed the tag. The claim's `since` and its event share one
  * timestamp, taken after the caller's row locks, so history orders like the
  * changes did.
@@ -214,7 +222,7 @@ export function addClaimsQuery(
     unlessClaimed: true,
     returning: sql`entity_id, tag_id, created_at`,
   });
-  const ev = insertTagEvents({
+  const ev = tagEventCtes("ev", {
     type,
     from: sql`ins`,
     entityId: sql`ins.entity_id`,
@@ -230,18 +238,17 @@ export function addClaimsQuery(
       explanation: sql`${JSON.stringify(note)}::jsonb`,
     },
     order: sql`ins.entity_id, ins.tag_id`,
-    returning: personEvents,
   });
   return sql`
     with now as (select clock_timestamp() as t),
     ins as (${ins}),
-    ev as (${ev})`;
+    ${ev}`;
 }
 
 /**
  * Removes every claim (of the sources `sourceFilter` admits) on each pair,
- * with one `removed` tag event per claim actually removed, as CTEs ending in
- * `ev` (returning personEvents). When all of an entity's claims on the tag
+ * with one `removed` tag event per claim actually removed, as CTEs among which
+ * `ev` (returning tagEventReturning). When all of an entity's claims on the tag
  * go, the last event of the group carries `membership_changed`.
  */
 export function removeClaimsQuery(
@@ -259,7 +266,7 @@ export function removeClaimsQuery(
     source: sourceFilter,
     returning: sql`k.entity_id, k.tag_id, k.source`,
   });
-  const ev = insertTagEvents({
+  const ev = tagEventCtes("ev", {
     type,
     from: sql`ranked r`,
     entityId: sql`r.entity_id`,
@@ -273,7 +280,6 @@ export function removeClaimsQuery(
       explanation: sql`${JSON.stringify(note)}::jsonb`,
     },
     order: sql`r.entity_id, r.tag_id, r.source collate "C"`,
-    returning: personEvents,
   });
   return sql`
     with now as (select clock_timestamp() as t),
@@ -285,5 +291,5 @@ export function removeClaimsQuery(
                                where o.tag_id = d.tag_id and o.entity_type = ${type} and o.entity_id = d.entity_id
                                  and not (${sourceFilter(sql`o.source`)})) as lost
       from del d),
-    ev as (${ev})`;
+    ${ev}`;
 }

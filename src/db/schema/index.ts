@@ -13,3 +13,5 @@ export * from "./suppressions.ts";
 export * from "./tag-events.ts";
 export * from "./tags.ts";
 export * from "./users.ts";
+export * from "./webhook-deliveries.ts";
+export * from "./webhook-subscriptions.ts";

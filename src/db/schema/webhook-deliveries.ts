@@ -1,0 +1,54 @@
+import { sql } from "drizzle-orm";
+import { bigint, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+
+/**
+ * The outbox: one row per (subscription, tag event), written in the tag
+ * event's transaction, plus test pings (no tag event). `status` is pending
+ * until a 2xx (delivered) or until retries run out (failed). A worker leases
+ * a row by setting `leased_until`; a worker that dies leaves the lease to
+ * expire and the row is taken up again with the same webhook-id.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    // Ids are drawn 100 at a time: a rule tagging 100,000 entities writes its deliveries in one statement.
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity({ cache: 100 }),
+    subscriptionId: integer("subscription_id").notNull(),
+    /** Null for a ping. */
+    tagEventId: bigint("tag_event_id", { mode: "number" }),
+    /** `tag.added`, `tag.removed` or `ping`. */
+    type: text("type").notNull(),
+    entityType: text("entity_type"),
+    entityId: text("entity_id"),
+    status: text("status", { enum: ["pending", "delivered", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    leasedUntil: timestamp("leased_until", { withTimezone: true, mode: "date" }),
+    lastAttemptAt: timestamp("last_attempt_at", { withTimezone: true, mode: "date" }),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
+  },
+  // Every index here is paid for by each row a flood writes, so there are few: listing a
+  // subscription's deliveries reads the primary key backwards instead of an index of its own.
+  (t) => [
+    // What workers scan for due rows, per subscription, soonest first; rows waiting out a backoff are not read.
+    index("webhook_deliveries_due_idx")
+      .on(t.subscriptionId, t.nextAttemptAt, t.id)
+      .where(sql`${t.status} = 'pending'`),
+    // Deliveries in flight (leased), counted against a subscription's max_in_flight.
+    index("webhook_deliveries_leased_idx")
+      .on(t.subscriptionId)
+      .where(sql`${t.status} = 'pending' and ${t.leasedUntil} is not null`),
+    // An entity's earlier pending delivery holds back its later ones.
+    index("webhook_deliveries_pending_entity_idx")
+      .on(t.subscriptionId, t.entityType, t.entityId, t.tagEventId)
+      .where(sql`${t.status} = 'pending'`),
+    index("webhook_deliveries_failed_idx")
+      .on(t.subscriptionId, t.createdAt)
+      .where(sql`${t.status} = 'failed'`),
+  ],
+);

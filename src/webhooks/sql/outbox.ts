@@ -1,0 +1,30 @@
+import { type SQL, sql } from "drizzle-orm";
+
+/**
+ * What the outbox reads of each tag event just inserted: the RETURNING list
+ * the tag event writer gives its insert (a superset of what its callers read).
+ */
+export const tagEventReturning = sql`id, entity_type, entity_id, tag_id, action, source, membership_changed`;
+
+/**
+ * The outbox write, as the statement of a CTE beside the tag events' insert
+ * (`events` names that CTE, returning tagEventReturning): one delivery row per
+ * (enabled subscription, tag event) that matches the subscription's events
+ * and filters. Only events where the entity gained or lost the tag itself are
+ * sent: a second claim on a tag the entity already has changes nothing a
+ * subscriber sees. Set-based: one statement whatever the number of events,
+ * so deliveries commit or roll back with the tag events they describe.
+ */
+export function outboxInsert(events: string): SQL {
+  const e = sql.identifier(events);
+  return sql`insert into webhook_deliveries (subscription_id, tag_event_id, type, entity_type, entity_id)
+    select s.id, e.id, 'tag.' || e.action, e.entity_type, e.entity_id
+    from ${e} e
+    join webhook_subscriptions s
+      on s.enabled
+     and ('tag.' || e.action) = any(s.events)
+     and (s.entity_type is null or s.entity_type = e.entity_type)
+     and (s.sources is null or split_part(e.source, ':', 1) = any(s.sources) or e.source = any(s.sources))
+     and (s.tags is null or exists (select 1 from tags t where t.id = e.tag_id and lower(t.name) = any(s.tags)))
+    where e.membership_changed`;
+}
