@@ -60,4 +60,21 @@ describe.skipIf(backendUnavailable())("ids past the size limit in bulk tagging a
     expect(cli.stderr).not.toMatch(/unexpected error|index row/);
     expect(await claimCount()).toBe(0);
   });
+
+  it("answers a command naming an id past the limit without quoting it back whole", async () => {
+    const id = "q".repeat(100_000);
+    for (const argv of [
+      ["tag", "add", "user", id, "vip"],
+      ["profile", "user", id],
+      ["history", "user", id],
+      ["explain", "user", id],
+    ]) {
+      const result = await runCli(t.database, argv);
+      expect(result.code, argv[0]).not.toBe(0);
+      expect(result.stderr).toContain(
+        `no user has this id: it is 100000 bytes long; at most ${MAX_ID_BYTES}`,
+      );
+      expect(result.stderr.length).toBeLessThan(500);
+    }
+  });
 });
