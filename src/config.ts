@@ -106,6 +106,7 @@ const envSchema = z.object({
   ),
   SIGNALTAG_DEBOUNCE_MS: optionalString(wholeNumber(0)).default(defaults.SIGNALTAG_DEBOUNCE_MS),
   SIGNALTAG_JOB_LOCK_MS: optionalString(wholeNumber(500)).default(defaults.SIGNALTAG_JOB_LOCK_MS),
+  SIGNALTAG_SEGMENT_BUDGET_MS: optionalString(wholeNumber(0)),
   SIGNALTAG_LOG_LEVEL: optionalString(
     z.enum(logLevels, { message: `one of ${logLevels.join(", ")}` }),
   ).default(defaults.SIGNALTAG_LOG_LEVEL),
@@ -136,6 +137,8 @@ export interface Config {
   /** Rules one run on Postgres evaluates at once when they do not wait for each other. */
   runConcurrency: number;
   logLevel: string;
+  /** Time one segment request may spend evaluating conditions; unset: the limit in limits.ts. */
+  segmentBudgetMs: number | undefined;
   /** Queue settings (BullMQ on REDIS_URL). */
   queue: {
     /** Redis key prefix of every queue, so several deployments (or tests) share one Redis. */
@@ -191,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     removalGuard: e.SIGNALTAG_REMOVAL_GUARD,
     runConcurrency: e.SIGNALTAG_RUN_CONCURRENCY,
     logLevel: e.SIGNALTAG_LOG_LEVEL,
+    segmentBudgetMs: e.SIGNALTAG_SEGMENT_BUDGET_MS,
     queue: {
       prefix: e.SIGNALTAG_QUEUE_PREFIX,
       partitionSize: e.SIGNALTAG_PARTITION_SIZE,

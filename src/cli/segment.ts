@@ -94,6 +94,7 @@ export function registerSegmentCommands(program: Command, ctx: CliContext): void
         notTagged: opts.notTagged,
         match: opts.match,
         conditions: parseConditions(opts.conditions),
+        budgetMs: ctx.config.segmentBudgetMs,
       };
       const clock = { asOf: parseAsOf(opts.asOf) ?? new Date(), timezone: ctx.config.timezone };
       const database = await ctx.database();

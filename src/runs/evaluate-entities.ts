@@ -6,6 +6,7 @@ import { computeFacts } from "../facts/compute.ts";
 import { entityExists } from "../facts/sql/entities.ts";
 import { loadEntityBatch } from "../facts/sql/entity-batch.ts";
 import { calendarDate } from "../facts/time.ts";
+import { fieldSizeProblem } from "../limits.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { claimedAfter, decide } from "./decide.ts";
 import { type Evaluation, type ExplainedCondition, RuleEvaluator } from "./evaluate.ts";
@@ -83,8 +84,13 @@ export async function explainEntity(
   clock: EvaluationClock,
 ): Promise<EntityExplanation> {
   const { type, id } = entity;
-  if (!(await entityExists(db, type, id)))
-    throw new NotFoundError(`no ${type} with id ${JSON.stringify(id)}`);
+  if (!(await entityExists(db, type, id))) {
+    // An id no entity can have is not quoted back whole (it may be megabytes).
+    const tooLarge = fieldSizeProblem("id", id);
+    throw new NotFoundError(
+      tooLarge ? `no ${type} has this id: it ${tooLarge}` : `no ${type} with id ${JSON.stringify(id)}`,
+    );
+  }
   const tags = await entityTags(db, type, id);
   const out: EntityExplanation = {
     entity: { type, id },

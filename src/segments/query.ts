@@ -32,6 +32,8 @@ export interface SegmentQuery {
   notTagged?: readonly string[];
   match?: "all" | "any";
   conditions?: unknown;
+  /** Time this request may spend evaluating conditions (SIGNALTAG_SEGMENT_BUDGET_MS); default SEGMENT_EVALUATION_BUDGET_MS. */
+  budgetMs?: number;
 }
 
 export interface EvaluationClock {
@@ -44,7 +46,7 @@ export interface ResolvedSegment {
   filter: TagFilter;
   evaluator?: RuleEvaluator;
   /** Evaluation time left for this request (docs/limits.md); spent only while conditions are evaluated. */
-  budget: { leftMs: number };
+  budget: { leftMs: number; totalMs: number };
   /** Tag names that name no tag (nobody has them); reported so a typo does not pass silently. */
   unknownTags: string[];
 }
@@ -70,7 +72,10 @@ export async function resolveSegment(db: DbOrTx, q: SegmentQuery): Promise<Resol
       ],
     },
     evaluator: conditions ? new RuleEvaluator(conditionsAsRule(q.type, conditions)) : undefined,
-    budget: { leftMs: SEGMENT_EVALUATION_BUDGET_MS },
+    budget: {
+      leftMs: q.budgetMs ?? SEGMENT_EVALUATION_BUDGET_MS,
+      totalMs: q.budgetMs ?? SEGMENT_EVALUATION_BUDGET_MS,
+    },
     unknownTags,
   };
 }
@@ -92,13 +97,12 @@ async function keepMatching(
     const evaluated = await evaluateEntities(db, evaluator, segment.type, slice, clock);
     for (const e of evaluated) if (e.evaluation.matched) matched.add(e.id);
     segment.budget.leftMs -= performance.now() - started;
-    if (segment.budget.leftMs < 0) {
+    // At zero too: a budget of 0 refuses any evaluation, whatever the clock's resolution.
+    if (segment.budget.leftMs <= 0) {
+      const { totalMs } = segment.budget;
       throw new InputError(
-        `evaluating the conditions took longer than the ${SEGMENT_EVALUATION_BUDGET_MS / 1000} s a segment request may spend on them: narrow the query (fewer conditions, or tags that select fewer ${segment.type}s)`,
-        {
-          code: "segment_too_slow",
-          details: { field: "conditions", budgetMs: SEGMENT_EVALUATION_BUDGET_MS },
-        },
+        `evaluating the conditions took longer than the ${totalMs / 1000} s a segment request may spend on them: narrow the query (fewer conditions, or tags that select fewer ${segment.type}s)`,
+        { code: "segment_too_slow", details: { field: "conditions", budgetMs: totalMs } },
       );
     }
   }

@@ -6,6 +6,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { createIdTable, lockEntities, unknownIds } from "../facts/sql/entities.ts";
+import { fieldSizeProblem } from "../limits.ts";
 import { reportChanged, type TagHooks } from "./changes.ts";
 
 /** Most ids one bulk request may name: one transaction must stay short. */
@@ -92,6 +93,9 @@ export async function bulkTagWithin(
         details: { field: `ids/${i}` },
       });
     }
+    // No stored id is longer (limits.ts); a longer one would fail the id table's index with a 500.
+    const tooLarge = fieldSizeProblem("id", id);
+    if (tooLarge) throw new InputError(`ids[${i}] ${tooLarge}`, { details: { field: `ids/${i}` } });
   }
   return inTransaction(db, async (tx) => {
     const requested = await createIdTable(tx, "bulk_ids", req.ids);

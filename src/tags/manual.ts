@@ -7,6 +7,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { NotFoundError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { lockEntityFindTag } from "../facts/sql/entities.ts";
+import { fieldSizeProblem } from "../limits.ts";
 import { reportChanged, type TagHooks } from "./changes.ts";
 
 export interface TagChange {
@@ -29,6 +30,10 @@ export interface TagChangeResult {
 }
 
 export function entityNotFound(type: EntityType, id: string): NotFoundError {
+  // An id no entity can have is not quoted back whole (it may be megabytes).
+  const tooLarge = fieldSizeProblem("id", id);
+  if (tooLarge)
+    return new NotFoundError(`no ${type} has this id: it ${tooLarge}`, { details: { entityType: type } });
   return new NotFoundError(`no ${type} with id ${JSON.stringify(id)}`, {
     details: { entityType: type, id },
   });

@@ -2,6 +2,7 @@ import { parse } from "csv-parse/sync";
 import { normalizeTagName } from "../claims/tag-name.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
+import { fieldSizeProblem } from "../limits.ts";
 
 /** What one cell of a tags file asks for: a claim from the file, every claim removed, or nothing. */
 export type CellAction = "add" | "remove";
@@ -143,6 +144,12 @@ export function parseTagsFile(text: string, source: string): ParsedTagsFile {
         column: columns[idIndex],
         message: `${columns[idIndex]} contains a NUL character`,
       });
+      continue;
+    }
+    // No stored id is longer; a longer one would fail the id table's index, not name its line.
+    const tooLarge = fieldSizeProblem("id", id);
+    if (tooLarge) {
+      problems.push({ line, column: columns[idIndex], message: `${columns[idIndex]} ${tooLarge}` });
       continue;
     }
     const before = firstLine.get(id);

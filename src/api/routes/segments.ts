@@ -69,8 +69,13 @@ function parseConditionsParam(value: string | undefined): unknown {
   }
 }
 
-function segmentQuery(type: EntityType, p: SegmentParams, conditions: unknown): SegmentQuery {
-  return { type, taggedWith: p.taggedWith, notTagged: p.notTagged, match: p.match, conditions };
+function segmentQuery(
+  type: EntityType,
+  p: SegmentParams,
+  conditions: unknown,
+  budgetMs: number | undefined,
+): SegmentQuery {
+  return { type, taggedWith: p.taggedWith, notTagged: p.notTagged, match: p.match, conditions, budgetMs };
 }
 
 export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -126,7 +131,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
       },
       async (request, reply) => {
         const q = request.query;
-        const query = segmentQuery(type, q, parseConditionsParam(q.conditions));
+        const query = segmentQuery(type, q, parseConditionsParam(q.conditions), deps.config.segmentBudgetMs);
         const clock = { asOf: parseAsOf(q.asOf, "query.asOf", deps), timezone: deps.config.timezone };
         if (q.format === "csv") {
           if (q.cursor !== undefined) {
@@ -190,13 +195,17 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
       },
       async (request) => {
         const b = request.body;
-        return segmentPage(deps.database.db, segmentQuery(type, b, b.conditions), {
-          asOf: parseAsOf(b.asOf, "body.asOf", deps),
-          timezone: deps.config.timezone,
-          cursor: b.cursor,
-          limit: b.limit,
-          count: b.count,
-        });
+        return segmentPage(
+          deps.database.db,
+          segmentQuery(type, b, b.conditions, deps.config.segmentBudgetMs),
+          {
+            asOf: parseAsOf(b.asOf, "body.asOf", deps),
+            timezone: deps.config.timezone,
+            cursor: b.cursor,
+            limit: b.limit,
+            count: b.count,
+          },
+        );
       },
     );
 
@@ -231,7 +240,7 @@ export function registerSegmentRoutes(app: FastifyInstance, deps: ApiDeps): void
         const started = performance.now();
         const result = await bulkTagSegment(
           deps.database.db,
-          segmentQuery(type, b, b.conditions),
+          segmentQuery(type, b, b.conditions, deps.config.segmentBudgetMs),
           {
             asOf: parseAsOf(b.asOf, "body.asOf", deps),
             timezone: deps.config.timezone,
