@@ -101,7 +101,7 @@ describe.skipIf(!runnable)("the HTTP API with Redis configured", () => {
         .json()
         .queues.map((q: { name: string }) => q.name)
         .sort(),
-    ).toEqual(["entities", "partitions", "rules"]);
+    ).toEqual(["entities", "partitions", "rules", "webhooks"]);
   });
 
   it("answers the dashboard's own refusals in the API's error shape", async () => {
