@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { isConnectionLoss } from "../db/connection-errors.ts";
 import { isSignaltagError } from "../errors/index.ts";
 
 /** The one error shape every route answers with: `{ "error": { "code", "message", ... } }`. */
@@ -121,6 +122,19 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
         errorBody(
           "statement_timeout",
           "the database took longer than this server allows for one statement: narrow the request, or try again when the server is less busy",
+        ),
+      );
+  }
+  // A restart or failover: the pool reconnects on its own, so the same request will succeed shortly.
+  if (isConnectionLoss(err)) {
+    request.log.warn({ err }, "database unavailable");
+    return reply
+      .status(503)
+      .header("retry-after", "1")
+      .send(
+        errorBody(
+          "database_unavailable",
+          "the database is not answering (restarting or unreachable); try again in a moment",
         ),
       );
   }
