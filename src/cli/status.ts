@@ -52,6 +52,11 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             ctx.stdout.write(`queue ${name}: ${parts.join(", ")}\n`);
           }
         }
+        for (const a of status.abandonedRuns ?? []) {
+          ctx.stdout.write(
+            `abandoned run: ${a.rule} (run ${a.runKey}): ${a.partitions} partition${a.partitions === 1 ? "" : "s"} stored, last at ${a.lastPartitionAt}, but its jobs are gone from Redis (Redis lost its data?); it will not finish: enqueue it again (signaltag enqueue run --rule ${a.rule}); its rows are inert and dropped after a day\n`,
+          );
+        }
         if (queueNote) ctx.stdout.write(`note: ${queueNote}\n`);
       } finally {
         await queues?.close();

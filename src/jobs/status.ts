@@ -3,7 +3,9 @@ import { CronExpressionParser } from "cron-parser";
 import type { DbOrTx } from "../db/client.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import { type LastRun, lastRuns } from "../runs/sql/last-runs.ts";
+import { storedPartitionRuns } from "../runs/sql/partitions.ts";
 import type { QueueSet } from "./connection.ts";
+import { partitionJobId } from "./evaluate-partition.ts";
 import { QUEUES } from "./queues.ts";
 import { runAllJob } from "./run-all.ts";
 import { runRuleJob } from "./run-rule.ts";
@@ -26,10 +28,20 @@ export interface RuleStatus {
   staleReason?: string;
 }
 
+/** A partitioned run whose partitions are stored but whose jobs Redis no longer has: it will never finish. */
+export interface AbandonedRun {
+  rule: string;
+  runKey: string;
+  partitions: number;
+  lastPartitionAt: string;
+}
+
 export interface QueueStatus {
   rules: RuleStatus[];
   /** Job counts per queue by state; undefined without Redis. */
   queues?: Record<string, Record<string, number>>;
+  /** Undefined without Redis (only Redis knows whether a run is still under way). */
+  abandonedRuns?: AbandonedRun[];
 }
 
 /** The interval between two firings of a cron expression after `now`. */
@@ -102,7 +114,34 @@ export async function collectStatus(
     }
     return status;
   });
-  return { rules: statuses, ...(queueCounts ? { queues: queueCounts } : {}) };
+  const abandonedRuns = queues ? await findAbandonedRuns(db, queues) : undefined;
+  return {
+    rules: statuses,
+    ...(queueCounts ? { queues: queueCounts } : {}),
+    ...(abandonedRuns ? { abandonedRuns } : {}),
+  };
+}
+
+/**
+ * Runs whose stored partitions outlived their jobs: Redis lost its data (a
+ * restart without persistence, a failover to an empty replica) while the run
+ * was fanned out. A live run's newest partition job is still in Redis (finished
+ * jobs are kept a day); an abandoned run's rows are inert and dropped after a
+ * day, and the run has to be enqueued again. Looks at the 100 newest runs.
+ */
+async function findAbandonedRuns(db: DbOrTx, queues: QueueSet): Promise<AbandonedRun[]> {
+  const abandoned: AbandonedRun[] = [];
+  for (const run of await storedPartitionRuns(db, 100)) {
+    const job = await queues.get(QUEUES.partitions).getJob(partitionJobId(run.run_key, run.newest_partition));
+    if (job) continue;
+    abandoned.push({
+      rule: run.rule_id,
+      runKey: run.run_key,
+      partitions: run.partitions,
+      lastPartitionAt: run.last_at,
+    });
+  }
+  return abandoned;
 }
 
 async function schedulerNext(queue: Queue): Promise<Map<string, number>> {

@@ -131,3 +131,19 @@ export async function forgetRun(db: DbOrTx, runKey: string): Promise<void> {
     sql`delete from run_partitions where run_key = ${runKey} or finished_at < now() - interval '1 day'`,
   );
 }
+
+/** Runs with stored partitions, newest partition first in each: at most `limit`, the most recent first. */
+export async function storedPartitionRuns(
+  db: DbOrTx,
+  limit: number,
+): Promise<
+  { run_key: string; rule_id: string; partitions: number; newest_partition: number; last_at: string }[]
+> {
+  return rows(
+    db,
+    sql`select run_key, rule_id, count(*)::int as partitions,
+               (array_agg(partition order by finished_at desc))[1] as newest_partition,
+               to_char(max(finished_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as last_at
+        from run_partitions group by run_key, rule_id order by max(finished_at) desc limit ${limit}`,
+  );
+}
