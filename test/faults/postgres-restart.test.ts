@@ -11,6 +11,7 @@ import {
   asOfDay,
   compareWithClean,
   firstLogAfter,
+  lastLogAfter,
   partitionRows,
   runInline,
   running,
@@ -62,9 +63,11 @@ describe("a Postgres restart", () => {
           `${String(err)}\njobs (rules, partitions): ${JSON.stringify(counts)}\nsessions: ${JSON.stringify(activity)}\n${workers.map((w) => w.output().slice(-3000)).join("\n---\n")}`,
         );
       });
-      // The log line of the job that finished the run may arrive just after the run is visible.
+      // Down from the restart until a job completes after the last one the restart failed
+      // (pg_ctlcluster may return after the retried jobs already completed).
+      const failedAt = lastLogAfter(workers, /failed \(attempt/, restartedAt) ?? backAt;
       const resumedAt = await waitFor("a job completed after the restart", () =>
-        firstLogAfter(workers, / completed in /, backAt),
+        firstLogAfter(workers, / completed in /, failedAt),
       ).catch(() => undefined);
       await runInline(inline.database, asOf, rules);
       const cmp = await compareWithClean(queued.database, inline.database);

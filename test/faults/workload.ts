@@ -141,6 +141,19 @@ export function firstLogAfter(workers: SpawnedWorker[], pattern: RegExp, since: 
   return first;
 }
 
+/** Milliseconds since the epoch of the last worker log line after `since` matching `pattern`. */
+export function lastLogAfter(workers: SpawnedWorker[], pattern: RegExp, since: number): number | undefined {
+  let last: number | undefined;
+  for (const w of workers) {
+    for (const line of w.output().split("\n")) {
+      const at = Date.parse(line.slice(0, 24));
+      if (Number.isNaN(at) || at < since || !pattern.test(line)) continue;
+      if (last === undefined || at > last) last = at;
+    }
+  }
+  return last;
+}
+
 /** True while the process has not exited. */
 export function running(w: SpawnedWorker): boolean {
   return w.process.exitCode === null && w.process.signalCode === null;
