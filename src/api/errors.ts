@@ -1,6 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { isConnectionLoss } from "../db/connection-errors.ts";
 import { isSignaltagError } from "../errors/index.ts";
 import { MAX_PATH_SEGMENT_LENGTH } from "../limits.ts";
 
@@ -124,6 +125,19 @@ export function handleError(err: FastifyError, request: FastifyRequest, reply: F
         errorBody(
           "statement_timeout",
           "the database took longer than this server allows for one statement: narrow the request, or try again when the server is less busy",
+        ),
+      );
+  }
+  // A restart or failover: the pool reconnects on its own, so the same request will succeed shortly.
+  if (isConnectionLoss(err)) {
+    request.log.warn({ err }, "database unavailable");
+    return reply
+      .status(503)
+      .header("retry-after", "1")
+      .send(
+        errorBody(
+          "database_unavailable",
+          "the database is not answering (restarting or unreachable); try again in a moment",
         ),
       );
   }

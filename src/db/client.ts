@@ -70,7 +70,7 @@ export async function openPostgres(
     TimeZone: "UTC",
     ...(opts.statementTimeoutMs === undefined ? {} : { statement_timeout: opts.statementTimeoutMs }),
   };
-  const common = { connection, onnotice: () => {} } as const;
+  const common = { connection, onnotice: () => {}, backoff: reconnectDelaySeconds } as const;
   const client = postgresJs(url, { ...common, max: opts.max ?? 10 });
   // postgres.js connects on the first query; connecting here makes a wrong
   // DATABASE_URL one clear error before any command starts its work.
@@ -95,6 +95,17 @@ export async function openPostgres(
       await Promise.all([client.end({ timeout: 5 }), copyClient?.end({ timeout: 5 })]);
     },
   };
+}
+
+/**
+ * Seconds before a closed pool connection tries again. postgres.js counts
+ * failures across the whole pool and, by default, waits up to 20 s (3^n/100):
+ * ten connections refused during a one-second restart left the pool idle for
+ * ten to twenty seconds after the server was back. Refused connects are cheap,
+ * so the wait is capped at one second.
+ */
+export function reconnectDelaySeconds(failures: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 1);
 }
 
 /** The connection of a transaction from inTransaction, which COPY needs. */

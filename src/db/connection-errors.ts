@@ -89,3 +89,13 @@ export function databaseUnavailable(err: unknown, url: string): DatabaseUnavaila
   }
   return undefined;
 }
+
+/**
+ * True when `err` means Postgres is unreachable or the connection was lost
+ * (a restart, a failover, a cut link): the same request can succeed once the
+ * pool has reconnected, so callers answer 503 or retry instead of failing.
+ */
+export function isConnectionLoss(err: unknown): boolean {
+  const driver = driverError(err);
+  return driver !== undefined && Object.hasOwn(UNREACHABLE, driver.code);
+}

@@ -22,6 +22,11 @@ export const evaluatePartitionPayload = z.object({
 
 export type EvaluatePartitionPayload = z.infer<typeof evaluatePartitionPayload>;
 
+/** A partition's job id: the same partition of the same run is one job, whoever enqueues it. */
+export function partitionJobId(runKey: string, partition: number): string {
+  return `${runKey}.p${partition}`;
+}
+
 /** Evaluates one key range of a partitioned rule run and stores its changes for the run's parent. */
 export const evaluatePartitionJob = defineJobKind({
   name: "evaluate-partition",
@@ -72,7 +77,7 @@ export async function enqueuePartitions(
     partitions.map((data) => ({
       name: evaluatePartitionJob.name,
       data,
-      opts: { ...evaluatePartitionJob.options, jobId: `${data.runKey}.p${data.partition}`, parent },
+      opts: { ...evaluatePartitionJob.options, jobId: partitionJobId(data.runKey, data.partition), parent },
     })),
   );
 }

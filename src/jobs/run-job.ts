@@ -10,7 +10,7 @@ import { runRule } from "../runs/reconcile.ts";
 import type { RunOptions } from "../runs/run-options.ts";
 import type { RunResult } from "../runs/run-result.ts";
 import { runRules, selectRules } from "../runs/runner.ts";
-import { type EvaluatePartitionPayload, enqueuePartitions } from "./evaluate-partition.ts";
+import { type EvaluatePartitionPayload, enqueuePartitions, partitionJobId } from "./evaluate-partition.ts";
 import type { JobDeps } from "./job-kind.ts";
 import { loadRulesCached } from "./rules-cache.ts";
 import type { RunJobResult, RunProgress, RunResultJson } from "./run-payload.ts";
@@ -118,30 +118,50 @@ export async function processRunJob(
     fannedOut = true;
     // The bounds are in `progress` already (boundsOf keeps them there): saved with the job here.
     await save({ ...progress, pending: { ruleId: id, runKey, partitions: bounds.length } });
-    await enqueuePartitions(
-      deps.queues,
-      { id: job.id!, queue: job.queueQualifiedName },
-      bounds.map(
-        (through, i): EvaluatePartitionPayload => ({
-          runKey,
-          ruleId: id,
-          ruleVersion: rule.version,
-          asOf: progress.asOf,
-          trigger: request.trigger,
-          partition: i,
-          after: i === 0 ? null : bounds[i - 1]!,
-          through,
-        }),
-      ),
-    );
+    await queuePartitions(rule, runKey, bounds);
     throw new RunPausedError(`rule ${id} fanned out into ${bounds.length} partitions`);
   };
+  const queuePartitions = (
+    rule: LoadedRule,
+    runKey: string,
+    bounds: readonly (string | null)[],
+    only: (i: number) => boolean = () => true,
+  ) =>
+    enqueuePartitions(
+      deps.queues,
+      { id: job.id!, queue: job.queueQualifiedName },
+      bounds
+        .map(
+          (through, i): EvaluatePartitionPayload => ({
+            runKey,
+            ruleId: rule.definition.id,
+            ruleVersion: rule.version,
+            asOf: progress.asOf,
+            trigger: request.trigger,
+            partition: i,
+            after: i === 0 ? null : bounds[i - 1]!,
+            through,
+          }),
+        )
+        .filter((p) => only(p.partition)),
+    );
 
   // The rule whose partitions this job waited for is applied first, alone: so a rule fans out (and
   // `pending` is set) only by this call, once at most. A job taken up again after its worker died may
   // have partitions still to wait for (its worker fanned out and was waiting for the rules beside).
   const waited = progress.pending && selected.find((r) => r.definition.id === progress.pending?.ruleId);
   if (waited) {
+    // Its worker may have died between saving `pending` and queueing the partitions (kill -9 found
+    // it: the run then failed with none of them finished). The missing ones are queued now; those
+    // in Redis, finished or not (a failed one must stay failed), are left as they are.
+    const bounds = progress.bounds?.[waited.definition.target];
+    if (token && bounds) {
+      const runKey = progress.pending!.runKey;
+      const exists = await Promise.all(
+        bounds.map(async (_, i) => Boolean(await deps.queues.partitions.getJob(partitionJobId(runKey, i)))),
+      );
+      if (exists.includes(false)) await queuePartitions(waited, runKey, bounds, (i) => !exists[i]);
+    }
     if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
     await runOne(waited);
   } else if (progress.pending) {

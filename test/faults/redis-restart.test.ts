@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import type { OrphanedRun } from "../../src/jobs/status.ts";
+import { runCli } from "../helpers/cli.ts";
+import { useTestDatabase } from "../helpers/db.ts";
+import { type SpawnedWorker, useQueueTest, waitFor } from "../helpers/queue.ts";
+import { recordTry } from "./figures.ts";
+import { restartRedis } from "./services.ts";
+import {
+  asOfDay,
+  compareWithClean,
+  firstLogAfter,
+  partitionRows,
+  runInline,
+  running,
+  seedBoth,
+  services,
+  standardRules,
+  waitForRun,
+} from "./workload.ts";
+
+describe("a Redis restart", () => {
+  const queued = useTestDatabase();
+  const inline = useTestDatabase();
+  const q = useQueueTest();
+  const rules = standardRules();
+  const extra = {
+    SIGNALTAG_RULES_DIR: rules,
+    SIGNALTAG_PARTITION_SIZE: "200",
+    SIGNALTAG_JOB_LOCK_MS: "2000",
+    SIGNALTAG_WORKER_CONCURRENCY: "2",
+  };
+  let workers: SpawnedWorker[] = [];
+  const logs = () => workers.map((w) => w.output().slice(-4000)).join("\n---\n");
+
+  const enqueue = async (asOf: string, wait = false) => {
+    const result = await runCli(
+      queued.database,
+      ["enqueue", "run", "--as-of", asOf, ...(wait ? ["--wait", "--json"] : [])],
+      { ...q.env(queued.url!), ...extra },
+    );
+    expect(result.code, `${result.stderr}\n${logs()}`).toBe(0);
+  };
+
+  it("with its data, three times mid-run: the workers reconnect and each run ends as a clean inline run", async () => {
+    await seedBoth(queued.database, inline.database, rules);
+    workers = [await q.spawnWorker(queued.url!, extra), await q.spawnWorker(queued.url!, extra)];
+    for (let i = 1; i <= 3; i++) {
+      const asOf = asOfDay(i);
+      await enqueue(asOf);
+      await waitFor("the run to be fanned out", async () => (await partitionRows(queued.database)) > 0, {
+        intervalMs: 5,
+      });
+      const restartedAt = Date.now();
+      await restartRedis(true);
+      const backAt = Date.now();
+      await waitForRun(queued.database, asOf).catch((err) => {
+        throw new Error(`${String(err)}\n${logs()}`);
+      });
+      // The log line of the job that finished the run may arrive just after the run is visible.
+      const resumedAt = await waitFor("a job completed after the restart", () =>
+        firstLogAfter(workers, / completed in /, backAt),
+      ).catch(() => undefined);
+      await runInline(inline.database, asOf, rules);
+      const cmp = await compareWithClean(queued.database, inline.database);
+      const crashes = workers.filter((w) => !running(w)).length;
+      recordTry(services().figuresFile, {
+        fault: "Redis restart with its data (AOF) mid-run",
+        matched: cmp.matched,
+        crashes,
+        duplicates: cmp.duplicates,
+        ...(resumedAt ? { downtimeMs: resumedAt - restartedAt } : {}),
+      });
+      expect(crashes, logs()).toBe(0);
+      expect(cmp.a).toEqual(cmp.b);
+      expect(cmp.duplicates).toBe(0);
+    }
+    for (const w of workers) expect((await w.stop()).code).toBe(0);
+  });
+
+  it("without its data, three times mid-run: the run is lost, status flags its partitions, and enqueued again it ends as a clean inline run", async () => {
+    const env = { ...q.env(queued.url!), ...extra };
+    workers = [await q.spawnWorker(queued.url!, extra), await q.spawnWorker(queued.url!, extra)];
+    const abandoned: string[] = [];
+    for (let i = 4; i <= 6; i++) {
+      const asOf = asOfDay(i);
+      await enqueue(asOf);
+      await waitFor(
+        "the run to be fanned out",
+        async () => (await partitionRows(queued.database, abandoned)) > 0,
+        { intervalMs: 5 },
+      );
+      await restartRedis(false);
+      // Nothing in Redis says the run existed: only its stored partitions do, and status must say so.
+      const flagged = await waitFor("status to flag the abandoned run", async () => {
+        const status = await runCli(queued.database, ["status", "--json"], env);
+        const found = (JSON.parse(status.stdout) as { orphanedRuns?: OrphanedRun[] }).orphanedRuns ?? [];
+        const fresh = found.filter((a) => !abandoned.includes(a.runKey));
+        return fresh.length > 0 ? fresh : undefined;
+      });
+      const text = await runCli(queued.database, ["status"], env);
+      expect(text.stdout).toContain(`orphaned: ${flagged[0]!.rule}: `);
+      expect(text.stdout).toContain(`of run ${flagged[0]!.runKey} `);
+      abandoned.push(...flagged.map((a) => a.runKey));
+      // The operator's answer: enqueue the run again. It reaches the clean run's state.
+      await enqueue(asOf, true);
+      await runInline(inline.database, asOf, rules);
+      const cmp = await compareWithClean(queued.database, inline.database);
+      const crashes = workers.filter((w) => !running(w)).length;
+      recordTry(services().figuresFile, {
+        fault: "Redis restart without its data mid-run",
+        matched: cmp.matched,
+        crashes,
+        duplicates: cmp.duplicates,
+        outcome: "run lost with Redis's data; flagged by status; enqueued again",
+      });
+      expect(crashes, logs()).toBe(0);
+      expect(cmp.a).toEqual(cmp.b);
+      expect(cmp.duplicates).toBe(0);
+      expect(await partitionRows(queued.database, abandoned)).toBe(0);
+    }
+    for (const w of workers) expect((await w.stop()).code).toBe(0);
+  });
+});
