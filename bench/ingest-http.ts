@@ -44,6 +44,8 @@ const accounts = Number(args.accounts ?? 100_000);
 const tagTrials = Number(args["tag-trials"] ?? 20);
 const importEvents = Number(args["import-events"] ?? 100_000);
 const json = args.json === true;
+/** A directory for a CPU profile of the server (node --cpu-prof), written when it stops. */
+const cpuProf = typeof args["cpu-prof"] === "string" ? path.resolve(args["cpu-prof"]) : undefined;
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const prefix = `bench-ingest-http-${process.pid}`;
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -71,8 +73,9 @@ function start(
   command: string[],
   env: Record<string, string>,
   ready: RegExp,
+  nodeArgs: string[] = [],
 ): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [path.join(root, "bin/signaltag.js"), ...command], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, "bin/signaltag.js"), ...command], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -145,7 +148,12 @@ async function main() {
     SIGNALTAG_RULES_DIR: rulesDir,
     SIGNALTAG_LOG_LEVEL: "info",
   };
-  const started0 = await start(["serve", "--port", "0", "--host", "127.0.0.1"], env, /listening at http/);
+  const started0 = await start(
+    ["serve", "--port", "0", "--host", "127.0.0.1"],
+    env,
+    /listening at http/,
+    cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] : [],
+  );
   const server = started0.child;
   const serverUrl = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(started0.output())![1]!;
   const post = (body: unknown) =>
