@@ -185,7 +185,9 @@ export async function segmentPage(
   const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, isString);
   const segment = await resolveSegment(db, q);
   const ids: string[] = [];
-  for await (const batch of segmentBatches(db, segment, opts, after)) {
+  // Without conditions every candidate is a row: ask for the page and one more, not a whole batch.
+  const size = segment.compiled || segment.evaluator ? BATCH : limit + 1;
+  for await (const batch of segmentBatches(db, segment, opts, after, size)) {
     ids.push(...batch);
     if (ids.length > limit) break;
   }

@@ -61,17 +61,23 @@ const idList = (ids: number[]) =>
 
 /**
  * Ids claimed with every one of `withAll` (at least one tag) and none of `without`, each once, in
- * id order: a range of the first tag's claims, the other tags tested by key, so a page reads no
- * further into the range than it needs.
+ * id order: a range of the first tag's claims, the other tags tested by key. For a page (`page`),
+ * an "is not tagged" test is a probe per claim, not an anti-join: Postgres would otherwise hash
+ * the tags' whole ranges before the first row (115 ms for 150,000 claims, against 0.4 ms for a
+ * page of 51). A "tagged with" test stays a semi-join, which Postgres may hash: probing would read
+ * the first tag's whole range when the tags seldom meet (350 ms for 150,000 claims and no overlap).
  */
-function claimedIds(type: EntityType, withAll: number[], without: number[], after?: string): SQL {
+function claimedIds(type: EntityType, withAll: number[], without: number[], page?: { after?: string }): SQL {
   const [first, ...others] = withAll;
-  const claimed = (tagIds: number[]) =>
-    sql`exists (select 1 from claims o where o.tag_id in (${idList(tagIds)}) and o.entity_type = ${type} and o.entity_id = c.entity_id)`;
+  const test = (tagIds: number[]) =>
+    sql`select 1 from claims o where o.tag_id in (${idList(tagIds)}) and o.entity_type = ${type} and o.entity_id = c.entity_id`;
+  // A scalar subquery with a limit stays a per-row probe; not exists may become a hash anti-join.
+  const unclaimed = (tagIds: number[]) =>
+    page ? sql`(${test(tagIds)} limit 1) is null` : sql`not exists (${test(tagIds)})`;
   const tests = [
-    ...others.map((id) => sql` and ${claimed([id])}`),
-    ...(without.length > 0 ? [sql` and not ${claimed(without)}`] : []),
-    ...(after === undefined ? [] : [sql` and c.entity_id > ${after}`]),
+    ...others.map((id) => sql` and exists (${test([id])})`),
+    ...(without.length > 0 ? [sql` and ${unclaimed(without)}`] : []),
+    ...(page?.after === undefined ? [] : [sql` and c.entity_id > ${page.after}`]),
   ];
   return sql`select c.entity_id from claims c
       where c.tag_id = ${first} and c.entity_type = ${type}${sql.join(tests, sql``)}
@@ -108,7 +114,7 @@ export async function segmentIds(
   const { type } = filter;
   let query: SQL;
   if (!s.everyone && filter.match === "all" && s.with.length > 0) {
-    query = sql`select m.entity_id as id from (${claimedIds(type, s.with, s.without, p.after)}) m
+    query = sql`select m.entity_id as id from (${claimedIds(type, s.with, s.without, { after: p.after })}) m
         order by m.entity_id limit ${p.limit}`;
   } else if (!s.everyone && filter.match === "any" && s.without.length === 0) {
     // Each tag's next ids from its own range of the key, merged: no tag's range is read past the page.
