@@ -1,6 +1,8 @@
 import { findTags } from "../claims/sql/tags.ts";
 import { normalizeTagName } from "../claims/tag-name.ts";
 import type { DbOrTx } from "../db/client.ts";
+import { poolOf } from "../db/connections.ts";
+import { transactionConnection } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { SEGMENT_EVALUATION_BUDGET_MS, SEGMENT_EVALUATION_SLICE } from "../limits.ts";
@@ -9,8 +11,9 @@ import { RuleEvaluator } from "../runs/evaluate.ts";
 import { evaluateEntities } from "../runs/evaluate-entities.ts";
 import { decodeCursor, encodeCursor, isString } from "../tags/cursor.ts";
 import { conditionsAsRule, validateSegmentConditions } from "./conditions.ts";
-import { idsSubquery, matchingIds } from "./sql/matching.ts";
+import { idsSubquery, matchingCount, matchingIds } from "./sql/matching.ts";
 import {
+  claimedIdsQuery,
   type SegmentAccountRow,
   type SegmentUserRow,
   segmentCount,
@@ -158,12 +161,26 @@ export async function countSegment(
   clock: EvaluationClock,
 ): Promise<number> {
   if (!segment.evaluator && !segment.compiled) return segmentCount(db, segment.filter);
+  const tagged = claimedIdsQuery(segment.filter);
+  if (segment.compiled && tagged && onServer(db)) {
+    // The tag bounds the candidates, and on Postgres one pass over them is off this process's event
+    // loop and a third of the time of 20,000-id slices (53,708 candidates: 0.34-0.52 s against 0.9-1.6 s).
+    const started = performance.now();
+    const n = await matchingCount(db, segment.compiled, { type: segment.type, ...clock, only: tagged });
+    charge(segment, performance.now() - started);
+    return n;
+  }
   // Compiled conditions are one statement per slice, so a slice can be large: few round trips, and
   // the budget is still checked (and the event loop turned) between slices.
   const size = segment.compiled ? COUNT_BATCH : BATCH;
   let n = 0;
   for await (const ids of segmentBatches(db, segment, clock, undefined, size)) n += ids.length;
   return n;
+}
+
+/** Postgres, not the embedded database (whose statements run on this process's event loop). */
+function onServer(db: DbOrTx): boolean {
+  return poolOf(db) !== undefined || transactionConnection(db) !== undefined;
 }
 
 export interface SegmentPage {

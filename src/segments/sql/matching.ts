@@ -43,6 +43,19 @@ export async function matchingIds(
   return found.map((r) => r.id);
 }
 
+/** How many entities in scope have matching conditions. */
+export async function matchingCount(
+  db: DbOrTx,
+  compiled: CompiledRule,
+  scope: MatchingScope,
+): Promise<number> {
+  const [row] = await rows<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from (${evaluation(compiled, scope)}) s where s.want`,
+  );
+  return row?.n ?? 0;
+}
+
 /**
  * A list of ids as a subquery, one bind value however long. A text[] parameter, not JSON: the planner
  * knows how many elements an array has, and with the estimate of a JSON function (100 rows) it probes
