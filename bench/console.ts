@@ -142,10 +142,14 @@ const queries: [string, Record<string, unknown>][] = [
 ];
 const segment: { wall: number; server: number }[] = [];
 const counting: { wall: number; server: number }[] = [];
-const perQuery: Record<string, (ReturnType<typeof summary> & { count: number }) | { error: string }> = {};
+const perQuery: Record<
+  string,
+  (ReturnType<typeof summary> & { count: number; countServerP95: number }) | { error: string }
+> = {};
 for (const [path, q] of queries) {
   log(`segment ${path} ${JSON.stringify(q)}`);
   const times: { wall: number; server: number }[] = [];
+  const counts: { wall: number; server: number }[] = [];
   try {
     for (let i = 0; i < Math.max(3, Math.floor(samples / 8)); i++) {
       // What the console sends: the first page without the count, and the count alone, at once.
@@ -154,7 +158,7 @@ for (const [path, q] of queries) {
         call("POST", `/v1/segments/${path}/query`, { ...q, limit: 1 }),
       ]);
       times.push(first);
-      counting.push(count);
+      counts.push(count);
     }
   } catch (err) {
     // A query the server refuses (segment_too_slow) is reported, not timed.
@@ -167,9 +171,18 @@ for (const [path, q] of queries) {
     body: JSON.stringify({ ...q, limit: 1 }),
   });
   const count = ((await res.json()) as { count: number }).count;
-  perQuery[`${path} ${JSON.stringify(q)}`] = { ...summary(times), count };
+  perQuery[`${path} ${JSON.stringify(q)}`] = {
+    ...summary(times),
+    count,
+    countServerP95: summary(counts).serverP95,
+  };
   segment.push(...times);
+  counting.push(...counts);
 }
+
+// The tags page: every tag with its counts per type.
+const tagsPage: { wall: number; server: number }[] = [];
+for (let i = 0; i < Math.max(5, Math.floor(samples / 4)); i++) tagsPage.push(await call("GET", "/v1/tags"));
 
 // The page in a browser: from opening a profile to its tags, activity and history shown.
 let browser: { n: number; p50: number; p95: number; max: number } | undefined;
@@ -220,6 +233,7 @@ const result = {
   segmentFirstPage: summary(segment),
   segmentCount: summary(counting),
   segmentQueries: perQuery,
+  tagsPage: summary(tagsPage),
   ...(browser ? { browserProfileUsableMs: browser } : {}),
 };
 await app.close();

@@ -17,12 +17,13 @@ export const MAX_JSON_DEPTH = 64;
 export const MAX_TAG_NAME_LENGTH = 200;
 
 /**
- * Time one segment request may spend evaluating conditions entity by entity
- * (json-rules-engine), summed over its batches. Enforced by segments/query.ts.
+ * Time one segment request may spend evaluating conditions, summed over its
+ * batches (SQL statements of the runs' compiled form, or entity by entity with
+ * json-rules-engine for conditions without one). Enforced by segments/query.ts.
  */
 export const SEGMENT_EVALUATION_BUDGET_MS = 10_000;
 
-/** Entities evaluated between two turns of the event loop, so other requests are answered meanwhile. */
+/** Entities evaluated by json-rules-engine between two turns of the event loop, so other requests are answered meanwhile. */
 export const SEGMENT_EVALUATION_SLICE = 100;
 
 /** Characters in one segment of a request's path (an id in /v1/users/:id). Set in api/server.ts; 414 beyond. */

@@ -115,8 +115,15 @@ function statement(def: RuleDefinition, ctx: CompileContext, claims: ClaimsOf): 
   const factCols = factColumns(b);
   // The compact explanation (see CompactExplanation): the leaves' values and outcomes only.
   const leaves = [...enter.leaves, ...(exit?.leaves ?? [])];
-  const array = (items: SQL[]) =>
-    items.length === 0 ? sql`'[]'::jsonb` : sql`jsonb_build_array(${sql.join(items, sql`, `)})`;
+  // A function takes at most 100 arguments: longer arrays are built in pieces and concatenated.
+  const array = (items: SQL[]) => {
+    if (items.length === 0) return sql`'[]'::jsonb`;
+    const pieces: SQL[] = [];
+    for (let at = 0; at < items.length; at += 100) {
+      pieces.push(sql`jsonb_build_array(${sql.join(items.slice(at, at + 100), sql`, `)})`);
+    }
+    return sql`(${sql.join(pieces, sql` || `)})`;
+  };
   const explanation = sql`jsonb_build_object('matched', ${enter.pred}${
     exit ? sql`, 'exitMatched', ${exit.pred}` : sql``
   }, 'suppressed', x.suppressed, 'facts', ${array(leaves.map((l) => l.value))}, 'results', ${array(

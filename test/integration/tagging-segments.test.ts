@@ -1,10 +1,14 @@
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RuleEvaluator } from "../../src/runs/evaluate.ts";
+import { evaluateEntities } from "../../src/runs/evaluate-entities.ts";
 import { bulkTagSegment } from "../../src/segments/bulk.ts";
+import { conditionsAsRule, validateSegmentConditions } from "../../src/segments/conditions.ts";
 import { csvHeader, csvLines } from "../../src/segments/export.ts";
 import { type SegmentQuery, segmentAllRows, segmentPage } from "../../src/segments/query.ts";
 import { bulkTag } from "../../src/tags/bulk.ts";
 import { noTagHooks } from "../../src/tags/changes.ts";
+import { applyTag } from "../../src/tags/manual.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import { addAccount, addActivity, claimsOf, lastDays } from "../helpers/workspace.ts";
 
@@ -36,8 +40,19 @@ describe.skipIf(backendUnavailable())("segments", () => {
       },
       noTagHooks,
     );
+    // A second claim of the same tag (by hand besides in bulk): the entity still counts once.
+    await applyTag(db, { type: "user", id: "u001", tag: "a", actor: "t" }, noTagHooks);
+    await applyTag(db, { type: "user", id: "u102", tag: "b", actor: "t" }, noTagHooks);
     for (const id of ["u001", "u002", "u150"]) {
       await addActivity(t.database, { userId: id, accountId: "acc-1", days: lastDays("2026-03-31", 25) });
+    }
+    for (const [id, n] of [
+      ["u010", 5],
+      ["u130", 12],
+      ["u201", 15],
+      ["u202", 2],
+    ] as const) {
+      await addActivity(t.database, { userId: id, accountId: "acc-1", days: lastDays("2026-03-31", n) });
     }
   });
 
@@ -62,6 +77,21 @@ describe.skipIf(backendUnavailable())("segments", () => {
     ["not tagged with a nor b", { type: "user", notTagged: ["a", "b"] }, 50],
     ["everyone", { type: "user" }, 250],
     ["a tag nobody has", { type: "user", taggedWith: ["nope"] }, 0],
+    ["tagged with a and b, not tagged c", { type: "user", taggedWith: ["a", "b"], notTagged: ["c"] }, 10],
+    [
+      "tagged with a or not tagged c",
+      { type: "user", taggedWith: ["a"], notTagged: ["c"], match: "any" },
+      185,
+    ],
+    ["tagged with a or b or c", { type: "user", taggedWith: ["a", "b", "c"], match: "any" }, 225],
+    ["tagged with a or a tag nobody has", { type: "user", taggedWith: ["a", "nope"], match: "any" }, 120],
+    ["tagged with a and a tag nobody has", { type: "user", taggedWith: ["a", "nope"] }, 0],
+    [
+      "tagged with a or not a tag nobody has",
+      { type: "user", taggedWith: ["a"], notTagged: ["nope"], match: "any" },
+      250,
+    ],
+    ["not tagged with a tag nobody has", { type: "user", notTagged: ["nope"] }, 250],
   ];
   for (const [name, q, expected] of cases) {
     it(`counts agree with the rows across all pages: ${name}`, async () => {
@@ -87,6 +117,43 @@ describe.skipIf(backendUnavailable())("segments", () => {
     const { seen, counts } = await allPages(q, 1);
     expect(seen).toEqual(["u001", "u002", "u150"]);
     expect(counts).toEqual([3, 3, 3]);
+  });
+
+  it("evaluates conditions in SQL with the answer the rule evaluator gives entity by entity", async () => {
+    const active = (days: number, operator: string, value: number) => ({
+      fact: "activeDays",
+      params: { days },
+      operator,
+      value,
+    });
+    const conditionSets = [
+      { all: [active(30, "greaterThanInclusive", 5)] },
+      { any: [active(7, "greaterThan", 3), { fact: "daysSinceCreated", operator: "lessThan", value: 10 }] },
+      { all: [{ not: active(30, "equal", 0) }, active(30, "lessThan", 20)] },
+    ];
+    const filters: Omit<SegmentQuery, "type">[] = [{}, { taggedWith: ["a"] }, { notTagged: ["c"] }];
+    const everyone = ids(250);
+    for (const conditions of conditionSets) {
+      const rule = conditionsAsRule("user", validateSegmentConditions(conditions, "user"));
+      const evaluated = await evaluateEntities(
+        t.database.db,
+        new RuleEvaluator(rule),
+        "user",
+        everyone,
+        clock,
+      );
+      const matched = new Set(evaluated.filter((e) => e.evaluation.matched).map((e) => e.id));
+      expect(matched.size).toBeGreaterThan(0);
+      for (const filter of filters) {
+        const tagged = (await allPages({ type: "user", ...filter }, 1000)).seen;
+        const expected = tagged.filter((id) => matched.has(id));
+        for (const limit of [3, 1000]) {
+          const { seen, counts } = await allPages({ type: "user", ...filter, conditions }, limit);
+          expect(seen).toEqual(expected);
+          expect(new Set(counts)).toEqual(new Set([expected.length]));
+        }
+      }
+    }
   });
 
   it("refuses conditions the rule validator refuses, naming where", async () => {

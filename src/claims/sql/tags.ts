@@ -60,10 +60,12 @@ export async function tagsWithCounts(db: DbOrTx): Promise<TagCounts[]> {
           to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "createdAt"
         from tags t
         left join (
-          select tag_id,
-                 count(distinct entity_id) filter (where entity_type = 'account') as accounts,
-                 count(distinct entity_id) filter (where entity_type = 'user') as users
-          from claims group by tag_id) m on m.tag_id = t.id
+          -- Each entity once (a claim per source), taken from the claims key in its own order: a
+          -- Unique over an index-only scan, not a sort of every claim as count(distinct) does.
+          select k.tag_id,
+                 count(*) filter (where k.entity_type = 'account') as accounts,
+                 count(*) filter (where k.entity_type = 'user') as users
+          from (select distinct tag_id, entity_type, entity_id from claims) k group by k.tag_id) m on m.tag_id = t.id
         order by lower(t.name), t.id`,
   );
 }
