@@ -49,9 +49,15 @@ describe.skipIf(backendUnavailable())("a run job picked up again", () => {
     });
     const deps = { db: t.database.db, config, runConcurrency: 1 } as const;
     // The partition jobs a worker would run, run as they are queued.
+    // A resumed job asks which of its partitions Redis already has (getJob) and queues only the others.
+    const queued = new Set<string>();
     const partitions = {
-      async addBulk(jobs: { data: unknown }[]) {
+      async getJob(id: string) {
+        return queued.has(id) ? { id } : undefined;
+      },
+      async addBulk(jobs: { data: unknown; opts?: { jobId?: string } }[]) {
         for (const j of jobs) {
+          if (j.opts?.jobId) queued.add(j.opts.jobId);
           const payload = evaluatePartitionPayload.parse(j.data);
           await evaluatePartitionJob.handle(payload, {} as Job, undefined, {
             ...deps,
