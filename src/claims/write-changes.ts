@@ -50,6 +50,15 @@ export function singlePair(entityId: string, tagId: number): Pairs {
   return sql`select ${entityId}::text as entity_id, ${tagId}::int as tag_id`;
 }
 
+/** One entity paired with each of several tags (a profile's Save). */
+export function entityTagPairs(entityId: string, tagIds: readonly number[]): Pairs {
+  return sql`select ${entityId}::text as entity_id, v.tag_id
+             from (values ${sql.join(
+               tagIds.map((t) => sql`(${t}::int)`),
+               sql`, `,
+             )}) v(tag_id)`;
+}
+
 const everySource: SourceFilter = () => sql`true`;
 
 const countedColumns = sql`count(*)::int as claims, count(*) filter (where membership_changed)::int as memberships,

@@ -1,8 +1,7 @@
-import { sql } from "drizzle-orm";
 import { type EntityTag, entityTags } from "../claims/entity-tags.ts";
 import { ensureTag, findTags } from "../claims/sql/tags.ts";
 import { normalizeTagName } from "../claims/tag-name.ts";
-import { addClaims, type Pairs, removeClaims } from "../claims/write-changes.ts";
+import { addClaims, entityTagPairs, removeClaims } from "../claims/write-changes.ts";
 import type { DbOrTx } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { InputError } from "../errors/index.ts";
@@ -36,14 +35,6 @@ function namesOf(raw: readonly string[], field: string): string[] {
     if (!seen.has(name.toLowerCase())) seen.set(name.toLowerCase(), name);
   });
   return [...seen.values()];
-}
-
-function pairsOf(entityId: string, tagIds: readonly number[]): Pairs {
-  return sql`select ${entityId}::text as entity_id, v.tag_id
-             from (values ${sql.join(
-               tagIds.map((t) => sql`(${t}::int)`),
-               sql`, `,
-             )}) v(tag_id)`;
 }
 
 /**
@@ -81,7 +72,7 @@ export async function changeTags(db: DbOrTx, change: TagChanges, hooks: TagHooks
             type: change.type,
             actor: change.actor,
             note: { reason: "removed by hand" },
-            pairs: pairsOf(change.id, removeIds),
+            pairs: entityTagPairs(change.id, removeIds),
           });
     const addIds: number[] = [];
     for (const name of add) {
@@ -97,7 +88,7 @@ export async function changeTags(db: DbOrTx, change: TagChanges, hooks: TagHooks
             source: "manual",
             actor: change.actor,
             note: { reason: "added by hand" },
-            pairs: pairsOf(change.id, addIds),
+            pairs: entityTagPairs(change.id, addIds),
           });
     const shape = (c: { tag_id: number; source: string; membership_changed: boolean }) => ({
       tag: names.get(c.tag_id) ?? String(c.tag_id),
