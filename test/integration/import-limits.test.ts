@@ -1,4 +1,6 @@
+import { sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
+import { rows } from "../../src/db/client.ts";
 import {
   MAX_ACTIVITY_BYTES,
   MAX_ATTRIBUTE_DEPTH,
@@ -145,6 +147,38 @@ describe.skipIf(backendUnavailable())("import size limits", () => {
       2,
       new RegExp(`attribute "plan" nests objects or arrays more than ${MAX_ATTRIBUTE_DEPTH} deep`),
     );
+  });
+
+  it("refuses half a surrogate pair in NDJSON with its line and field, and keeps whole pairs", async () => {
+    const line = (fields: string) => `{"id":"a-9","provisioned_at":"2024-01-01",${fields}}\n`;
+    // An attribute value: jsonb refuses it, so the COPY failed naming no line.
+    await expectRefused(
+      "accounts",
+      "accounts.ndjson",
+      line('"plan":{"tier":"gold\\ud800"}'),
+      1,
+      /the row has an unpaired UTF-16 surrogate .* in plan\.tier/,
+    );
+    // A name: text would have held U+FFFD in its place.
+    await expectRefused(
+      "accounts",
+      "accounts.ndjson",
+      line('"name":"\\udc00x"'),
+      1,
+      /the row has an unpaired UTF-16 surrogate .* in name/,
+    );
+    const ok = await runCli(t.database, [
+      "import",
+      "accounts",
+      files.write("accounts.ndjson", line('"name":"rocket \\ud83d\\ude80"')),
+    ]);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    const [row] = await rows<{ name: string }>(
+      t.database.db,
+      sql`select name from accounts where id = 'a-9'`,
+    );
+    expect(row?.name).toBe("rocket \u{1F680}");
   });
 
   it("stores attributes nested to the limit and refuses one level more", async () => {

@@ -122,5 +122,12 @@ describe.skipIf(backendUnavailable())("the webhook admin API, status and metrics
     expect(none.json()).toEqual({ replayed: [] });
     const unknown = await api.call(keys.admin, { method: "POST", url: "/v1/webhooks/deliveries/99/replay" });
     expect(unknown.statusCode).toBe(404);
+    // Past a bigint: a 400 naming the parameter, not the database's out-of-range error as a 500.
+    const huge = await api.call(keys.admin, {
+      method: "POST",
+      url: "/v1/webhooks/deliveries/9223372036854775808/replay",
+    });
+    expect(huge.statusCode, huge.body).toBe(400);
+    expect(huge.json().error.message).toContain("deliveryId");
   });
 });

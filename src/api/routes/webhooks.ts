@@ -32,7 +32,7 @@ const subscriptionParams = {
 } as const;
 const deliveryParams = {
   type: "object",
-  properties: { deliveryId: { type: "integer", minimum: 1 } },
+  properties: { deliveryId: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
   required: ["deliveryId"],
   additionalProperties: false,
 } as const;
