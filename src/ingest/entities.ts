@@ -1,5 +1,5 @@
 import type { AccountRow } from "./sql/accounts.ts";
-import type { UserRow } from "./sql/users.ts";
+import type { UserOutcome, UserRow } from "./sql/users.ts";
 import type { WaitingEntityRow } from "./sql/waiting.ts";
 import type { AccountUpdate, UserUpdate } from "./types.ts";
 
@@ -47,8 +47,14 @@ function sortedById<T extends { id: string }>(list: T[]): T[] {
 
 /** A user as the messages of a commit (and those that waited) describe it. */
 export interface UserFold extends UserRow {
-  /** When the oldest of its messages was received: a parked fold waits since then. */
+  /**
+   * When the latest of its messages was received: a parked fold is one
+   * user's identifies folded into one, and its retention counts from the
+   * latest, so a user still being identified does not expire.
+   */
   received_at: string;
+  /** When the message that named account_id was received: a waiting account move counts from then. */
+  account_at: string;
 }
 
 export class UserFolder {
@@ -67,18 +73,22 @@ export class UserFolder {
         seen_at: seenAt,
         member_only: true,
         received_at: receivedAt,
+        account_at: receivedAt,
       };
       this.byId.set(userId, row);
     }
     if (seenAt < row.seen_at) row.seen_at = seenAt;
-    if (receivedAt < row.received_at) row.received_at = receivedAt;
+    if (receivedAt > row.received_at) row.received_at = receivedAt;
     return row;
   }
 
   identify(u: UserUpdate, receivedAt: string): void {
     const row = this.fold(u.userId, u.seenAt, receivedAt);
     row.member_only = false;
-    if (u.accountId !== null) row.account_id = u.accountId;
+    if (u.accountId !== null) {
+      row.account_id = u.accountId;
+      row.account_at = receivedAt;
+    }
     if (u.email !== undefined) row.email = u.email;
     if (u.name !== undefined) row.name = u.name;
     if (u.createdAt !== undefined) row.created_at = u.createdAt;
@@ -87,7 +97,9 @@ export class UserFolder {
 
   /** A group message with a userId: the user joins the account. */
   join(userId: string, accountId: string, seenAt: string, receivedAt: string): void {
-    this.fold(userId, seenAt, receivedAt).account_id = accountId;
+    const row = this.fold(userId, seenAt, receivedAt);
+    row.account_id = accountId;
+    row.account_at = receivedAt;
   }
 
   /** A waiting identify (its fold, parked earlier) or membership, applied before this commit's messages. */
@@ -126,14 +138,39 @@ export class UserFolder {
   }
 }
 
+/**
+ * What of these folds waits after upsertUsers() answered `outcomes`: a fold
+ * not applied waits whole (an identify with its fields, or a bare
+ * membership); an applied fold whose account is not known yet leaves only
+ * its account move waiting, as a membership.
+ */
+export function waitingForms(folds: readonly UserFold[], outcomes: readonly UserOutcome[]) {
+  const byId = new Map(outcomes.map((o) => [o.id, o]));
+  const forms: ReturnType<typeof parkedForm>[] = [];
+  for (const fold of folds) {
+    const outcome = byId.get(fold.id);
+    if (!outcome?.resolved) forms.push(parkedForm(fold));
+    else if (outcome.accountWaits && fold.account_id !== null) {
+      forms.push({
+        kind: "member",
+        user_id: fold.id,
+        account_id: fold.account_id,
+        message: {},
+        received_at: fold.account_at,
+      });
+    }
+  }
+  return forms;
+}
+
 /** How a fold that cannot be applied yet waits: an identify with its fields, or a bare membership. */
-export function parkedForm(row: UserFold) {
-  const { member_only, received_at, account_id, id, ...message } = row;
+function parkedForm(row: UserFold) {
+  const { member_only, received_at, account_at, account_id, id, ...message } = row;
   return {
     kind: member_only ? ("member" as const) : ("identify" as const),
     user_id: id,
     account_id,
     message: member_only ? {} : message,
-    received_at,
+    received_at: member_only ? account_at : received_at,
   };
 }

@@ -1,7 +1,7 @@
 import type { Database } from "../db/client.ts";
 import { inTransaction } from "../db/transaction.ts";
 import { addEventRollups, lockRollups } from "../imports/rollups.ts";
-import { foldAccounts, parkedForm, UserFolder } from "./entities.ts";
+import { foldAccounts, UserFolder, waitingForms } from "./entities.ts";
 import { upsertAccounts } from "./sql/accounts.ts";
 import { INSERTED_EVENTS, STORED_EVENTS, type StoredEvents, storeEvents } from "./sql/events.ts";
 import { upsertUsers } from "./sql/users.ts";
@@ -81,7 +81,7 @@ export async function writeMessages(
     const userRows = folded.rows();
     const outcomes = userRows.length > 0 ? await upsertUsers(tx, userRows) : [];
     const applied = new Set(outcomes.filter((o) => o.resolved).map((o) => o.id));
-    await parkEntities(tx, userRows.filter((r) => !applied.has(r.id)).map(parkedForm));
+    await parkEntities(tx, waitingForms(userRows, outcomes));
     // Tracks wait for users applied now, and for users known through another door (a sweep).
     const resolved = new Set([...applied, ...known.users]);
 

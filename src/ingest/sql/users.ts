@@ -15,26 +15,37 @@ export interface UserRow {
   member_only: boolean;
 }
 
+/** What became of one user's row in upsertUsers(). */
+export interface UserOutcome {
+  id: string;
+  resolved: boolean;
+  written: boolean;
+  accountWaits: boolean;
+}
+
 /**
- * Inserts or updates users (one row per id) in one statement, those whose
- * account is known; a new user without created_at was created when first
- * seen. A row that would not change is not written. Returns each user's
- * outcome: resolved (its account is known and the user exists now) and
- * written (its row changed).
+ * Inserts or updates users (one row per id) in one statement; a new user
+ * without created_at was created when first seen. A row that would not
+ * change is not written. A new user needs a known account; a known user
+ * named into an account not known yet gets its other fields now and keeps
+ * its stored account (the move waits for the account). Returns each user's
+ * outcome: resolved (the user exists now, with this row's fields), written
+ * (its row changed) and accountWaits (resolved, but the account it names is
+ * not known yet).
  */
-export async function upsertUsers(
-  tx: DbOrTx,
-  users: readonly UserRow[],
-): Promise<{ id: string; resolved: boolean; written: boolean }[]> {
+export async function upsertUsers(tx: DbOrTx, users: readonly UserRow[]): Promise<UserOutcome[]> {
   return rows(
     tx,
     sql`with src as (
           select * from jsonb_to_recordset(${JSON.stringify(users)}::jsonb) as s(
             id text, account_id text, email text, name text, created_at timestamptz, attributes jsonb,
             seen_at timestamptz, member_only boolean)),
+        named as (
+          select s.*, exists (select 1 from accounts a where a.id = s.account_id) as named_known from src s),
         r as (
-          select s.*, coalesce(s.account_id, u.account_id) as acct, u.id is not null as known
-          from src s left join users u on u.id = s.id),
+          select n.*, case when n.named_known then n.account_id else u.account_id end as acct,
+                 u.id is not null as known, n.account_id is not null and not n.named_known as account_waits
+          from named n left join users u on u.id = n.id),
         ok as (
           select r.* from r
           where (not r.member_only or r.known) and exists (select 1 from accounts a where a.id = r.acct)),
@@ -54,7 +65,8 @@ export async function upsertUsers(
               coalesce((select s.created_at from src s where s.id = excluded.id), t.created_at))
           returning t.id)
         select r.id, exists (select 1 from ok where ok.id = r.id) as resolved,
-               exists (select 1 from up where up.id = r.id) as written
+               exists (select 1 from up where up.id = r.id) as written,
+               r.account_waits as "accountWaits"
         from r`,
   );
 }

@@ -94,8 +94,9 @@ export async function knownButWaiting(
     tx,
     sql`(select distinct 'user' as kind, w.user_id as id from ingest_waiting w
          where w.user_id is not null and exists (select 1 from users u where u.id = w.user_id)
-           -- An identify or membership naming an account still unknown would only wait again.
-           and (w.kind = 'track' or w.account_id is null or exists (select 1 from accounts a where a.id = w.account_id))
+           -- A membership naming an account still unknown would only wait again; an identify's
+           -- fields apply to a known user at once (its account move then waits as a membership).
+           and (w.kind <> 'member' or exists (select 1 from accounts a where a.id = w.account_id))
          limit ${limit})
         union all
         (select distinct 'account', w.account_id from ingest_waiting w
