@@ -70,6 +70,7 @@ const defaults = {
   SIGNALTAG_WEBHOOK_TIMEOUT_MS: 10_000,
   SIGNALTAG_WEBHOOK_RETRY_BASE_MS: 5_000,
   SIGNALTAG_WEBHOOK_GIVE_UP_MS: 24 * 3600_000,
+  SIGNALTAG_INGEST_WAIT_DAYS: 7,
 } as const;
 
 /** What unsetting a variable without a default does. */
@@ -117,6 +118,9 @@ const envSchema = z.object({
     defaults.SIGNALTAG_WEBHOOK_RETRY_BASE_MS,
   ),
   SIGNALTAG_WEBHOOK_GIVE_UP_MS: optionalString(wholeNumber(0)).default(defaults.SIGNALTAG_WEBHOOK_GIVE_UP_MS),
+  SIGNALTAG_INGEST_WAIT_DAYS: optionalString(wholeNumber(0, 3650)).default(
+    defaults.SIGNALTAG_INGEST_WAIT_DAYS,
+  ),
 });
 
 /** A variable's value for a message: quoted, with a URL's password left out (it never reaches a terminal or a log). */
@@ -163,6 +167,14 @@ export interface Config {
     /** How long after its creation a delivery is still retried before it is marked failed. */
     giveUpMs: number;
   };
+  /** The tracking API (docs/ingest.md). */
+  ingest: {
+    /**
+     * Days a message waits for a user or account never identified before it
+     * is deleted (and counted); 0 keeps it until deleted by hand.
+     */
+    waitDays: number;
+  };
 }
 
 /**
@@ -208,5 +220,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: e.SIGNALTAG_WEBHOOK_RETRY_BASE_MS,
       giveUpMs: e.SIGNALTAG_WEBHOOK_GIVE_UP_MS,
     },
+    ingest: { waitDays: e.SIGNALTAG_INGEST_WAIT_DAYS },
   };
 }

@@ -69,6 +69,13 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
             `ingestion: ${waiting.events} events, ${waiting.identifies} identifies and ${waiting.memberships} memberships wait for their user or account (oldest ${Math.round(waiting.oldestSeconds ?? 0)} s)\n`,
           );
         }
+        const { track, identify, member } = waiting.expired;
+        if (track + identify + member > 0) {
+          const days = ctx.config.ingest.waitDays;
+          ctx.stdout.write(
+            `ingestion: ${track} events, ${identify} identifies and ${member} memberships expired after waiting ${days > 0 ? `${days} days` : "past the retention"} for a user or account never identified (last at ${waiting.lastExpiredAt}; SIGNALTAG_INGEST_WAIT_DAYS)\n`,
+          );
+        }
         for (const w of webhooks) {
           const age =
             w.oldestPendingSeconds === null ? "" : ` (oldest ${Math.round(w.oldestPendingSeconds)} s)`;

@@ -1,12 +1,14 @@
 import type { Database } from "../db/client.ts";
+import { expireOldWaiting } from "./expiry.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { mapMessage, type RequestContext } from "./mapping.ts";
+import type { WaitingKind } from "./sql/waiting.ts";
 import type { IgnoredKind, MessageProblem, WriteOutcome } from "./types.ts";
 import { type Accepted, writeMessages } from "./write.ts";
 
 /** Usage over HTTP (Segment's tracking spec): what the API's ingestion routes call. */
 export type { MessageType, RequestContext } from "./mapping.ts";
-export { type WaitingSummary, waitingSummary } from "./sql/waiting.ts";
+export { type WaitingKind, type WaitingSummary, waitingSummary } from "./sql/waiting.ts";
 export type { MessageProblem, WriteOutcome } from "./types.ts";
 
 /** Most messages one transaction stores; more wait for the next round. */
@@ -40,13 +42,27 @@ export interface Ingest {
 /**
  * The ingestion of one process: one group commit over `database`.
  * `committed` hears each commit's outcome (the entities whose data changed,
- * for re-evaluation) after it committed; it must not throw.
+ * for re-evaluation) after it committed; it must not throw. With `waitDays`,
+ * each sweep also deletes the messages that waited longer for a user or
+ * account never identified; `expired` hears how many, `expiryFailed` why it
+ * could not (the next sweep tries again).
  */
 export function openIngest(
   database: Database,
-  opts: { timezone: string; committed?: (outcome: WriteOutcome) => void; sweepMs?: number },
+  opts: {
+    timezone: string;
+    committed?: (outcome: WriteOutcome) => void;
+    sweepMs?: number;
+    waitDays?: number;
+    /** The clock receive times are taken from (epoch ms); retention is measured by it. */
+    now?: () => number;
+    expired?: (counts: Record<WaitingKind, number>) => void;
+    expiryFailed?: (err: unknown) => void;
+  },
 ): Ingest {
   let sweepDue = true;
+  let closed = false;
+  let expiring: Promise<void> | undefined;
   const group = new GroupCommit<Accepted, WriteOutcome>(
     async (items) => {
       const sweep = sweepDue;
@@ -57,12 +73,28 @@ export function openIngest(
     },
     { maxBatch: MAX_COMMIT_MESSAGES, maxPending: MAX_PENDING_MESSAGES },
   );
+  const waitDays = opts.waitDays ?? 0;
   // Users and accounts may become known through a file import, which knows nothing of the
   // messages waiting for them: every so often a commit (an empty one when none is coming)
-  // applies those too.
+  // applies those too. The same sweep lets go of what waited past the retention, in its own
+  // statements, so an expiry never holds a commit back.
   const sweeper = setInterval(() => {
     sweepDue = true;
     group.submit([]).catch(() => {});
+    if (waitDays > 0 && expiring === undefined) {
+      expiring = expireOldWaiting(database, {
+        waitDays,
+        now: opts.now?.() ?? Date.now(),
+        stopped: () => closed,
+      })
+        .then((counts) => {
+          if (counts.track + counts.identify + counts.member > 0) opts.expired?.(counts);
+        })
+        .catch((err) => opts.expiryFailed?.(err))
+        .finally(() => {
+          expiring = undefined;
+        });
+    }
   }, opts.sweepMs ?? SWEEP_EVERY_MS);
   sweeper.unref();
   return {
@@ -88,9 +120,11 @@ export function openIngest(
     get pending() {
       return group.waiting;
     },
-    close: () => {
+    close: async () => {
+      closed = true;
       clearInterval(sweeper);
-      return group.close();
+      await expiring;
+      await group.close();
     },
   };
 }

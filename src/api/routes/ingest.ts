@@ -88,6 +88,17 @@ function metricsOf(deps: ApiDeps) {
       this.set({ kind: "member" }, s.memberships);
     },
   });
+  new Counter({
+    name: "signaltag_ingest_expired_messages_total",
+    help: "Tracking-API messages deleted after waiting past SIGNALTAG_INGEST_WAIT_DAYS for a user or account never identified, by kind (track, identify, member); counted in the database, whichever process expired them.",
+    labelNames: ["kind"],
+    registers,
+    async collect() {
+      const { expired } = await waitingSummary(deps.database.db);
+      this.reset();
+      for (const [kind, n] of Object.entries(expired)) this.inc({ kind }, n);
+    },
+  });
   new Gauge({
     name: "signaltag_ingest_waiting_oldest_seconds",
     help: "How long the oldest waiting tracking-API message has waited (0 when none waits).",
@@ -136,6 +147,18 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
   const ingest = openIngest(deps.database, {
     timezone: deps.config.timezone,
     committed: (outcome) => followUp.touched(outcome.touched),
+    waitDays: deps.config.ingest.waitDays,
+    now: () => deps.clock().getTime(),
+    expired: (counts) =>
+      app.log.info(
+        { expired: counts, waitDays: deps.config.ingest.waitDays },
+        "deleted tracking-API messages that waited past the retention for a user or account never identified",
+      ),
+    expiryFailed: (err) =>
+      app.log.warn(
+        { err },
+        "could not delete expired waiting tracking-API messages; the next sweep tries again",
+      ),
   });
   const count = metricsOf(deps);
   app.addHook("onClose", async () => {

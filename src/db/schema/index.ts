@@ -5,6 +5,7 @@ export * from "./activity-summary.ts";
 export * from "./api-keys.ts";
 export * from "./claims.ts";
 export * from "./entity-changes.ts";
+export * from "./ingest-expired.ts";
 export * from "./ingest-waiting.ts";
 export * from "./rule-runs.ts";
 export * from "./rules.ts";

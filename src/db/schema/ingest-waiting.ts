@@ -12,6 +12,10 @@ import { bigint, check, index, jsonb, pgTable, text, timestamp, uniqueIndex } fr
  * event), `identify` (a user's fields; account_id when the account is named
  * but unknown), `member` (a group put user_id in account_id before the user
  * was identified).
+ *
+ * A message waits at most SIGNALTAG_INGEST_WAIT_DAYS after it was received
+ * (a folded identify: after the latest of its messages); then the periodic
+ * sweep deletes it and counts it in ingest_expired.
  */
 export const ingestWaiting = pgTable(
   "ingest_waiting",
@@ -28,6 +32,8 @@ export const ingestWaiting = pgTable(
   (t) => [
     index("ingest_waiting_user_idx").on(t.userId).where(sql`${t.userId} is not null`),
     index("ingest_waiting_account_idx").on(t.accountId).where(sql`${t.accountId} is not null`),
+    // The oldest first: what expires (SIGNALTAG_INGEST_WAIT_DAYS), and how long the oldest has waited.
+    index("ingest_waiting_received_at_idx").on(t.receivedAt),
     uniqueIndex("ingest_waiting_event_id_idx").on(t.eventId).where(sql`${t.eventId} is not null`),
     check("ingest_waiting_kind_check", sql`${t.kind} in ('track', 'identify', 'member')`),
   ],

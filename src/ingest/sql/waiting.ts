@@ -55,6 +55,8 @@ export async function parkEntities(
   );
 }
 
+export type WaitingKind = "track" | "identify" | "member";
+
 export interface WaitingSummary {
   /** Messages waiting for their user or account: events, identifies, memberships. */
   events: number;
@@ -62,23 +64,78 @@ export interface WaitingSummary {
   memberships: number;
   /** Seconds the oldest has waited; null when none waits. */
   oldestSeconds: number | null;
+  /** Messages deleted after waiting past the retention, ever, by kind. */
+  expired: Record<WaitingKind, number>;
+  /** When messages last expired (ISO-8601); null when none ever did. */
+  lastExpiredAt: string | null;
 }
 
 export async function waitingSummary(db: DbOrTx): Promise<WaitingSummary> {
-  const [r] = await rows<{ events: number; identifies: number; memberships: number; oldest: number | null }>(
+  const [r] = await rows<{
+    events: number;
+    identifies: number;
+    memberships: number;
+    oldest: number | null;
+    expired: Partial<Record<WaitingKind, number>>;
+    last_expired_at: string | null;
+  }>(
     db,
     sql`select count(*) filter (where kind = 'track')::int as events,
                count(*) filter (where kind = 'identify')::int as identifies,
                count(*) filter (where kind = 'member')::int as memberships,
-               extract(epoch from now() - min(received_at))::float8 as oldest
+               extract(epoch from now() - min(received_at))::float8 as oldest,
+               (select coalesce(jsonb_object_agg(kind, messages), '{}'::jsonb) from ingest_expired) as expired,
+               (select to_char(max(last_expired_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                from ingest_expired) as last_expired_at
         from ingest_waiting`,
   );
+  const expired = r?.expired ?? {};
   return {
     events: Number(r?.events ?? 0),
     identifies: Number(r?.identifies ?? 0),
     memberships: Number(r?.memberships ?? 0),
     oldestSeconds: r?.oldest === null || r?.oldest === undefined ? null : Number(r.oldest),
+    expired: {
+      track: Number(expired.track ?? 0),
+      identify: Number(expired.identify ?? 0),
+      member: Number(expired.member ?? 0),
+    },
+    lastExpiredAt: r?.last_expired_at ?? null,
   };
+}
+
+/**
+ * Deletes at most `limit` messages received before `before`, oldest first,
+ * and adds them to ingest_expired; returns how many of each kind. Rows a
+ * commit holds locked (it is applying them) are skipped, not waited for:
+ * the sweep never blocks ingestion, and a message is applied or expired,
+ * never both.
+ */
+export async function expireWaiting(
+  db: DbOrTx,
+  before: Date,
+  limit: number,
+): Promise<Record<WaitingKind, number>> {
+  const found = await rows<{ kind: WaitingKind; n: number }>(
+    db,
+    sql`with gone as (
+          delete from ingest_waiting w
+          where w.id in (select id from ingest_waiting where received_at < ${before.toISOString()}::timestamptz
+                         order by received_at limit ${limit} for update skip locked)
+          returning w.kind),
+        counted as (select kind, count(*)::int as n from gone group by kind),
+        saved as (
+          -- In kind order, so two processes expiring at once lock these rows in the same order.
+          insert into ingest_expired as e (kind, messages, last_expired_at)
+          select kind, n, now() from counted order by kind
+          on conflict (kind) do update
+            set messages = e.messages + excluded.messages, last_expired_at = excluded.last_expired_at
+          returning 1)
+        select kind, n from counted`,
+  );
+  const out: Record<WaitingKind, number> = { track: 0, identify: 0, member: 0 };
+  for (const f of found) out[f.kind] = Number(f.n);
+  return out;
 }
 
 /**
