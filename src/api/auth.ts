@@ -10,6 +10,8 @@ declare module "fastify" {
     basicChallenge?: boolean;
     /** Without an Authorization header, take the key from the JSON body's `writeKey` (Segment's tracking API allows it). */
     keyInBody?: boolean;
+    /** The route finds text Postgres cannot store itself, message by message (the tracking API). */
+    textCheckedPerMessage?: boolean;
   }
   interface FastifyRequest {
     apiKey?: ApiKeyRow;

@@ -5,6 +5,7 @@ import {
   fieldSizeProblem,
   MAX_INGEST_MESSAGE_BYTES,
 } from "../limits.ts";
+import { unstorableField, unstorableText } from "../storable-text.ts";
 import { correctedTime, parseInstant } from "./timestamps.ts";
 import { accountFields, inStoredRange, instantTrait, otherTraits, TraitError, textTrait } from "./traits.ts";
 import type { Mapped, MessageProblem } from "./types.ts";
@@ -35,27 +36,35 @@ type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Refuses a value past its column's size limit (src/limits.ts, the same limits as file imports). */
+/**
+ * Refuses a value past its column's size limit (src/limits.ts, the same
+ * limits as file imports), or holding what Postgres cannot store (a NUL, a
+ * lone surrogate): every text field of a message reaches the database
+ * through here or checkedAttributes().
+ */
 function sized<T extends string | null | undefined>(column: string, field: string, value: T): T {
-  const problem = typeof value === "string" ? fieldSizeProblem(column, value) : undefined;
+  if (typeof value !== "string") return value;
+  const problem = fieldSizeProblem(column, value) ?? unstorableText(value)?.problem;
   if (problem !== undefined) throw new MessageError(`${field} ${problem}`);
   return value;
 }
 
-/** Refuses attributes nested too deep or too large, as file imports do. */
+/** Refuses attributes nested too deep, too large, or holding text Postgres cannot store, as file imports do. */
 function checkedAttributes(field: string, attributes: Record<string, unknown>): Record<string, unknown> {
   const problem = attributesProblem(attributes) ?? attributesSizeProblem(JSON.stringify(attributes));
   if (problem !== undefined) throw new MessageError(`${field}: ${problem}`);
+  const unstorable = unstorableField(attributes, field);
+  if (unstorable !== undefined) throw new MessageError(`${unstorable.field} ${unstorable.problem}`);
   return attributes;
 }
 
 /** An id as sources send it: text, or a number written as text; empty means absent. */
-function idOf(msg: Json, field: string, column = "id"): string | null {
+function idOf(msg: Json, field: string, column = "id", label = field): string | null {
   const v = msg[field];
   if (v === undefined || v === null || v === "") return null;
-  if (typeof v === "string") return sized(column, field, v);
+  if (typeof v === "string") return sized(column, label, v);
   if (typeof v === "number" && Number.isFinite(v)) return String(v);
-  throw new MessageError(`${field} must be text, not ${JSON.stringify(v)}`);
+  throw new MessageError(`${label} must be text, not ${JSON.stringify(v)}`);
 }
 
 function objectField(msg: Json, field: string): Json {
@@ -118,7 +127,7 @@ function mapOne(raw: unknown, ctx: RequestContext): Mapped {
   const at = new Date(time.at).toISOString();
   const userId = idOf(raw, "userId");
   const context = objectField(raw, "context");
-  const contextGroup = idOf(context, "groupId");
+  const contextGroup = idOf(context, "groupId", "id", "context.groupId");
 
   if (type === "group") {
     const accountId = idOf(raw, "groupId");
@@ -141,7 +150,11 @@ function mapOne(raw: unknown, ctx: RequestContext): Mapped {
     };
   }
   if (userId === null && (type === "identify" || contextGroup === null)) {
-    if (idOf(raw, "anonymousId") !== null) return { type: "ignored", kind: "anonymous" };
+    // Never stored: any anonymousId makes the message one to accept and ignore.
+    const anonymous = raw.anonymousId;
+    if (anonymous !== undefined && anonymous !== null && anonymous !== "") {
+      return { type: "ignored", kind: "anonymous" };
+    }
     throw new MessageError(
       type === "identify"
         ? "an identify message needs a userId"

@@ -79,12 +79,20 @@ export function accountFields(traits: Traits, parse: (v: unknown) => number | un
   const renewal = pick(traits, take(["renewal_date", "renewalDate"]));
   if (renewal) {
     const ms = parse(renewal.value);
-    if (ms === undefined || !inStoredRange(ms)) {
+    const day = typeof renewal.value === "string" ? renewal.value.slice(0, 10) : "";
+    // The parser rolls 2026-02-30 over into March; Postgres refuses it as a date, so it is refused here.
+    const real = Date.parse(`${day}T00:00:00Z`);
+    if (
+      ms === undefined ||
+      !inStoredRange(ms) ||
+      !Number.isFinite(real) ||
+      new Date(real).toISOString().slice(0, 10) !== day
+    ) {
       throw new TraitError(
         `traits.${renewal.name} must be a date (YYYY-MM-DD), not ${JSON.stringify(renewal.value)}`,
       );
     }
-    fields.renewalDate = (renewal.value as string).slice(0, 10);
+    fields.renewalDate = day;
   }
   const score = pick(traits, take(["health_score", "healthScore"]));
   if (score) {

@@ -75,6 +75,17 @@ describe.skipIf(backendUnavailable())("hostile requests get a 400 naming the fie
     expect(file.body).toContain("NUL");
   });
 
+  it("refuses a lone surrogate escape in a JSON body, naming the field", async () => {
+    const bulk = await as("admin", "POST", "/v1/tags/bulk", {
+      action: "add",
+      entityType: "user",
+      tag: "beta",
+      ids: ["u1", "u2\ud800"],
+    });
+    expect(bulk.statusCode, bulk.body).toBe(400);
+    expect(bulk.json().error).toMatchObject({ code: "lone_surrogate", field: "body.ids[1]" });
+  });
+
   it("answers a suppression id past 2^31 with a 400, not a 500", async () => {
     const res = await as("editor", "DELETE", "/v1/suppressions/2147483648");
     expect(res.statusCode, res.body).toBe(400);

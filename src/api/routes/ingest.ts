@@ -169,7 +169,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
   app.post(
     "/v1/batch",
     {
-      config: { role: "ingest", keyInBody: true },
+      config: { role: "ingest", keyInBody: true, textCheckedPerMessage: true },
       bodyLimit: MAX_INGEST_REQUEST_BYTES,
       errorHandler: limitErrors("500 KB per request"),
       preParsing: decompress,
@@ -211,7 +211,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
     app.post(
       `/v1/${type}`,
       {
-        config: { role: "ingest", keyInBody: true },
+        config: { role: "ingest", keyInBody: true, textCheckedPerMessage: true },
         bodyLimit: MAX_INGEST_MESSAGE_BYTES,
         errorHandler: limitErrors("32 KB per message"),
         preParsing: decompress,
