@@ -82,4 +82,42 @@ describe.skipIf(backendUnavailable())("messages waiting for an entity that a fil
       await ingest.close();
     }
   });
+
+  it("applies a waiting identify's fields to a user a file import brought, and keeps only its account move waiting", async () => {
+    await t.reset();
+    await t.database.db.execute(sql`truncate ingest_waiting`);
+    const ingest = openIngest(t.database, { timezone: "UTC", sweepMs: 50 });
+    try {
+      await ingest.accept(
+        [
+          {
+            type: "identify",
+            userId: "dee",
+            context: { groupId: "later-co" },
+            traits: { email: "d@x.test" },
+          },
+        ],
+        { receivedAt: Date.now() },
+      );
+      await addAccount(t.database, { id: "first-co" });
+      await addUser(t.database, { id: "dee", accountId: "first-co" });
+      const waiting = () =>
+        rows(t.database.db, sql`select kind, user_id, account_id from ingest_waiting order by id`);
+      await waitFor("the sweep to apply the identify's fields", async () => {
+        const [w] = await waiting();
+        return w?.kind === "member";
+      });
+      expect(await waiting()).toEqual([{ kind: "member", user_id: "dee", account_id: "later-co" }]);
+      expect(await rows(t.database.db, sql`select account_id, email from users where id = 'dee'`)).toEqual([
+        { account_id: "first-co", email: "d@x.test" },
+      ]);
+      await ingest.accept([{ type: "group", groupId: "later-co", traits: {} }], { receivedAt: Date.now() });
+      expect(await rows(t.database.db, sql`select account_id from users where id = 'dee'`)).toEqual([
+        { account_id: "later-co" },
+      ]);
+      expect(await waiting()).toEqual([]);
+    } finally {
+      await ingest.close();
+    }
+  });
 });
