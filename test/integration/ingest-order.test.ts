@@ -1,24 +1,15 @@
 import { sql } from "drizzle-orm";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
-import { createApiKey } from "../../src/keys/keys.ts";
-import { useApi } from "../helpers/api.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
-import { rulesDir } from "../helpers/workspace.ts";
+import { useIngestApi } from "../helpers/ingest.ts";
 
 describe.skipIf(backendUnavailable())("an identify naming an account not known yet", () => {
   const t = useTestDatabase();
-  const api = useApi(t, { env: { SIGNALTAG_RULES_DIR: rulesDir([]) } });
-  let key: string;
-
-  beforeEach(async () => {
-    await t.reset();
-    await t.database.db.execute(sql`truncate ingest_waiting`);
-    key = (await createApiKey(t.database.db, { name: "tracking", role: "ingest" })).key;
-  });
+  const ingest = useIngestApi(t);
 
   const send = async (path: string, body: Record<string, unknown>) => {
-    const res = await api.call(key, { method: "POST", url: path, payload: body });
+    const res = await ingest.api.call(ingest.key, { method: "POST", url: path, payload: body });
     expect(res.statusCode, res.body).toBe(200);
   };
   const query = <T>(text: string) => rows<T>(t.database.db, sql.raw(text));

@@ -1,27 +1,18 @@
 import { sql } from "drizzle-orm";
-import { beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
-import { createApiKey } from "../../src/keys/keys.ts";
-import { useApi } from "../helpers/api.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
-import { rulesDir } from "../helpers/workspace.ts";
+import { useIngestApi } from "../helpers/ingest.ts";
 
 /** A JSON body as a client would send it: escapes such as \u0000 and \ud800 stay escapes on the wire. */
 const wire = (body: unknown) => JSON.stringify(body);
 
 describe.skipIf(backendUnavailable())("tracking-API messages holding text Postgres cannot store", () => {
   const t = useTestDatabase();
-  const api = useApi(t, { env: { SIGNALTAG_RULES_DIR: rulesDir([]) } });
-  let key: string;
-
-  beforeEach(async () => {
-    await t.reset();
-    await t.database.db.execute(sql`truncate ingest_waiting`);
-    key = (await createApiKey(t.database.db, { name: "tracking", role: "ingest" })).key;
-  });
+  const ingest = useIngestApi(t);
 
   const send = (path: string, body: unknown) =>
-    api.call(key, {
+    ingest.api.call(ingest.key, {
       method: "POST",
       url: path,
       headers: { "content-type": "application/json" },
