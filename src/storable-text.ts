@@ -6,7 +6,8 @@
  * naming the field instead of a failed statement.
  */
 
-const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** With the u flag a whole pair is one code point, so only a lone half matches. */
+const loneSurrogate = /\p{Surrogate}/u;
 
 export interface TextProblem {
   code: "nul_character" | "lone_surrogate";
@@ -14,7 +15,17 @@ export interface TextProblem {
   problem: string;
 }
 
-/** Why `text` cannot be stored, or undefined. */
+/** A lone UTF-16 surrogate in `text`, or undefined. */
+export function loneSurrogateProblem(text: string): TextProblem | undefined {
+  const found = loneSurrogate.exec(text);
+  if (!found) return undefined;
+  return {
+    code: "lone_surrogate",
+    problem: `contains a lone UTF-16 surrogate (\\u${found[0].charCodeAt(0).toString(16)}), which is not Unicode text and cannot be stored: send the whole character or remove it`,
+  };
+}
+
+/** Why `text` cannot be stored (a NUL, a lone surrogate), or undefined. */
 export function unstorableText(text: string): TextProblem | undefined {
   if (text.includes("\u0000")) {
     return {
@@ -22,15 +33,7 @@ export function unstorableText(text: string): TextProblem | undefined {
       problem: "contains a NUL character (\\u0000), which cannot be stored: remove it",
     };
   }
-  const found = loneSurrogate.exec(text);
-  if (found) {
-    const unit = `\\u${found[0].charCodeAt(0).toString(16)}`;
-    return {
-      code: "lone_surrogate",
-      problem: `contains a lone UTF-16 surrogate (${unit}), which is not Unicode text and cannot be stored: send the whole character or remove it`,
-    };
-  }
-  return undefined;
+  return loneSurrogateProblem(text);
 }
 
 type Part = { value: unknown; field: string };
@@ -38,26 +41,28 @@ type Part = { value: unknown; field: string };
 const child = (parent: string, name: string) => (parent === "" ? name : `${parent}.${name}`);
 
 /**
- * The first string (key or value) in `value` that cannot be stored, by its
- * field name (`traits.note`, `batch[2]`, `traits key "a\u0000"`) and why;
- * walked with an explicit stack, so deep nesting cannot overflow it.
+ * The first string (key or value) in `value` that `check` refuses (by
+ * default: what cannot be stored), by its field name (`traits.note`,
+ * `batch[2]`, `traits key "a\u0000"`) and why; walked with an explicit
+ * stack, so deep nesting cannot overflow it.
  */
 export function unstorableField(
   value: unknown,
   field: string,
+  check: (text: string) => TextProblem | undefined = unstorableText,
 ): (TextProblem & { field: string }) | undefined {
   const stack: Part[] = [{ value, field }];
   while (stack.length > 0) {
     const part = stack.pop()!;
     const v = part.value;
     if (typeof v === "string") {
-      const problem = unstorableText(v);
+      const problem = check(v);
       if (problem !== undefined) return { ...problem, field: part.field };
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], field: `${part.field}[${i}]` });
     } else if (v !== null && typeof v === "object") {
       for (const [key, inner] of Object.entries(v).reverse()) {
-        const problem = unstorableText(key);
+        const problem = check(key);
         if (problem !== undefined) {
           return {
             ...problem,

@@ -5,6 +5,7 @@ import type { Readable } from "node:stream";
 import { CsvError } from "csv-parse";
 import { parse as parseCsv } from "csv-parse/sync";
 import { InputError } from "../errors/index.ts";
+import { loneSurrogateProblem, unstorableField } from "../storable-text.ts";
 
 export type ImportFormat = "csv" | "ndjson";
 
@@ -301,25 +302,6 @@ async function csvRows(
 }
 
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-const LONE_SURROGATE = /\p{Surrogate}/u;
-
-/** The field (`name`, `plan.tier`) of the first string or key holding a lone surrogate, walked without recursion. */
-function unpairedSurrogateAt(value: object): string | undefined {
-  const stack: [unknown, string][] = [[value, ""]];
-  while (stack.length > 0) {
-    const [v, at] = stack.pop()!;
-    if (typeof v === "string") {
-      if (LONE_SURROGATE.test(v)) return at || "a value";
-    } else if (v !== null && typeof v === "object") {
-      for (const [k, child] of Object.entries(v)) {
-        const name = at === "" ? k : `${at}.${k}`;
-        if (LONE_SURROGATE.test(k)) return `the name ${JSON.stringify(name)}`;
-        stack.push([child, name]);
-      }
-    }
-  }
-  return undefined;
-}
 
 async function* ndjsonRows(pieces: AsyncGenerator<string>): AsyncGenerator<SourceRow[]> {
   let nextLine = 1;
@@ -343,11 +325,13 @@ async function* ndjsonRows(pieces: AsyncGenerator<string>): AsyncGenerator<Sourc
         continue;
       }
       // JSON may spell half of a surrogate pair (`"\ud800"`): Postgres refuses it in jsonb, and text would hold U+FFFD.
-      const unpaired = SURROGATE_ESCAPE.test(text) ? unpairedSurrogateAt(value) : undefined;
+      const unpaired = SURROGATE_ESCAPE.test(text)
+        ? unstorableField(value, "", loneSurrogateProblem)
+        : undefined;
       if (unpaired !== undefined) {
         batch.push({
           line,
-          problem: `has an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape) in ${unpaired}`,
+          problem: `has an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape) in ${unpaired.field}`,
         });
         continue;
       }
