@@ -121,6 +121,11 @@ export function accountFields(traits: Traits, parse: (v: unknown) => number | un
 /** The traits not read as fields: they become attributes. */
 export function otherTraits(traits: Traits, used: ReadonlySet<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(traits)) if (!used.has(k) && v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(traits)) {
+    // Assigned, it would set the object's prototype instead of adding an attribute: lost without a word.
+    if (k === "__proto__")
+      throw new TraitError('traits key "__proto__" cannot be an attribute name: rename it');
+    if (!used.has(k) && v !== undefined) out[k] = v;
+  }
   return out;
 }

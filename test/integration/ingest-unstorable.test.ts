@@ -76,6 +76,24 @@ describe.skipIf(backendUnavailable())("tracking-API messages holding text Postgr
     ]);
   });
 
+  it("refuses a trait named __proto__ by its index, not the whole batch, and stores constructor.prototype", async () => {
+    const res = await send("/v1/batch", {
+      batch: [
+        { type: "group", userId: "u1", groupId: "acme", traits: {} },
+        // JSON.parse keeps "__proto__" as a key of its own; JSON.stringify writes it out again.
+        JSON.parse('{"type": "identify", "userId": "u1", "traits": {"__proto__": {"admin": true}}}'),
+        { type: "identify", userId: "u1", traits: { constructor: { prototype: { plan: "pro" } } } },
+      ],
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().error.invalid).toEqual([
+      { index: 1, message: expect.stringMatching(/^traits key "__proto__" cannot be an attribute name/) },
+    ]);
+    expect(await query(`select id, account_id, attributes from users`)).toEqual([
+      { id: "u1", account_id: "acme", attributes: { constructor: { prototype: { plan: "pro" } } } },
+    ]);
+  });
+
   it("answers a single bad message with 400 naming the field, and nothing stored", async () => {
     const res = await send("/v1/identify", { userId: "u\u0000", traits: {} });
     expect(res.statusCode).toBe(400);
