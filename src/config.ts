@@ -60,6 +60,7 @@ const defaults = {
   SIGNALTAG_HOST: "127.0.0.1",
   SIGNALTAG_REMOVAL_GUARD: 0.5,
   SIGNALTAG_RUN_CONCURRENCY: 2,
+  SIGNALTAG_INGEST_COMMITS: 4,
   SIGNALTAG_QUEUE_PREFIX: "signaltag",
   SIGNALTAG_PARTITION_SIZE: 50_000,
   SIGNALTAG_WORKER_CONCURRENCY: 4,
@@ -95,6 +96,7 @@ const envSchema = z.object({
   SIGNALTAG_HOST: optionalString(z.string()).default(defaults.SIGNALTAG_HOST),
   SIGNALTAG_REMOVAL_GUARD: optionalString(fraction).default(defaults.SIGNALTAG_REMOVAL_GUARD),
   SIGNALTAG_RUN_CONCURRENCY: optionalString(wholeNumber(1, 64)).default(defaults.SIGNALTAG_RUN_CONCURRENCY),
+  SIGNALTAG_INGEST_COMMITS: optionalString(wholeNumber(1, 64)).default(defaults.SIGNALTAG_INGEST_COMMITS),
   SIGNALTAG_QUEUE_PREFIX: optionalString(
     z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "letters, digits, '_', '.' or '-'" }),
   ).default(defaults.SIGNALTAG_QUEUE_PREFIX),
@@ -140,6 +142,8 @@ export interface Config {
   removalGuard: number;
   /** Rules one run on Postgres evaluates at once when they do not wait for each other. */
   runConcurrency: number;
+  /** Transactions of the tracking API in flight at once on Postgres (the embedded database runs one). */
+  ingestCommits: number;
   logLevel: string;
   /** Time one segment request may spend evaluating conditions; unset: the limit in limits.ts. */
   segmentBudgetMs: number | undefined;
@@ -205,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.SIGNALTAG_HOST,
     removalGuard: e.SIGNALTAG_REMOVAL_GUARD,
     runConcurrency: e.SIGNALTAG_RUN_CONCURRENCY,
+    ingestCommits: e.SIGNALTAG_INGEST_COMMITS,
     logLevel: e.SIGNALTAG_LOG_LEVEL,
     segmentBudgetMs: e.SIGNALTAG_SEGMENT_BUDGET_MS,
     queue: {

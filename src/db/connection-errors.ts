@@ -99,3 +99,13 @@ export function isConnectionLoss(err: unknown): boolean {
   const driver = driverError(err);
   return driver !== undefined && Object.hasOwn(UNREACHABLE, driver.code);
 }
+
+/**
+ * True when `err` is a transaction that lost a deadlock (40P01) or a
+ * serialization race (40001): Postgres rolled it back, and running it again
+ * from the start is expected to succeed.
+ */
+export function isTransactionConflict(err: unknown): boolean {
+  const code = driverError(err)?.code;
+  return code === "40P01" || code === "40001";
+}

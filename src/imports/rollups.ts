@@ -28,11 +28,17 @@ import {
  * and module; each event counts for its account and, when it has one, its
  * user.
  *
- * Writers that add to existing rollups hold lockRollups() first: they insert
+ * Imports that add to existing rollups hold lockRollups() first: they insert
  * the keys they did not find, which is only safe while no one else can add
  * them. Whether any key can exist at all is told by rollupsWithin() or
  * rollupsWithinEvents() (`fresh` when not): then every row is inserted with
  * no update or test.
+ *
+ * The tracking API's commits instead upsert (addEventRollups with
+ * `concurrent`), in key order, and take no lock of their own: they run side
+ * by side. The imports' lock (SHARE ROW EXCLUSIVE) conflicts with the ROW
+ * EXCLUSIVE lock their upserts take, so an import and those commits still
+ * exclude each other, and the import's test of which keys exist stays true.
  */
 
 /** Keeps other writers of the rollups out until this transaction ends (readers are not blocked). */
@@ -107,13 +113,20 @@ export async function accountsThroughUsers(tx: Tx, limit: number): Promise<strin
  * returns; its events must have been checked (every event of a user carries
  * that user's account). `select` (by default none of interest) may read
  * NEW_ROLLUPS (sql/rollups.ts), the new rollup rows (one per key). `fresh` as for
- * mergeRollupSums(); the caller holds lockRollups().
+ * mergeRollupSums(); the caller holds lockRollups(). With `concurrent`
+ * instead, the rows are upserted in key order without the lock, beside
+ * other such writers (a deadlock or serialization failure among them is the
+ * caller's to retry).
  */
 export async function addEventRollups<T>(
   tx: DbOrTx,
-  opts: { events: SQL; timezone: string; fresh: boolean; before?: SQL; select?: SQL },
+  opts: { events: SQL; timezone: string; before?: SQL; select?: SQL } & (
+    | { fresh: boolean; concurrent?: never }
+    | { concurrent: true; fresh?: never }
+  ),
 ): Promise<T[]> {
-  const merge = eventRollupMerge(opts.events, opts.timezone, opts.fresh);
+  const how = opts.concurrent ? "upsert" : opts.fresh ? "fresh" : "merge";
+  const merge = eventRollupMerge(opts.events, opts.timezone, how);
   const before = opts.before ? sql`${opts.before}, ` : sql``;
   return rows<T>(tx, sql`with ${before}${merge} ${opts.select ?? sql`select 1`}`);
 }

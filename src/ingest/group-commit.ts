@@ -1,23 +1,28 @@
 import { IngestBusyError } from "../errors/index.ts";
 
 /**
- * Group commit: requests hand in their messages and wait; one transaction at
- * a time stores everything handed in since the last one began, so a flood of
- * small requests costs one commit per round instead of one each, and each
- * request is answered only once the transaction holding its messages has
- * committed. Memory is bounded: a commit takes at most `maxBatch` messages,
+ * Group commit: requests hand in their messages and wait; up to `inFlight`
+ * transactions at a time each store everything handed in (up to `maxBatch`
+ * messages) since one began, so a flood of small requests costs one commit
+ * per round instead of one each, and each request is answered only once the
+ * transaction holding its messages has committed. Several commits in flight
+ * keep the database's cores busy while one waits on its disk or on a lock.
+ * Memory is bounded: at most `inFlight` commits of `maxBatch` messages run,
  * and while more than `maxPending` wait, new requests are refused at once
  * (503, retriable: Segment's libraries retry) rather than queued.
  */
 export class GroupCommit<T, R> {
   private pending: { items: readonly T[]; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   private pendingCount = 0;
-  private running: Promise<void> | undefined;
+  /** Commit loops running, at most `inFlight`. */
+  private loops = 0;
+  /** close() waiting for the last loop to end. */
+  private readonly stopped: (() => void)[] = [];
   private closed = false;
 
   constructor(
     private readonly write: (items: T[]) => Promise<R>,
-    private readonly opts: { maxBatch: number; maxPending: number },
+    private readonly opts: { maxBatch: number; maxPending: number; inFlight?: number },
   ) {}
 
   /** Resolves with the outcome of the commit that stored `items`, once it committed. */
@@ -31,7 +36,10 @@ export class GroupCommit<T, R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
       this.pendingCount += items.length;
-      this.running ??= this.drain();
+      if (this.loops < (this.opts.inFlight ?? 1)) {
+        this.loops++;
+        void this.drain();
+      }
     });
   }
 
@@ -43,9 +51,14 @@ export class GroupCommit<T, R> {
   /** Refuses new requests and waits for those handed in to be committed (or to fail). */
   async close(): Promise<void> {
     this.closed = true;
-    await this.running;
+    if (this.loops > 0) await new Promise<void>((resolve) => this.stopped.push(resolve));
   }
 
+  /**
+   * One commit loop: commits what waits, round after round, until nothing
+   * does. It stops in the same step as it finds nothing waiting, so a request
+   * handed in afterwards always starts a loop of its own.
+   */
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {
@@ -69,7 +82,8 @@ export class GroupCommit<T, R> {
         }
       }
     } finally {
-      this.running = undefined;
+      this.loops--;
+      if (this.loops === 0) for (const resolve of this.stopped.splice(0)) resolve();
     }
   }
 

@@ -40,7 +40,8 @@ export interface Ingest {
 }
 
 /**
- * The ingestion of one process: one group commit over `database`.
+ * The ingestion of one process: one group commit over `database`, with
+ * `commits` transactions in flight at once on Postgres.
  * `committed` hears each commit's outcome (the entities whose data changed,
  * for re-evaluation) after it committed; it must not throw. With `waitDays`,
  * each sweep also deletes the messages that waited longer for a user or
@@ -58,6 +59,8 @@ export function openIngest(
     now?: () => number;
     expired?: (counts: Record<WaitingKind, number>) => void;
     expiryFailed?: (err: unknown) => void;
+    /** Commits in flight at once (SIGNALTAG_INGEST_COMMITS); the embedded database always runs one. */
+    commits?: number;
   },
 ): Ingest {
   let sweepDue = true;
@@ -71,7 +74,11 @@ export function openIngest(
       opts.committed?.(outcome);
       return outcome;
     },
-    { maxBatch: MAX_COMMIT_MESSAGES, maxPending: MAX_PENDING_MESSAGES },
+    {
+      maxBatch: MAX_COMMIT_MESSAGES,
+      maxPending: MAX_PENDING_MESSAGES,
+      inFlight: database.kind === "pglite" ? 1 : (opts.commits ?? 1),
+    },
   );
   const waitDays = opts.waitDays ?? 0;
   // Users and accounts may become known through a file import, which knows nothing of the

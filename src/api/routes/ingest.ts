@@ -146,6 +146,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
   });
   const ingest = openIngest(deps.database, {
     timezone: deps.config.timezone,
+    commits: deps.config.ingestCommits,
     committed: (outcome) => followUp.touched(outcome.touched),
     waitDays: deps.config.ingest.waitDays,
     now: () => deps.clock().getTime(),

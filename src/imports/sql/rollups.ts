@@ -9,6 +9,14 @@ import { type DbOrTx, rows } from "../../db/client.ts";
 /** The rollups' columns, in the order of the table and of every COPY into it. */
 const COLUMN_LIST = "entity_type, entity_id, day, activity, module, count";
 const COLUMNS = sql.raw(COLUMN_LIST);
+/** The rollups' primary key. */
+const COLUMNS_OF_KEY = sql.raw("entity_type, entity_id, day, activity, module");
+
+/**
+ * How eventRollupMerge() writes: "fresh" when no key can exist, "merge"
+ * under lockRollups(), "upsert" beside other writers that upsert.
+ */
+export type RollupWrite = "fresh" | "merge" | "upsert";
 
 export const COPY_INTO_ROLLUPS = `COPY activity_daily (${COLUMN_LIST}) FROM STDIN WITH (FORMAT binary)`;
 
@@ -116,14 +124,23 @@ export async function accountsOfUserSums(tx: DbOrTx, limit: number): Promise<str
  * again. Unchecked events could give a user two rows of one key, which the
  * primary key refuses.
  *
- * The keys that exist are updated and the others inserted by a plain INSERT
- * (an INSERT ... ON CONFLICT DO UPDATE writes more WAL, for its speculative
- * insertion); when `fresh`, all of them are inserted with no update or test.
+ * How the rows are written (`how`):
+ * - "merge": the keys that exist are updated and the others inserted by a
+ *   plain INSERT (an INSERT ... ON CONFLICT DO UPDATE writes more WAL, for
+ *   its speculative insertion); only safe while no one else can add keys
+ *   (the caller holds lockRollups());
+ * - "fresh": all of them are inserted with no update or test;
+ * - "upsert": INSERT ... ON CONFLICT DO UPDATE, safe beside other upserts
+ *   without the lock. The rows go in one total order of their keys, so two
+ *   such statements lock common keys in the same order and wait for each
+ *   other instead of deadlocking. The AFTER INSERT trigger's transition
+ *   table then holds only the rows really inserted and the AFTER UPDATE
+ *   one the rows updated, as with the update and insert of "merge".
  * New rows arrive grouped by entity, ordered by a hash of its id (cheaper to
  * sort than the full text key), so that each entity's keys reach the same
  * few index pages together; rows in no order land all over the index.
  */
-export function eventRollupMerge(events: SQL, timezone: string, fresh: boolean): SQL {
+export function eventRollupMerge(events: SQL, timezone: string, how: RollupWrite): SQL {
   const rollupRows = sql`
       select 'user' as entity_type, g.user_id as entity_id, g.day, g.activity, g.module, g.count
       from roll_events g where g.user_id is not null
@@ -135,9 +152,17 @@ export function eventRollupMerge(events: SQL, timezone: string, fresh: boolean):
       select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from ${NEW_ROLLUPS} n
       ${unseen}
       order by hashtext(n.entity_id))`;
-  const merged = fresh
-    ? sql`${NEW_ROLLUPS} as (${rollupRows}), ${inserted(sql``)}`
-    : sql`${NEW_ROLLUPS} as (${rollupRows}),
+  const merged =
+    how === "upsert"
+      ? sql`${NEW_ROLLUPS} as (${rollupRows}),
+    roll_upserted as (
+      insert into activity_daily as d (${COLUMNS})
+      select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from ${NEW_ROLLUPS} n
+      order by hashtext(n.entity_id), n.entity_type, n.entity_id, n.day, n.activity, n.module
+      on conflict (${COLUMNS_OF_KEY}) do update set count = d.count + excluded.count)`
+      : how === "fresh"
+        ? sql`${NEW_ROLLUPS} as (${rollupRows}), ${inserted(sql``)}`
+        : sql`${NEW_ROLLUPS} as (${rollupRows}),
     roll_updated as (
       update activity_daily d set count = d.count + n.count from ${NEW_ROLLUPS} n where ${sameKey}),
     ${inserted(sql`where not exists (select 1 from activity_daily d where ${sameKey})`)}`;

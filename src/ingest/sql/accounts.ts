@@ -19,7 +19,8 @@ export interface AccountRow {
  * account without provisioned_at was provisioned when first seen; a known
  * one keeps every field the message leaves out, and adds its attributes to
  * the stored ones. A row that would not change is not written, so a message
- * sent again logs no change. Returns the ids written.
+ * sent again logs no change. Rows go in id order, so two commits upserting
+ * the same accounts lock them in the same order. Returns the ids written.
  */
 export async function upsertAccounts(tx: DbOrTx, accounts: readonly AccountRow[]): Promise<string[]> {
   const written = await rows<{ id: string }>(
@@ -32,6 +33,7 @@ export async function upsertAccounts(tx: DbOrTx, accounts: readonly AccountRow[]
         select id, name, coalesce(provisioned_at, seen_at), contract_status, renewal_date, health_score, health,
                coalesce(attributes, '{}'::jsonb)
         from src
+        order by id
         on conflict (id) do update set
           name = coalesce(excluded.name, t.name),
           provisioned_at = coalesce((select s.provisioned_at from src s where s.id = excluded.id), t.provisioned_at),

@@ -16,7 +16,9 @@ export const INSERTED_EVENTS = sql`ing_inserted`;
  * of `accounts`), store the events whose user (or, for account-level events,
  * account) is known, and park the rest. A known user's event counts for the
  * user's own account, as the rollups require. A messageId already stored
- * or already waiting is not stored again.
+ * or already waiting is not stored again. Events go in messageId order, so
+ * two commits holding the same messageIds (a client's retry) wait for each
+ * other on the unique index instead of deadlocking.
  */
 export function storeEvents(
   events: readonly TrackEvent[],
@@ -63,12 +65,14 @@ export function storeEvents(
       where not r.ready
         and (r.event_id is null
           or not exists (select 1 from activity_events e where e.event_id = r.event_id))
+      order by r.event_id
       on conflict (event_id) where event_id is not null do nothing
       returning 1),
     ${INSERTED_EVENTS} as (
       insert into activity_events (event_id, user_id, account_id, activity, module, occurred_at, count, received_at)
       select event_id, user_id, account_id, activity, module, occurred_at, count, received_at
       from ing_resolved where ready
+      order by event_id
       on conflict (event_id) where event_id is not null do nothing
       returning user_id, account_id, activity, module, occurred_at, count)`;
 }

@@ -31,7 +31,8 @@ export interface UserOutcome {
  * its stored account (the move waits for the account). Returns each user's
  * outcome: resolved (the user exists now, with this row's fields), written
  * (its row changed) and accountWaits (resolved, but the account it names is
- * not known yet).
+ * not known yet). Rows go in id order, so two commits upserting the same
+ * users lock them in the same order.
  */
 export async function upsertUsers(tx: DbOrTx, users: readonly UserRow[]): Promise<UserOutcome[]> {
   return rows(
@@ -52,6 +53,7 @@ export async function upsertUsers(tx: DbOrTx, users: readonly UserRow[]): Promis
         up as (
           insert into users as t (id, account_id, email, name, created_at, attributes)
           select id, acct, email, name, coalesce(created_at, seen_at), coalesce(attributes, '{}'::jsonb) from ok
+          order by id
           on conflict (id) do update set
             account_id = excluded.account_id,
             email = coalesce(excluded.email, t.email),

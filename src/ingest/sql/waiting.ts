@@ -1,6 +1,44 @@
 import { sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../../db/client.ts";
 
+/**
+ * The lock between commits that park messages for users or accounts not known
+ * yet and commits that make them known (and release what waits for them).
+ * Commits run side by side; were a commit to create a user while another
+ * parks a track for it, neither would see the other's row and the track
+ * would wait for the next sweep. So a commit that may create users or
+ * accounts (or sweeps) holds it exclusively, every other commit shared:
+ * creators wait for parkers and parkers for creators, and what one parks the
+ * next one's statements see.
+ */
+const WAITING_LOCK = sql`hashtextextended('signaltag:ingest-waiting', 0)`;
+
+export async function lockWaiting(tx: DbOrTx, mode: "shared" | "exclusive"): Promise<void> {
+  await tx.execute(
+    mode === "shared"
+      ? sql`select pg_advisory_xact_lock_shared(${WAITING_LOCK})`
+      : sql`select pg_advisory_xact_lock(${WAITING_LOCK})`,
+  );
+}
+
+/** Whether every one of these users and accounts exists (then a commit naming only them creates none). */
+export async function allKnown(
+  tx: DbOrTx,
+  userIds: readonly string[],
+  accountIds: readonly string[],
+): Promise<boolean> {
+  const [r] = await rows<{ missing: boolean }>(
+    tx,
+    sql`select exists (
+          select 1 from jsonb_array_elements_text(${JSON.stringify(userIds)}::jsonb) i(id)
+          where not exists (select 1 from users u where u.id = i.id)
+          union all
+          select 1 from jsonb_array_elements_text(${JSON.stringify(accountIds)}::jsonb) i(id)
+          where not exists (select 1 from accounts a where a.id = i.id)) as missing`,
+  );
+  return r?.missing === false;
+}
+
 /** A waiting identify or membership (ingest_waiting), as taken out to be applied. */
 export interface WaitingEntityRow {
   id: number;
