@@ -220,6 +220,42 @@ describe("group commit", () => {
     expect(bad).toMatchObject({ status: "rejected" });
   });
 
+  it("runs up to inFlight commits at once, the requests arriving meanwhile in the next, and closes after all", async () => {
+    const gates: (() => void)[] = [];
+    const commits: number[][] = [];
+    let running = 0;
+    let most = 0;
+    const group = new GroupCommit<number, number>(
+      async (items) => {
+        commits.push(items);
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((r) => gates.push(r));
+        running--;
+        return items.length;
+      },
+      { maxBatch: 100, maxPending: 1000, inFlight: 2 },
+    );
+    const a = group.submit([1]);
+    const b = group.submit([2]);
+    const c = group.submit([3, 4]);
+    const d = group.submit([5]);
+    expect(commits).toEqual([[1], [2]]);
+    gates.shift()!();
+    expect(await a).toBe(1);
+    expect(commits).toEqual([[1], [2], [3, 4, 5]]);
+    let closed = false;
+    const closing = group.close().then(() => {
+      closed = true;
+    });
+    for (const release of gates.splice(0)) release();
+    expect(await Promise.all([b, c, d])).toEqual([1, 3, 3]);
+    await closing;
+    expect(closed).toBe(true);
+    expect(most).toBe(2);
+    await expect(group.submit([6])).rejects.toMatchObject({ code: "ingest_busy" });
+  });
+
   it("refuses with a retriable error while too many messages wait", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => {
