@@ -158,3 +158,11 @@ export function lastLogAfter(workers: SpawnedWorker[], pattern: RegExp, since: n
 export function running(w: SpawnedWorker): boolean {
   return w.process.exitCode === null && w.process.signalCode === null;
 }
+
+/** Stops each worker with SIGTERM and expects a clean exit; the worker's log is the message when not. */
+export async function stopCleanly(workers: readonly SpawnedWorker[]): Promise<void> {
+  for (const w of workers) {
+    const { code, signal } = await w.stop();
+    expect({ code, signal }, w.output().slice(-6000)).toEqual({ code: 0, signal: null });
+  }
+}
