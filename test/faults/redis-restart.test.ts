@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { deliverWebhooksJob } from "../../src/jobs/deliver-webhooks.ts";
 import type { OrphanedRun } from "../../src/jobs/status.ts";
 import { runCli } from "../helpers/cli.ts";
 import { useTestDatabase } from "../helpers/db.ts";
 import { type SpawnedWorker, useQueueTest, waitFor } from "../helpers/queue.ts";
+import { powerUsersRule, rulesDir } from "../helpers/workspace.ts";
 import { recordTry } from "./figures.ts";
 import { restartRedis } from "./services.ts";
 import {
@@ -15,6 +17,7 @@ import {
   seedBoth,
   services,
   standardRules,
+  stopCleanly,
   waitForRun,
 } from "./workload.ts";
 
@@ -74,7 +77,7 @@ describe("a Redis restart", () => {
       expect(cmp.a).toEqual(cmp.b);
       expect(cmp.duplicates).toBe(0);
     }
-    for (const w of workers) expect((await w.stop()).code).toBe(0);
+    await stopCleanly(workers);
   });
 
   it("without its data, three times mid-run: the run is lost, status flags its partitions, and enqueued again it ends as a clean inline run", async () => {
@@ -118,6 +121,36 @@ describe("a Redis restart", () => {
       expect(cmp.duplicates).toBe(0);
       expect(await partitionRows(queued.database, abandoned)).toBe(0);
     }
-    for (const w of workers) expect((await w.stop()).code).toBe(0);
+    await stopCleanly(workers);
+  });
+  it("without its data: a worker puts its rules' schedules and the webhook drain back by itself", async () => {
+    // A schedule that does not fire during the test: only whether it is there counts.
+    const dir = rulesDir([powerUsersRule({ schedule: { cron: "0 0 1 1 *", timezone: "UTC" } })]);
+    workers = [await q.spawnWorker(queued.url!, { ...extra, SIGNALTAG_RULES_DIR: dir })];
+    const queues = await q.queues();
+    const schedulers = async () =>
+      [
+        ...(await queues.rules.getJobSchedulers()),
+        ...(await queues.get(deliverWebhooksJob.queue).getJobSchedulers()),
+      ]
+        .map((s) => s.key)
+        .sort();
+    try {
+      const before = await schedulers();
+      expect(before).toContain("rule-power-users");
+      expect(before).toHaveLength(2);
+      await restartRedis(false);
+      // No worker restarted and no `schedule sync`: the worker does it when it reconnects.
+      const after = await waitFor("the schedulers to be back", async () => {
+        const found = await schedulers();
+        return found.length === before.length && found;
+      });
+      expect(after).toEqual(before);
+      // The worker logs it once Redis has it: the line may come just after the test sees it there.
+      await workers[0]!.waitForOutput(/schedulers: put back power-users added/);
+    } finally {
+      await queues.close();
+    }
+    await stopCleanly(workers);
   });
 });
