@@ -8,13 +8,10 @@ import { recordTry } from "./figures.ts";
 import { spawnServe } from "./processes.ts";
 import { restartPostgres, stopPostgresFor } from "./services.ts";
 import {
+  afterFault,
   asOfDay,
-  compareWithClean,
-  firstLogAfter,
+  enqueueAndFanOut,
   lastLogAfter,
-  partitionRows,
-  runInline,
-  running,
   seedBoth,
   services,
   standardRules,
@@ -42,8 +39,8 @@ describe("a Postgres restart", () => {
     SIGNALTAG_WORKER_CONCURRENCY: "2",
   };
 
-  // One restart in about 18 has left both workers silent (open in issue 17; bench/README.md, "Faults").
-  // SIGNALTAG_FAULTS_SKIP_OPEN=1 leaves this case out, to run the rest of the suite on its own.
+  // Once in about 18 restarts this left both workers silent (a ROLLBACK the driver never settled;
+  // bench/README.md, "Faults"). SIGNALTAG_FAULTS_SKIP_OPEN=1 still leaves the case out.
   it.skipIf(process.env.SIGNALTAG_FAULTS_SKIP_OPEN === "1")(
     "mid-run, three times: the workers stay up, retry, and each run ends as a clean inline run",
     async () => {
@@ -52,14 +49,7 @@ describe("a Postgres restart", () => {
       const workers = [await q.spawnWorker(url, extra), await q.spawnWorker(url, extra)];
       for (let i = 1; i <= 3; i++) {
         const asOf = asOfDay(i);
-        const enqueued = await runCli(queued.database, ["enqueue", "run", "--as-of", asOf], {
-          ...q.env(url),
-          ...extra,
-        });
-        expect(enqueued.code, enqueued.stderr).toBe(0);
-        await waitFor("the run to be fanned out", async () => (await partitionRows(queued.database)) > 0, {
-          intervalMs: 5,
-        });
+        await enqueueAndFanOut(queued.database, { ...q.env(url), ...extra }, asOf);
         const restartedAt = Date.now();
         await restartPostgres();
         const backAt = Date.now();
@@ -79,12 +69,11 @@ describe("a Postgres restart", () => {
         // Down from the restart until a job completes after the last one the restart failed
         // (pg_ctlcluster may return after the retried jobs already completed).
         const failedAt = lastLogAfter(workers, INTERRUPTED, restartedAt) ?? backAt;
-        const resumedAt = await waitFor("a job completed after the restart", () =>
-          firstLogAfter(workers, / completed in /, failedAt),
-        ).catch(() => undefined);
-        await runInline(inline.database, asOf, rules);
-        const cmp = await compareWithClean(queued.database, inline.database);
-        const crashes = workers.filter((w) => !running(w)).length;
+        const { resumedAt, cmp, crashes } = await afterFault(queued.database, inline.database, workers, {
+          asOf,
+          rules,
+          since: failedAt,
+        });
         recordTry(services().figuresFile, {
           fault: "Postgres restart mid-run (2 workers)",
           matched: cmp.matched,
@@ -108,14 +97,7 @@ describe("a Postgres restart", () => {
     const url = queued.url!;
     const workers = [await q.spawnWorker(url, extra), await q.spawnWorker(url, extra)];
     const asOf = asOfDay(4);
-    const enqueued = await runCli(queued.database, ["enqueue", "run", "--as-of", asOf], {
-      ...q.env(url),
-      ...extra,
-    });
-    expect(enqueued.code, enqueued.stderr).toBe(0);
-    await waitFor("the run to be fanned out", async () => (await partitionRows(queued.database)) > 0, {
-      intervalMs: 5,
-    });
+    await enqueueAndFanOut(queued.database, { ...q.env(url), ...extra }, asOf);
     const stoppedAt = Date.now();
     // Five attempts 1, 2, 4 and 8 s apart fail for good within about 15 s: the outage outlasts them.
     await stopPostgresFor(20_000);
@@ -124,12 +106,11 @@ describe("a Postgres restart", () => {
     await waitForRun(queued.database, asOf).catch((err) => {
       throw new Error(`${String(err)}\n${logs()}`);
     });
-    const resumedAt = await waitFor("a job completed after the outage", () =>
-      firstLogAfter(workers, / completed in /, backAt),
-    ).catch(() => undefined);
-    await runInline(inline.database, asOf, rules);
-    const cmp = await compareWithClean(queued.database, inline.database);
-    const crashes = workers.filter((w) => !running(w)).length;
+    const { resumedAt, cmp, crashes } = await afterFault(queued.database, inline.database, workers, {
+      asOf,
+      rules,
+      since: backAt,
+    });
     const output = workers.map((w) => w.output()).join("\n");
     recordTry(services().figuresFile, {
       fault: "Postgres down 20 s mid-run (2 workers)",
@@ -140,10 +121,10 @@ describe("a Postgres restart", () => {
       ...(resumedAt ? { downtimeMs: resumedAt - stoppedAt } : {}),
     });
     expect(crashes, logs()).toBe(0);
-    expect(output).toMatch(/put back for \d+ ms, database unreachable/);
     expect(output, logs()).not.toMatch(/, final\)/);
     expect(cmp.a).toEqual(cmp.b);
     expect(cmp.duplicates).toBe(0);
+    expect(output).toMatch(/put back for \d+ ms, database unreachable/);
     await stopCleanly(workers);
   });
 
