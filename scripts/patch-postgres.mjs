@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const driver = path.join(root, "node_modules", "postgres");
 const MARKER = "/* signaltag: null-socket guard */";
+const RESERVED_MARKER = "/* signaltag: reserved-close guard */";
 const CLOSED = "Errors.connection('CONNECTION_CLOSED', options)";
 
 /** [original text, guarded text, occurrences expected] in each connection.js */
@@ -55,6 +56,17 @@ const CONNECTION_EDITS = [
   [
     "    clearImmediate(nextWriteTimer)\n    socket.removeListener('data', data)",
     "    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    socket.removeListener('data', data)",
+    1,
+  ],
+  // A server that ends a session (a restart: "terminating connection due to
+  // administrator command") sends that error before it closes; the close
+  // fails the statement of the moment, but the error stayed behind and, at
+  // the reconnected connection's first ReadyForQuery, failed whatever that
+  // connection had been opened for (a transaction's reservation, a query) with
+  // the old session's error. A closed connection forgets it.
+  [
+    "    incomings = null\n    clearImmediate(nextWriteTimer)\n",
+    "    incomings = null\n    errorResponse = null\n    clearImmediate(nextWriteTimer)\n",
     1,
   ],
   // The array types a fresh connection fetches are read from a message
@@ -136,6 +148,41 @@ const INDEX_EDITS = [
     ].join("\n"),
     1,
   ],
+  // A reservation queues its statements itself while its connection is busy
+  // (a statement described first, as every one is on a fresh connection after
+  // a reconnect, keeps it busy). When the connection closed, those queued
+  // statements were neither sent nor failed: the caller (a transaction's
+  // reads sent side by side) waited forever. They fail with the close now.
+  [
+    "    c.reserved.release = true\n",
+    [
+      "    c.reserved.release = true",
+      `    c.onclose = () => { ${RESERVED_MARKER}`,
+      "      while (queue.length)",
+      `        queue.shift().reject(${CLOSED})`,
+      "    }",
+      "",
+    ].join("\n"),
+    1,
+  ],
+  // A way to give up a reserved connection that stopped answering (a statement
+  // that never settles on a cut link): its pending statements fail, its
+  // socket is ended, and the pool connects afresh in its place. Releasing it
+  // instead would hand the dead connection to the next caller.
+  [
+    "    return sql\n\n    function handler(q) {\n",
+    [
+      "    sql.terminate = () => { /* signaltag: reserved terminate */",
+      "      c.reserved === reservation && c.terminate()",
+      "    }",
+      "",
+      "    return sql",
+      "",
+      "    function handler(q) {",
+      "",
+    ].join("\n"),
+    1,
+  ],
   // A reserved connection that closed meanwhile went back to the closed queue
   // (and may already serve someone else); releasing it put it among the open
   // ones with no socket, where every later query failed and it never
@@ -182,10 +229,12 @@ for (const dir of dirs) {
     const file = path.join(driver, dir, name);
     const rel = path.relative(root, file);
     let text = fs.readFileSync(file, "utf8");
-    if (text.includes(MARKER)) continue;
-    if (checkOnly)
-      fail(`${rel} (postgres ${version}) is not guarded; run \`node scripts/patch-postgres.mjs\``);
+    let changed = 0;
+    // Edit by edit, so a driver guarded by an earlier version of this script gets the edits added since.
     for (const [original, guarded, expected] of edits) {
+      if (count(text, guarded) === expected) continue;
+      if (checkOnly)
+        fail(`${rel} (postgres ${version}) is not guarded; run \`node scripts/patch-postgres.mjs\``);
       const found = count(text, original);
       if (found !== expected) {
         fail(
@@ -194,8 +243,10 @@ for (const dir of dirs) {
         );
       }
       text = text.split(original).join(guarded);
+      changed++;
     }
+    if (changed === 0) continue;
     fs.writeFileSync(file, text);
-    process.stdout.write(`patch-postgres: guarded ${rel} (postgres ${version})\n`);
+    process.stdout.write(`patch-postgres: guarded ${rel} (postgres ${version}, ${changed} edits)\n`);
   }
 }

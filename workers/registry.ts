@@ -1,5 +1,6 @@
-import { type Job, UnrecoverableError, WaitingChildrenError, Worker } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { isConnectionLoss } from "../src/db/connection-errors.ts";
 import { isSignaltagError } from "../src/errors/index.ts";
 import { deliverWebhooksJob } from "../src/jobs/deliver-webhooks.ts";
 import { evaluateEntitiesJob } from "../src/jobs/evaluate-entities.ts";
@@ -35,19 +36,48 @@ export interface RunningWorkers {
   close(force?: boolean): Promise<void>;
 }
 
+/** The longest a job waits for an unreachable database before it tries again. */
+export const OUTAGE_MAX_DELAY_MS = 15_000;
+
+/**
+ * How long a job that found the database unreachable waits: 1 s, doubling
+ * with each time it was put back so (each start that made no attempt), up to
+ * OUTAGE_MAX_DELAY_MS. A restart costs a second; a failover of minutes costs
+ * at most one wait after the database is back.
+ */
+export function outageDelayMs(job: Pick<Job, "attemptsStarted" | "attemptsMade">): number {
+  const putBack = Math.max(0, job.attemptsStarted - job.attemptsMade - 1);
+  return Math.min(1000 * 2 ** Math.min(putBack, 16), OUTAGE_MAX_DELAY_MS);
+}
+
 /**
  * Parses the payload, runs the kind's handler, and sorts failures at the
  * boundary: a payload that does not parse, or an error that retrying cannot
- * fix, fails at once (UnrecoverableError); anything else is retried with
- * backoff.
+ * fix, fails at once (UnrecoverableError); a job that could not reach the
+ * database is put back to wait for it without using up an attempt (however
+ * long a restart or failover takes, the job is not failed for good by it);
+ * anything else is retried with backoff.
  */
-export async function runJob(kind: JobKind, job: Job, token: string | undefined, deps: JobDeps) {
+export async function runJob(
+  kind: JobKind,
+  job: Job,
+  token: string | undefined,
+  deps: JobDeps,
+  onPutBack: (delayMs: number, err: unknown) => void = () => {},
+) {
   const parsed = kind.schema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError(describePayloadError(kind.name, parsed.error));
   try {
     return await kind.handle(parsed.data, job, token, deps);
   } catch (err) {
     if (err instanceof WaitingChildrenError || err instanceof UnrecoverableError) throw err;
+    if (token && isConnectionLoss(err)) {
+      const delayMs = outageDelayMs(job);
+      // moveToDelayed from the job's own token leaves attemptsMade as it was.
+      await job.moveToDelayed(Date.now() + delayMs, token);
+      onPutBack(delayMs, err);
+      throw new DelayedError();
+    }
     if (isSignaltagError(err) && !err.retriable) throw new UnrecoverableError(err.message);
     throw err;
   }
@@ -74,7 +104,11 @@ export function startWorkers(deps: JobDeps, opts: WorkerOptions): RunningWorkers
       async (job, token) => {
         const kind = kinds.get(job.name);
         if (!kind) throw new UnrecoverableError(`no job kind ${JSON.stringify(job.name)} on queue ${queue}`);
-        return runJob(kind, job, token, deps);
+        return runJob(kind, job, token, deps, (delayMs, err) =>
+          opts.log(
+            `${queue} ${job.name} ${job.id} put back for ${delayMs} ms, database unreachable (attempt ${job.attemptsMade + 1} not used up): ${err instanceof Error ? err.message : String(err)}`,
+          ),
+        );
       },
       {
         connection: opts.connection,

@@ -5,7 +5,7 @@ import { redactUrl } from "../errors/redact-url.ts";
 import { closeRedis, openRedis, QueueSet, requireRedisUrl } from "../jobs/connection.ts";
 import { scheduleWebhookDrains } from "../jobs/deliver-webhooks.ts";
 import { QUEUES } from "../jobs/queues.ts";
-import { syncSchedulers } from "../jobs/scheduler.ts";
+import { keepSchedules, syncSchedulers } from "../jobs/scheduler.ts";
 import { loadValidRules, runConcurrency } from "../runs/runner.ts";
 import type { CliContext } from "./context.ts";
 import { registerEnqueueCommands } from "./enqueue.ts";
@@ -76,8 +76,15 @@ async function runWorker(ctx: CliContext): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
 
-  try {
+  // The rules' schedulers and the webhook drain, put back whenever Redis comes back without them.
+  const syncSchedules = async () => {
     const changes = await syncSchedulers(queues.rules, rules);
+    await scheduleWebhookDrains(queues);
+    return changes;
+  };
+  let stopKeeping = () => {};
+  try {
+    const changes = await syncSchedules();
     const changed = changes.filter((c) => c.action !== "unchanged");
     log(
       `schedulers: ${changes.length} rule${changes.length === 1 ? "" : "s"} scheduled` +
@@ -85,7 +92,7 @@ async function runWorker(ctx: CliContext): Promise<void> {
           ? ` (${changed.map((c) => `${c.ruleId} ${c.action}`).join(", ")})`
           : ", none changed"),
     );
-    await scheduleWebhookDrains(queues);
+    stopKeeping = keepSchedules(producer, syncSchedules, log);
     const running = startWorkers(
       { db: database.db, config, queues, runConcurrency: runConcurrency(database, config.runConcurrency) },
       {
@@ -103,6 +110,7 @@ async function runWorker(ctx: CliContext): Promise<void> {
 
     const signal = await stopped;
     log(`${signal}: no new jobs; finishing current ones (deadline ${config.queue.shutdownTimeoutMs} ms)`);
+    stopKeeping();
     const deadline = setTimeout(() => {
       log("shutdown deadline passed: exiting; unfinished jobs will be taken up again as stalled");
       process.exit(1);
@@ -117,6 +125,7 @@ async function runWorker(ctx: CliContext): Promise<void> {
     );
     log(`stopped${done.length ? `: ${done.join("; ")}` : ""}`);
   } finally {
+    stopKeeping();
     process.removeListener("SIGTERM", onSignal);
     process.removeListener("SIGINT", onSignal);
     if (signals === 0) {

@@ -1,4 +1,4 @@
-import { DatabaseUnavailableError } from "../errors/index.ts";
+import { DatabaseUnavailableError, RetriableRunError } from "../errors/index.ts";
 
 /** Socket and postgres.js codes meaning the server is not there (or went away). */
 const UNREACHABLE: Record<string, string> = {
@@ -96,8 +96,14 @@ export function databaseUnavailable(err: unknown, url: string): DatabaseUnavaila
  * pool has reconnected, so callers answer 503 or retry instead of failing.
  */
 export function isConnectionLoss(err: unknown): boolean {
-  const driver = driverError(err);
-  return driver !== undefined && Object.hasOwn(UNREACHABLE, driver.code);
+  // The whole chain: a job's error may wrap the driver's in one of signaltag's, which has a code too.
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof RetriableRunError && e.databaseUnavailable) return true;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== "string") continue;
+    if (Object.hasOwn(UNREACHABLE, code) || code === "database_unreachable") return true;
+  }
+  return false;
 }
 
 /**

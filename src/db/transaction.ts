@@ -30,6 +30,7 @@ export async function inTransaction<T>(db: DbOrTx, fn: (tx: Tx) => Promise<T>): 
   const pool = poolOf(db);
   if (!pool) return db.transaction(fn);
   const reserved = await pool.reserve();
+  let givenUp = false;
   try {
     // BEGIN goes out now and the transaction's first statement right behind it on the
     // same reserved connection: one round trip saved, and nothing else can slip in between.
@@ -44,13 +45,44 @@ export async function inTransaction<T>(db: DbOrTx, fn: (tx: Tx) => Promise<T>): 
       result = await work;
     } catch (err) {
       // A failed rollback means a broken connection, which postgres.js closes; the first error is the one to report.
-      await reserved.unsafe("rollback").catch(() => {});
+      givenUp = !(await settlesWithin(reserved.unsafe("rollback"), ROLLBACK_DEADLINE_MS));
+      // No answer at all (a cut link, or a statement the driver lost in a restart): the
+      // connection is ended instead of waiting on it for good, and the server rolls back
+      // the transaction of a session that ends.
+      if (givenUp) (reserved as Terminable).terminate();
       throw err;
     }
     await reserved.unsafe("commit");
     return result;
   } finally {
-    reserved.release();
+    // A connection given up is not handed to anyone again; the pool connects afresh.
+    if (!givenUp) reserved.release();
+  }
+}
+
+/**
+ * How long a ROLLBACK may go unanswered. It asks nothing of the server but to
+ * end the transaction, so no answer means the connection is gone; it is then
+ * ended (scripts/patch-postgres.mjs gives a reservation `terminate`).
+ */
+export const ROLLBACK_DEADLINE_MS = 10_000;
+
+type Terminable = postgres.ReservedSql & { terminate(): void };
+
+/** Whether `p` settles (either way) within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = p.then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -116,10 +116,17 @@ export class DatabaseUnavailableError extends MissingPrerequisiteError {
   }
 }
 
-/** A run that failed for a reason that may pass (the database went away): its job is retried. */
+/**
+ * A run that failed for a reason that may pass (the database went away): its
+ * job is retried. `databaseUnavailable` when the database could not be
+ * reached at all: the job then waits for it without using up an attempt.
+ */
 export class RetriableRunError extends SignaltagError {
-  constructor(message: string, opts: { cause?: unknown } = {}) {
-    super("run_failed_retriable", message, { ...opts, retriable: true, status: 503 });
+  readonly databaseUnavailable: boolean;
+
+  constructor(message: string, opts: { cause?: unknown; databaseUnavailable?: boolean } = {}) {
+    super("run_failed_retriable", message, { cause: opts.cause, retriable: true, status: 503 });
+    this.databaseUnavailable = opts.databaseUnavailable ?? false;
   }
 }
 

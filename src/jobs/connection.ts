@@ -1,8 +1,32 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { closeHandler } from "ioredis/built/redis/event_handler.js";
 import { MissingPrerequisiteError, RedisUnavailableError } from "../errors/index.ts";
 import { redactUrl } from "../errors/redact-url.ts";
 import { QUEUES, type QueueName } from "./queues.ts";
+
+/**
+ * ioredis 6 (and 5): disconnect() between a lost connection and its next
+ * retry clears the retry timer and closes a stream that is already closed, so
+ * the connection never reaches "end" and never says so. BullMQ's
+ * Worker.close() disconnects its blocking connection and waits for that "end":
+ * a worker stopped while its connections waited to reconnect (Redis just
+ * restarted) hung until the shutdown deadline and exited 1. Here such a
+ * disconnect ends the connection at once, as ioredis does for one that never
+ * connected ("wait").
+ */
+function endDisconnectWhileReconnecting(): void {
+  const proto = Redis.prototype as Redis & { signaltagEndsWhileReconnecting?: true };
+  if (proto.signaltagEndsWhileReconnecting) return;
+  const disconnect = proto.disconnect;
+  proto.disconnect = function (this: Redis, reconnect = false) {
+    const waitingToRetry = !reconnect && this.status === "reconnecting";
+    disconnect.call(this, reconnect);
+    if (waitingToRetry && this.status === "reconnecting") closeHandler(this)();
+  };
+  proto.signaltagEndsWhileReconnecting = true;
+}
+endDisconnectWhileReconnecting();
 
 /**
  * Opens a Redis connection and waits until it answers, so a process that

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { RetriableRunError } from "../errors/index.ts";
 import type { EntityType } from "../facts/catalog.ts";
 import { readsTags } from "../rules/fact-requests.ts";
 import { reconcileEntities } from "../runs/runner.ts";
@@ -9,6 +8,7 @@ import { addDeduplicated, DEFAULT_JOB_OPTIONS, defineJobKind, type Enqueued } fr
 import { entityId, type Trigger, triggerSchema } from "./payload-fields.ts";
 import { QUEUES } from "./queues.ts";
 import { loadRulesCached } from "./rules-cache.ts";
+import { retriableFailure, toResultJson } from "./run-job.ts";
 import type { RunJobResult } from "./run-payload.ts";
 
 /** Most entity ids one re-evaluation job carries; an import touching more enqueues several jobs. */
@@ -44,12 +44,9 @@ export const evaluateEntitiesJob = defineJobKind({
       trigger: payload.trigger,
       removalGuard: config.removalGuard,
     });
-    const retriable = results.find((r) => r.status === "failed" && r.retriable);
-    if (retriable) throw new RetriableRunError(`rule ${retriable.rule} failed: ${retriable.error}`);
-    return {
-      asOf: asOf.toISOString(),
-      results: results.map(({ samples: _s, retriable: _r, ...json }) => json),
-    };
+    const retry = retriableFailure(results);
+    if (retry) throw retry;
+    return { asOf: asOf.toISOString(), results: results.map(toResultJson) };
   },
 });
 

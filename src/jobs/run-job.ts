@@ -68,10 +68,9 @@ export async function processRunJob(
   const finish = async (result: RunResult): Promise<RunResult> => {
     // A rule that failed because the database went away is worth another attempt:
     // the job is retried with backoff and resumes at this rule.
-    if (result.status === "failed" && result.retriable) {
-      throw new RetriableRunError(`rule ${result.rule} failed: ${result.error}`);
-    }
-    const { samples: _samples, retriable: _retriable, ...json } = result;
+    const retry = retriableFailure([result]);
+    if (retry) throw retry;
+    const json = toResultJson(result);
     // Rules finish in any order: only this rule's own partitions are done with.
     const pending = progress.pending?.ruleId === json.rule ? undefined : progress.pending;
     await save({ ...progress, pending, results: [...progress.results, json] });
@@ -190,7 +189,21 @@ function memo<K, V>(cache: Map<K, Promise<V>>, key: K, make: () => Promise<V>): 
   return value;
 }
 
-function toResultJson(r: RunResult | RunResultJson): RunResultJson {
-  const { samples: _samples, retriable: _retriable, ...json } = r as RunResult;
+/** A result as a job keeps and returns it: without samples and without what only decides a retry. */
+export function toResultJson(r: RunResult | RunResultJson): RunResultJson {
+  const { samples: _samples, retriable: _retriable, unavailable: _unavailable, ...json } = r as RunResult;
   return json;
+}
+
+/**
+ * The error that has a job retried for the first of these results that
+ * failed in a way that may pass; with the database unreachable, the job
+ * waits for it without using up an attempt (workers/registry.ts).
+ */
+export function retriableFailure(results: readonly RunResult[]): RetriableRunError | undefined {
+  const failed = results.find((r) => r.status === "failed" && r.retriable);
+  if (!failed) return undefined;
+  return new RetriableRunError(`rule ${failed.rule} failed: ${failed.error}`, {
+    databaseUnavailable: failed.unavailable === true,
+  });
 }

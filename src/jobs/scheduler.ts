@@ -1,4 +1,5 @@
 import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import type { LoadedRule } from "../rules/types.ts";
 import { type RunRulePayload, runRuleJob } from "./run-rule.ts";
 
@@ -75,4 +76,59 @@ export async function syncSchedulers(queue: Queue, rules: readonly LoadedRule[])
     });
   }
   return changes.sort((a, b) => a.ruleId.localeCompare(b.ruleId));
+}
+
+/** How often a worker checks its schedulers are still in Redis, besides at every reconnect. */
+export const SCHEDULE_CHECK_MS = 60_000;
+
+/**
+ * Keeps a worker's job schedulers in Redis: a Redis that lost its data (a
+ * restart without persistence, a failover to an empty replica) comes back
+ * without them, and nothing would fire until a worker restarted or someone
+ * ran `signaltag schedule sync`. `sync` runs again at every reconnect of
+ * `redis` and every SCHEDULE_CHECK_MS; it is idempotent (syncSchedulers
+ * leaves an unchanged scheduler alone), so several workers may do it at once.
+ * Returns the function that stops it.
+ */
+export function keepSchedules(
+  redis: Pick<Redis, "on" | "off">,
+  sync: () => Promise<ScheduleChange[]>,
+  log: (line: string) => void,
+): () => void {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  const check = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = sync()
+      .then((changes) => {
+        const changed = changes.filter((c) => c.action !== "unchanged");
+        if (changed.length) {
+          log(`schedulers: put back ${changed.map((c) => `${c.ruleId} ${c.action}`).join(", ")}`);
+        }
+      })
+      .catch((err: unknown) => {
+        // Redis is away again: the next reconnect or check tries again.
+        log(`schedulers: not checked (${err instanceof Error ? err.message : String(err)})`);
+      })
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          check();
+        }
+      });
+  };
+  const timer = setInterval(check, SCHEDULE_CHECK_MS);
+  timer.unref();
+  redis.on("ready", check);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    redis.off("ready", check);
+  };
 }

@@ -1,3 +1,4 @@
+import { isConnectionLoss } from "../db/connection-errors.ts";
 import type { LoadedRule } from "../rules/types.ts";
 import type { Explanation } from "./explanation.ts";
 
@@ -32,6 +33,8 @@ export interface RunResult {
   partitions?: number;
   /** On a failed run: whether running it again may succeed (the database was unreachable...). */
   retriable?: boolean;
+  /** On a failed run: the database could not be reached at all (a restart, a failover). */
+  unavailable?: boolean;
   samples?: { added: SampleChange[]; removed: SampleChange[] };
   /** On a dry run: why the real run would be held by the removal guard (it would not be applied). */
   wouldBeHeld?: string;
@@ -58,11 +61,13 @@ export function emptyResult(loaded: LoadedRule): RunResult {
 
 /** A run that failed with this error: nothing it did was kept. */
 export function failedResult(base: RunResult, err: unknown): RunResult {
+  const unavailable = isConnectionLoss(err);
   return {
     ...base,
     status: "failed",
     error: err instanceof Error ? err.message : String(err),
-    retriable: isRetriableDatabaseError(err),
+    retriable: unavailable || isRetriableDatabaseError(err),
+    ...(unavailable ? { unavailable } : {}),
   };
 }
 

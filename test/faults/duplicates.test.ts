@@ -15,6 +15,7 @@ import {
   seedBoth,
   services,
   standardRules,
+  stopCleanly,
   waitForRun,
 } from "./workload.ts";
 
@@ -56,7 +57,7 @@ describe("the same work twice", () => {
     expect(crashes).toBe(0);
     expect(cmp.a).toEqual(cmp.b);
     expect(cmp.duplicates).toBe(0);
-    for (const w of workers) expect((await w.stop()).code).toBe(0);
+    await stopCleanly(workers);
   });
 
   it("a run whose worker died after saving its fan-out but before queueing the partitions queues them when taken up", async () => {
@@ -127,6 +128,6 @@ describe("the same work twice", () => {
     expect(crashes).toBe(0);
     expect(cmp.a).toEqual(cmp.b);
     expect(cmp.duplicates).toBe(0);
-    for (const w of workers) expect((await w.stop()).code).toBe(0);
+    await stopCleanly(workers);
   });
 });

@@ -6,26 +6,32 @@ import { useTestDatabase } from "../helpers/db.ts";
 import { useQueueTest, waitFor } from "../helpers/queue.ts";
 import { recordTry } from "./figures.ts";
 import { spawnServe } from "./processes.ts";
-import { restartPostgres } from "./services.ts";
+import { restartPostgres, stopPostgresFor } from "./services.ts";
 import {
+  afterFault,
   asOfDay,
-  compareWithClean,
-  firstLogAfter,
+  enqueueAndFanOut,
   lastLogAfter,
-  partitionRows,
-  runInline,
-  running,
   seedBoth,
   services,
   standardRules,
+  stopCleanly,
   waitForRun,
 } from "./workload.ts";
+
+/** A worker's log line for a job the database's absence interrupted. */
+const INTERRUPTED = /put back for \d+ ms, database unreachable|failed \(attempt \d+, will retry\)/;
 
 describe("a Postgres restart", () => {
   const queued = useTestDatabase();
   const inline = useTestDatabase();
   const q = useQueueTest();
   const rules = standardRules();
+  // The workspace the mid-run case seeds, seeded by a later case when that one was left out (CI).
+  const seedUnlessSeeded = async () => {
+    const [seeded] = await rows<{ n: number }>(queued.database.db, sql`select count(*)::int as n from users`);
+    if (seeded?.n === 0) await seedBoth(queued.database, inline.database, rules);
+  };
   const extra = {
     SIGNALTAG_RULES_DIR: rules,
     SIGNALTAG_PARTITION_SIZE: "200",
@@ -33,8 +39,8 @@ describe("a Postgres restart", () => {
     SIGNALTAG_WORKER_CONCURRENCY: "2",
   };
 
-  // One restart in about 18 has left both workers silent (open in issue 17; bench/README.md, "Faults").
-  // SIGNALTAG_FAULTS_SKIP_OPEN=1 leaves this case out, to run the rest of the suite on its own.
+  // Once in about 18 restarts this left both workers silent (a ROLLBACK the driver never settled;
+  // bench/README.md, "Faults"). SIGNALTAG_FAULTS_SKIP_OPEN=1 still leaves the case out.
   it.skipIf(process.env.SIGNALTAG_FAULTS_SKIP_OPEN === "1")(
     "mid-run, three times: the workers stay up, retry, and each run ends as a clean inline run",
     async () => {
@@ -43,14 +49,7 @@ describe("a Postgres restart", () => {
       const workers = [await q.spawnWorker(url, extra), await q.spawnWorker(url, extra)];
       for (let i = 1; i <= 3; i++) {
         const asOf = asOfDay(i);
-        const enqueued = await runCli(queued.database, ["enqueue", "run", "--as-of", asOf], {
-          ...q.env(url),
-          ...extra,
-        });
-        expect(enqueued.code, enqueued.stderr).toBe(0);
-        await waitFor("the run to be fanned out", async () => (await partitionRows(queued.database)) > 0, {
-          intervalMs: 5,
-        });
+        await enqueueAndFanOut(queued.database, { ...q.env(url), ...extra }, asOf);
         const restartedAt = Date.now();
         await restartPostgres();
         const backAt = Date.now();
@@ -64,18 +63,17 @@ describe("a Postgres restart", () => {
               where datname = current_database() and pid <> pg_backend_pid()`,
           );
           throw new Error(
-            `${String(err)}\njobs (rules, partitions): ${JSON.stringify(counts)}\nsessions: ${JSON.stringify(activity)}\n${workers.map((w) => w.output().slice(-3000)).join("\n---\n")}`,
+            `${String(err)}\njobs (rules, partitions): ${JSON.stringify(counts)}\nsessions: ${JSON.stringify(activity)}\n${workers.map((w) => w.output().slice(-30000)).join("\n---\n")}`,
           );
         });
         // Down from the restart until a job completes after the last one the restart failed
         // (pg_ctlcluster may return after the retried jobs already completed).
-        const failedAt = lastLogAfter(workers, /failed \(attempt/, restartedAt) ?? backAt;
-        const resumedAt = await waitFor("a job completed after the restart", () =>
-          firstLogAfter(workers, / completed in /, failedAt),
-        ).catch(() => undefined);
-        await runInline(inline.database, asOf, rules);
-        const cmp = await compareWithClean(queued.database, inline.database);
-        const crashes = workers.filter((w) => !running(w)).length;
+        const failedAt = lastLogAfter(workers, INTERRUPTED, restartedAt) ?? backAt;
+        const { resumedAt, cmp, crashes } = await afterFault(queued.database, inline.database, workers, {
+          asOf,
+          rules,
+          since: failedAt,
+        });
         recordTry(services().figuresFile, {
           fault: "Postgres restart mid-run (2 workers)",
           matched: cmp.matched,
@@ -88,16 +86,50 @@ describe("a Postgres restart", () => {
         expect(cmp.a).toEqual(cmp.b);
         expect(cmp.duplicates).toBe(0);
       }
-      // The restarts did fail jobs, which were retried rather than lost.
-      expect(workers.map((w) => w.output()).join("\n")).toMatch(/failed \(attempt \d+, will retry\)/);
-      for (const w of workers) expect((await w.stop()).code).toBe(0);
+      // The restarts did interrupt jobs, which were put back to wait for the database (or retried), not lost.
+      expect(workers.map((w) => w.output()).join("\n")).toMatch(INTERRUPTED);
+      await stopCleanly(workers);
     },
   );
 
+  it("down for 20 s mid-run (longer than the retries' backoff): jobs wait for it without using up attempts, and the run ends as a clean inline run", async () => {
+    await seedUnlessSeeded();
+    const url = queued.url!;
+    const workers = [await q.spawnWorker(url, extra), await q.spawnWorker(url, extra)];
+    const asOf = asOfDay(4);
+    await enqueueAndFanOut(queued.database, { ...q.env(url), ...extra }, asOf);
+    const stoppedAt = Date.now();
+    // Five attempts 1, 2, 4 and 8 s apart fail for good within about 15 s: the outage outlasts them.
+    await stopPostgresFor(20_000);
+    const backAt = Date.now();
+    const logs = () => workers.map((w) => w.output().slice(-20000)).join("\n---\n");
+    await waitForRun(queued.database, asOf).catch((err) => {
+      throw new Error(`${String(err)}\n${logs()}`);
+    });
+    const { resumedAt, cmp, crashes } = await afterFault(queued.database, inline.database, workers, {
+      asOf,
+      rules,
+      since: backAt,
+    });
+    const output = workers.map((w) => w.output()).join("\n");
+    recordTry(services().figuresFile, {
+      fault: "Postgres down 20 s mid-run (2 workers)",
+      matched: cmp.matched,
+      crashes,
+      duplicates: cmp.duplicates,
+      outcome: `${output.match(/put back for/g)?.length ?? 0} jobs put back, ${output.match(/, final\)/g)?.length ?? 0} failed for good`,
+      ...(resumedAt ? { downtimeMs: resumedAt - stoppedAt } : {}),
+    });
+    expect(crashes, logs()).toBe(0);
+    expect(output, logs()).not.toMatch(/, final\)/);
+    expect(cmp.a).toEqual(cmp.b);
+    expect(cmp.duplicates).toBe(0);
+    expect(output).toMatch(/put back for \d+ ms, database unreachable/);
+    await stopCleanly(workers);
+  });
+
   it("under API writes: serve answers 503 without SQL while the database is down, 200 after, and stays up", async () => {
-    // The workspace the mid-run case seeds, seeded here when that case was left out (CI).
-    const [seeded] = await rows<{ n: number }>(queued.database.db, sql`select count(*)::int as n from users`);
-    if (seeded?.n === 0) await seedBoth(queued.database, inline.database, rules);
+    await seedUnlessSeeded();
     const key = await runCli(queued.database, ["keys", "create", "--name", "faults", "--role", "admin"]);
     expect(key.code, key.stderr).toBe(0);
     const users = await rows<{ id: string }>(

@@ -18,6 +18,18 @@ export async function restartPostgres(): Promise<{ tookMs: number }> {
 }
 
 /**
+ * An outage, not a restart: the suite's Postgres stopped (`-m fast`: every
+ * session ended) and started again `downMs` later, as a failover that takes
+ * that long looks to its clients.
+ */
+export async function stopPostgresFor(downMs: number): Promise<void> {
+  const s = services();
+  await exec("pg_ctlcluster", [s.pgVersion, s.cluster, "stop", "-m", "fast"]);
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await exec("pg_ctlcluster", [s.pgVersion, s.cluster, "start"]);
+}
+
+/**
  * Restarts the suite's Redis. With its data: a clean shutdown, and the AOF
  * (fsynced at every write) brings every key back. Without: killed, its files
  * removed, started empty, as a Redis without persistence comes back.

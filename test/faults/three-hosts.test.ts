@@ -14,6 +14,7 @@ import {
   seedBoth,
   services,
   standardRules,
+  stopCleanly,
   waitForRun,
 } from "./workload.ts";
 
@@ -88,6 +89,6 @@ describe("workers on three hosts", () => {
     expect(runs.every((r) => r.n === 1)).toBe(true);
     expect(runs).toHaveLength(5);
     expect(shared).toBeGreaterThanOrEqual(2);
-    for (const w of workers.slice(1)) expect((await w.stop()).code).toBe(0);
+    await stopCleanly(workers.slice(1));
   });
 });

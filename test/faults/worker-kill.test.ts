@@ -15,6 +15,7 @@ import {
   seedBoth,
   services,
   standardRules,
+  stopCleanly,
   waitForRun,
 } from "./workload.ts";
 
@@ -110,6 +111,6 @@ describe("kill -9 of a worker mid-run", () => {
       );
       expect(recorded?.n).toBe(5);
     }
-    for (const w of workers) expect((await w.stop()).code).toBe(0);
+    await stopCleanly(workers);
   });
 });

@@ -158,3 +158,49 @@ export function lastLogAfter(workers: SpawnedWorker[], pattern: RegExp, since: n
 export function running(w: SpawnedWorker): boolean {
   return w.process.exitCode === null && w.process.signalCode === null;
 }
+
+/** Stops each worker with SIGTERM and expects a clean exit; the worker's log is the message when not. */
+export async function stopCleanly(workers: readonly SpawnedWorker[]): Promise<void> {
+  for (const w of workers) {
+    const { code, signal } = await w.stop();
+    expect({ code, signal }, w.output().slice(-6000)).toEqual({ code: 0, signal: null });
+  }
+}
+
+/**
+ * `enqueue run --as-of` on the faulted workspace, then waits until the run has
+ * fanned out into stored partitions (those of runs known to be abandoned not
+ * counted): the moment a fault hurts most.
+ */
+export async function enqueueAndFanOut(
+  database: Database,
+  env: Record<string, string>,
+  asOf: string,
+  abandoned: readonly string[] = [],
+): Promise<void> {
+  const enqueued = await runCli(database, ["enqueue", "run", "--as-of", asOf], env);
+  expect(enqueued.code, enqueued.stderr).toBe(0);
+  await waitFor("the run to be fanned out", async () => (await partitionRows(database, abandoned)) > 0, {
+    intervalMs: 5,
+  });
+}
+
+/**
+ * After a fault and its run: when a job first completed after `since` (its
+ * log line may come just after the run is visible), the same run made inline
+ * on the clean workspace and compared, and the workers that died on their own.
+ */
+export async function afterFault(
+  queued: Database,
+  inline: Database,
+  workers: SpawnedWorker[],
+  run: { asOf: string; rules: string; since: number },
+) {
+  const resumedAt = await waitFor("a job completed after the fault", () =>
+    firstLogAfter(workers, / completed in /, run.since),
+  ).catch(() => undefined);
+  await runInline(inline, run.asOf, run.rules);
+  const cmp = await compareWithClean(queued, inline);
+  const crashes = workers.filter((w) => !running(w)).length;
+  return { resumedAt, cmp, crashes };
+}
