@@ -3,7 +3,10 @@ import { bigint, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg
 
 /**
  * The outbox: one row per (subscription, tag event), written in the tag
- * event's transaction, plus test pings (no tag event). `status` is pending
+ * event's transaction, plus test pings (no tag event). A flood writes one row
+ * per tagged entity inside the run's statement, so a row holds only what the
+ * tag event does not: its type (`tag.added`/`tag.removed`, or `ping` without
+ * a tag event) and entity are read from the tag event. `status` is pending
  * until a 2xx (delivered) or until retries run out (failed). A worker leases
  * a row by setting `leased_until`; a worker that dies leaves the lease to
  * expire and the row is taken up again with the same webhook-id.
@@ -16,10 +19,6 @@ export const webhookDeliveries = pgTable(
     subscriptionId: integer("subscription_id").notNull(),
     /** Null for a ping. */
     tagEventId: bigint("tag_event_id", { mode: "number" }),
-    /** `tag.added`, `tag.removed` or `ping`. */
-    type: text("type").notNull(),
-    entityType: text("entity_type"),
-    entityId: text("entity_id"),
     status: text("status", { enum: ["pending", "delivered", "failed"] })
       .notNull()
       .default("pending"),
@@ -43,9 +42,11 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_leased_idx")
       .on(t.subscriptionId)
       .where(sql`${t.status} = 'pending' and ${t.leasedUntil} is not null`),
-    // An entity's earlier pending delivery holds back its later ones.
-    index("webhook_deliveries_pending_entity_idx")
-      .on(t.subscriptionId, t.entityType, t.entityId, t.tagEventId)
+    // Whether a tag event has a pending delivery (an entity's earlier one holds back its later ones; the
+    // entity's events are found by tag_events' own index), and a subscription's oldest pending tag event.
+    // Rows are written in tag-event order, so this index grows at its end, unlike one keyed by entity.
+    index("webhook_deliveries_pending_event_idx")
+      .on(t.subscriptionId, t.tagEventId)
       .where(sql`${t.status} = 'pending'`),
     index("webhook_deliveries_failed_idx")
       .on(t.subscriptionId, t.createdAt)

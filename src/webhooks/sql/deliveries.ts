@@ -1,5 +1,10 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { type DbOrTx, rows } from "../../db/client.ts";
+
+/** A delivery's type: a ping has no tag event; the others are named after their tag event's action. */
+function deliveryType(delivery: string, event: string): SQL {
+  return sql.raw(`case when ${delivery}.tag_event_id is null then 'ping' else 'tag.' || ${event}.action end`);
+}
 
 /** A leased delivery with what its request needs. */
 export interface LeasedDelivery {
@@ -47,7 +52,10 @@ export async function leaseDue(
                    s.max_in_flight * ${2 * p.waves} - (
                      select count(*) from webhook_deliveries l
                      where l.subscription_id = s.id and l.status = 'pending' and l.leased_until is not null
-                       and l.leased_until > clock_timestamp()))::int as n
+                       and l.leased_until > clock_timestamp()))::int as n,
+                 -- No pending delivery is older than this tag event: an entity's events before it need no look.
+                 (select min(m.tag_event_id) from webhook_deliveries m
+                  where m.subscription_id = s.id and m.status = 'pending') as first_event
           from webhook_subscriptions s where s.enabled),
         due as (
           select d.id from quota q
@@ -55,12 +63,20 @@ export async function leaseDue(
             select d.id from webhook_deliveries d
             where d.subscription_id = q.id and d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
               and (d.leased_until is null or d.leased_until <= clock_timestamp())
-              -- A scalar subquery, not NOT EXISTS: it stays one index lookup per candidate, whereas
-              -- an anti-join planned from statistics taken before a flood scans every pending row per row.
-              and (d.tag_event_id is null or d.tag_event_id = (
-                select min(p.tag_event_id) from webhook_deliveries p
-                where p.subscription_id = d.subscription_id and p.status = 'pending'
-                  and p.entity_type = d.entity_type and p.entity_id = d.entity_id))
+              -- Held back while an earlier tag event of its entity, since the subscription's oldest pending one,
+              -- has a pending delivery here. Nested scalar subqueries, one table each, so the plan cannot start
+              -- from the pending rows (statistics taken before a flood make that look cheap): the candidate's
+              -- tag event by key, its entity's earlier events backwards on tag_events' entity index, each
+              -- looked up in the pending index.
+              and (d.tag_event_id is null or (
+                select (select b.id from tag_events b
+                        where b.entity_type = c.entity_type and b.entity_id = c.entity_id
+                          and b.id < c.id and b.id >= q.first_event
+                          and (select p.id from webhook_deliveries p
+                               where p.subscription_id = d.subscription_id and p.tag_event_id = b.id
+                                 and p.status = 'pending' limit 1) is not null
+                        order by b.id desc limit 1)
+                from tag_events c where c.id = d.tag_event_id) is null)
             order by d.next_attempt_at, d.id
             limit greatest(q.n, 0)
             for update of d skip locked) d
@@ -70,8 +86,8 @@ export async function leaseDue(
           set leased_until = clock_timestamp() + ${`${p.leaseMs} milliseconds`}::interval,
               attempts = w.attempts + 1, last_attempt_at = clock_timestamp()
           from due where w.id = due.id
-          returning w.id, w.subscription_id, w.type, w.attempts, w.created_at, w.tag_event_id)
-        select l.id::int as id, l.subscription_id, l.type, l.attempts, l.created_at, q.url, q.secret, q.rate_per_second, q.max_in_flight,
+          returning w.id, w.subscription_id, w.attempts, w.created_at, w.tag_event_id)
+        select l.id::int as id, l.subscription_id, ${deliveryType("l", "e")} as type, l.attempts, l.created_at, q.url, q.secret, q.rate_per_second, q.max_in_flight,
                l.tag_event_id::int as tag_event_id, e.entity_type, e.entity_id, t.name as tag, e.source,
                e.rule_id, rv.definition->>'name' as rule_name,
                coalesce(e.explanation->>'reason',
@@ -126,8 +142,8 @@ export async function disableGone(db: DbOrTx, subscriptionId: number, reason: st
 export async function insertPing(db: DbOrTx, subscriptionId: number, leaseMs: number): Promise<number> {
   const [row] = await rows<{ id: number }>(
     db,
-    sql`insert into webhook_deliveries (subscription_id, type, leased_until, attempts, last_attempt_at)
-        values (${subscriptionId}, 'ping', clock_timestamp() + ${`${leaseMs} milliseconds`}::interval, 1, clock_timestamp())
+    sql`insert into webhook_deliveries (subscription_id, leased_until, attempts, last_attempt_at)
+        values (${subscriptionId}, clock_timestamp() + ${`${leaseMs} milliseconds`}::interval, 1, clock_timestamp())
         returning id::int as id`,
   );
   return row!.id;
@@ -160,7 +176,8 @@ export async function selectDeliveries(
 ): Promise<DeliveryRow[]> {
   return rows<DeliveryRow>(
     db,
-    sql`select d.id::int as id, d.subscription_id, d.type, d.tag_event_id::int as tag_event_id, d.entity_type, d.entity_id,
+    sql`select d.id::int as id, d.subscription_id, ${deliveryType("d", "e")} as type, d.tag_event_id::int as tag_event_id,
+               e.entity_type, e.entity_id,
                t.name as tag, d.status, d.attempts, ${iso("d.created_at")} as created_at,
                ${iso("d.next_attempt_at")} as next_attempt_at, ${iso("d.last_attempt_at")} as last_attempt_at,
                d.last_status, d.last_error, ${iso("d.delivered_at")} as delivered_at

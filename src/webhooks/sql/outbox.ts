@@ -14,11 +14,14 @@ export const tagEventReturning = sql`id, entity_type, entity_id, tag_id, action,
  * sent: a second claim on a tag the entity already has changes nothing a
  * subscriber sees. Set-based: one statement whatever the number of events,
  * so deliveries commit or roll back with the tag events they describe.
+ * A row holds the subscription and the tag event only (the rest is read from
+ * the tag event when sent), in tag-event order: what a flood adds to its run
+ * is one narrow row and two index entries appended at their indexes' ends.
  */
 export function outboxInsert(events: string): SQL {
   const e = sql.identifier(events);
-  return sql`insert into webhook_deliveries (subscription_id, tag_event_id, type, entity_type, entity_id)
-    select s.id, e.id, 'tag.' || e.action, e.entity_type, e.entity_id
+  return sql`insert into webhook_deliveries (subscription_id, tag_event_id)
+    select s.id, e.id
     from ${e} e
     join webhook_subscriptions s
       on s.enabled
