@@ -83,7 +83,17 @@ async function sendGroup(
   const outcomes = await Promise.all(
     group.map(async (d) => {
       const throttle = throttles.of(d.subscription_id);
-      await throttle.acquire(d.max_in_flight, d.rate_per_second);
+      try {
+        await throttle.acquire(d.max_in_flight, d.rate_per_second);
+      } catch (err) {
+        // The shared rate limit cannot be read (Redis away): not sent, tried again after a backoff.
+        const result: SendResult = {
+          kind: "retry",
+          status: null,
+          error: `rate limit unavailable: ${(err as Error).message}`,
+        };
+        return { d, result };
+      }
       let result: SendResult;
       try {
         result = await sendDelivery(d, opts.timeoutMs);

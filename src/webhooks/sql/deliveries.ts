@@ -33,7 +33,9 @@ export interface LeasedDelivery {
  * Leases up to `limit` due deliveries (each subscription at most `waves`
  * times its max_in_flight, at most its rate per second, and no more than
  * leaves `2 * waves` times max_in_flight leased in all, so that two rounds
- * can overlap: one sending while the next leases): pending,
+ * can overlap: one sending while the next leases; with a rate limit, no more
+ * than two seconds' worth leased in all, so rows do not wait out their lease
+ * behind the limit and every worker gets a share): pending,
  * due, not leased by a live worker, and the first pending one of its entity
  * for its subscription, so an entity's deliveries go out one at a time in
  * tag-event order. Rows other workers are leasing are skipped (SKIP LOCKED),
@@ -49,7 +51,7 @@ export async function leaseDue(
     sql`with quota as (
           select s.id, s.url, s.secret, s.rate_per_second, s.max_in_flight,
                  least(coalesce(s.rate_per_second, 2147483647), s.max_in_flight * ${p.waves},
-                   s.max_in_flight * ${2 * p.waves} - (
+                   least(s.max_in_flight * ${2 * p.waves}, coalesce(s.rate_per_second::bigint * 2, 2147483647)) - (
                      select count(*) from webhook_deliveries l
                      where l.subscription_id = s.id and l.status = 'pending' and l.leased_until is not null
                        and l.leased_until > clock_timestamp()))::int as n,
