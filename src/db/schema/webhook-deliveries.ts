@@ -48,6 +48,9 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_pending_event_idx")
       .on(t.subscriptionId, t.tagEventId)
       .where(sql`${t.status} = 'pending'`),
+    // Delivered rows past their retention, oldest first, for the prune; a row enters it when it is delivered,
+    // never when a run writes it.
+    index("webhook_deliveries_delivered_idx").on(t.deliveredAt).where(sql`${t.status} = 'delivered'`),
     index("webhook_deliveries_failed_idx")
       .on(t.subscriptionId, t.createdAt)
       .where(sql`${t.status} = 'failed'`),

@@ -246,3 +246,36 @@ export async function outboxFigures(db: DbOrTx): Promise<OutboxFigures[]> {
         order by s.id`,
   );
 }
+
+/**
+ * Deletes up to `limit` delivered rows delivered more than `keepDeliveredDays`
+ * ago and failed ones written (or last replayed) more than `keepFailedDays`
+ * ago (0: kept for ever); says how many went. Pending rows are never touched,
+ * and a row replayed meanwhile is left (the conditions are checked again on
+ * the row deleted). Rows another prune is deleting are skipped.
+ */
+export async function pruneDeliveries(
+  db: DbOrTx,
+  p: { keepDeliveredDays: number; keepFailedDays: number; limit: number },
+): Promise<number> {
+  const delivered = p.keepDeliveredDays > 0 ? `${p.keepDeliveredDays} days` : null;
+  const failed = p.keepFailedDays > 0 ? `${p.keepFailedDays} days` : null;
+  if (!delivered && !failed) return 0;
+  const old = sql`((w.status = 'delivered' and w.delivered_at < clock_timestamp() - ${delivered}::interval)
+                or (w.status = 'failed' and w.created_at < clock_timestamp() - ${failed}::interval))`;
+  const [row] = await rows<{ n: number }>(
+    db,
+    sql`with old_delivered as (
+          select w.id from webhook_deliveries w
+          where w.status = 'delivered' and w.delivered_at < clock_timestamp() - ${delivered}::interval
+          order by w.delivered_at limit ${p.limit} for update skip locked),
+        old_failed as (
+          select w.id from webhook_deliveries w
+          where w.status = 'failed' and w.created_at < clock_timestamp() - ${failed}::interval
+          limit ${p.limit} for update skip locked),
+        doomed as (select id from old_delivered union all select id from old_failed limit ${p.limit}),
+        gone as (delete from webhook_deliveries w using doomed d where w.id = d.id and ${old} returning 1)
+        select count(*)::int as n from gone`,
+  );
+  return row!.n;
+}
