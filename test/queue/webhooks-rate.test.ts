@@ -1,19 +1,15 @@
 import { sql } from "drizzle-orm";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { rows } from "../../src/db/client.ts";
 import { sharedThrottles } from "../../src/jobs/webhook-rate.ts";
 import { deliveryOptions } from "../../src/webhooks/deliveries.ts";
 import { drainOutbox } from "../../src/webhooks/drain.ts";
 import { Throttles } from "../../src/webhooks/throttle.ts";
-import { runCli } from "../helpers/cli.ts";
-import { useTestDatabase } from "../helpers/db.ts";
-import { queueUnavailable, useQueueTest, waitFor } from "../helpers/queue.ts";
-import { type Receiver, startReceiver } from "../helpers/webhook-receiver.ts";
-import { addAccount, addUser, rulesDir } from "../helpers/workspace.ts";
+import { queueUnavailable, useQueueTest } from "../helpers/queue.ts";
+import { AS_OF, until, useWebhookWorkspace } from "../helpers/webhooks.ts";
+import { addUser } from "../helpers/workspace.ts";
 
-const AS_OF = "2026-03-01T12:00:00Z";
 const USERS = 20;
 const RATE = 5;
 
@@ -29,68 +25,35 @@ function busiestSecond(times: readonly number[]): number {
 }
 
 describe.skipIf(queueUnavailable())("a subscription's rate limit, shared by every drain", () => {
-  const t = useTestDatabase();
+  const w = useWebhookWorkspace();
   const q = useQueueTest();
-  const env = {
-    SIGNALTAG_RULES_DIR: rulesDir([
-      {
-        id: "everyone",
-        name: "Everyone",
-        tag: "everyone",
-        target: "user",
-        enabled: true,
-        conditions: { all: [{ fact: "daysSinceCreated", operator: "greaterThanInclusive", value: 0 }] },
-      },
-    ]),
-  };
-  let rx: Receiver;
-
-  beforeAll(async () => {
-    rx = await startReceiver();
-  });
-  afterAll(async () => {
-    await rx.close();
-  });
-  beforeEach(async () => {
-    await t.reset();
-    await t.database.db.execute(
-      sql.raw("truncate webhook_subscriptions, webhook_deliveries restart identity"),
-    );
-    rx.clear();
-    await addAccount(t.database, { id: "acc-1" });
-    for (let i = 1; i <= USERS; i++) await addUser(t.database, { id: `u${i}`, accountId: "acc-1" });
-    const add = await runCli(t.database, ["webhooks", "add", "--url", rx.url, "--rate", String(RATE)], env);
-    expect(add.code, add.stderr).toBe(0);
-    rx.secret = /^secret (\S+)$/m.exec(add.stdout)![1]!;
-    expect((await runCli(t.database, ["run", "--as-of", AS_OF], env)).code).toBe(0);
-  });
 
   /**
-   * Two drains started together, as two processes' would be: each takes a
-   * lease of its own at once (SKIP LOCKED), so both send from the start.
+   * USERS deliveries to one subscription limited to RATE a second, sent by
+   * two drains at once, as two processes' would be.
    */
   async function drainWith(throttles: [Throttles, Throttles]): Promise<void> {
+    for (let i = 9; i <= USERS; i++) await addUser(w.t.database, { id: `u${i}`, accountId: "acc-1" });
+    await w.subscribe("--rate", String(RATE));
+    expect((await w.cli("run", "--as-of", AS_OF)).code).toBe(0);
     const controller = new AbortController();
-    const opts = { ...deliveryOptions(loadConfig(env)), pollMs: 10 };
-    const drains = throttles.map((th) => drainOutbox(t.database.db, opts, { signal: controller.signal }, th));
+    // One row a lease: the two drains' leases interleave, so both hold rows all along, as two busy processes'
+    // would (with bigger leases, the first drain to lease tends to hold the subscription's whole share).
+    const opts = { ...deliveryOptions(loadConfig(w.env())), pollMs: 10, batch: 1 };
+    const drains = throttles.map((th) =>
+      drainOutbox(w.t.database.db, opts, { signal: controller.signal }, th),
+    );
     try {
-      await waitFor(
+      await until(
         "every delivery to be delivered",
-        async () => {
-          const [r] = await rows<{ n: number }>(
-            t.database.db,
-            sql`select count(*)::int as n from webhook_deliveries where status = 'delivered'`,
-          );
-          return r!.n === USERS;
-        },
-        { timeoutMs: 60_000 },
+        async () => (await w.count(sql`status = 'delivered'`)) === USERS,
       );
     } finally {
       controller.abort();
       await Promise.all(drains);
     }
-    expect(rx.requests.every((r) => r.verified)).toBe(true);
-    expect(new Set(rx.delivered().map((r) => r.body.data.entityId)).size).toBe(USERS);
+    expect(w.rx.requests.every((r) => r.verified)).toBe(true);
+    expect(new Set(w.rx.delivered().map((r) => r.body.data.entityId)).size).toBe(USERS);
   }
 
   it("holds across two drains with their own Redis connections, as on two hosts, and everything arrives", async () => {
@@ -105,12 +68,12 @@ describe.skipIf(queueUnavailable())("a subscription's rate limit, shared by ever
     }
     // Starts are spaced 1/RATE s apart across both; one more is allowed for a request that left
     // late (a busy event loop) and so arrives close to the next one.
-    expect(busiestSecond(rx.arrivedAt)).toBeLessThanOrEqual(RATE + 1);
+    expect(busiestSecond(w.rx.arrivedAt)).toBeLessThanOrEqual(RATE + 1);
   });
 
   it("holds across two drains of one process without Redis (serve), and everything arrives", async () => {
     const shared = new Throttles();
     await drainWith([shared, shared]);
-    expect(busiestSecond(rx.arrivedAt)).toBeLessThanOrEqual(RATE + 1);
+    expect(busiestSecond(w.rx.arrivedAt)).toBeLessThanOrEqual(RATE + 1);
   });
 });
