@@ -34,20 +34,27 @@ export const webhookDeliveries = pgTable(
   // Every index here is paid for by each row a flood writes, so there are few: listing a
   // subscription's deliveries reads the primary key backwards instead of an index of its own.
   (t) => [
-    // What workers scan for due rows, per subscription, soonest first; rows waiting out a backoff are not read.
+    // Rows never tried (attempts = 0: every row a run writes) sit in this index only, besides the primary
+    // key: a flood writes one row and two index entries, each appended at its index's end (rows come in
+    // tag-event order). Workers take them in tag-event order; it also tells whether a tag event has a
+    // fresh delivery (an entity's earlier pending delivery holds back its later ones; the entity's events
+    // are found by tag_events' own index). A row leaves it at its first lease (attempts becomes 1).
+    index("webhook_deliveries_fresh_idx")
+      .on(t.subscriptionId, t.tagEventId)
+      .where(sql`${t.status} = 'pending' and ${t.attempts} = 0`),
+    // Rows tried before (retries, replays, pings): due ones per subscription, soonest first; rows waiting
+    // out a backoff are not read.
     index("webhook_deliveries_due_idx")
       .on(t.subscriptionId, t.nextAttemptAt, t.id)
-      .where(sql`${t.status} = 'pending'`),
+      .where(sql`${t.status} = 'pending' and ${t.attempts} > 0`),
+    // The same rows by tag event, for the entity order.
+    index("webhook_deliveries_retry_event_idx")
+      .on(t.subscriptionId, t.tagEventId)
+      .where(sql`${t.status} = 'pending' and ${t.attempts} > 0`),
     // Deliveries in flight (leased), counted against a subscription's max_in_flight.
     index("webhook_deliveries_leased_idx")
       .on(t.subscriptionId)
       .where(sql`${t.status} = 'pending' and ${t.leasedUntil} is not null`),
-    // Whether a tag event has a pending delivery (an entity's earlier one holds back its later ones; the
-    // entity's events are found by tag_events' own index), and a subscription's oldest pending tag event.
-    // Rows are written in tag-event order, so this index grows at its end, unlike one keyed by entity.
-    index("webhook_deliveries_pending_event_idx")
-      .on(t.subscriptionId, t.tagEventId)
-      .where(sql`${t.status} = 'pending'`),
     // Delivered rows past their retention, oldest first, for the prune; a row enters it when it is delivered,
     // never when a run writes it.
     index("webhook_deliveries_delivered_idx").on(t.deliveredAt).where(sql`${t.status} = 'delivered'`),

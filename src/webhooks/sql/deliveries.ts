@@ -7,6 +7,28 @@ function deliveryType(delivery: string, event: string): SQL {
   return sql.raw(`case when ${delivery}.tag_event_id is null then 'ping' else 'tag.' || ${event}.action end`);
 }
 
+/**
+ * Whether a candidate delivery `d` (of a lateral over quota `q`) is held
+ * back: an earlier tag event of its entity, since the subscription's oldest
+ * pending one, has a pending delivery here. Nested scalar
+ * subqueries, one table each, so the plan cannot start from the pending rows
+ * (statistics taken before a flood make that look cheap): the candidate's tag
+ * event by key, its entity's earlier events backwards on tag_events' entity
+ * index, each looked up in the fresh and the retry indexes.
+ */
+function heldBack(d: SQL): SQL {
+  const pending = (attempts: SQL) => sql`(select p.id from webhook_deliveries p
+      where p.subscription_id = ${d}.subscription_id and p.tag_event_id = b.id
+        and p.status = 'pending' and ${attempts} limit 1)`;
+  return sql`(${d}.tag_event_id is not null and (
+      select (select b.id from tag_events b
+              where b.entity_type = c.entity_type and b.entity_id = c.entity_id
+                and b.id < c.id and b.id >= q.first_event
+                and coalesce(${pending(sql`p.attempts = 0`)}, ${pending(sql`p.attempts > 0`)}) is not null
+              order by b.id desc limit 1)
+      from tag_events c where c.id = ${d}.tag_event_id) is not null)`;
+}
+
 /** A leased delivery with what its request needs. */
 export interface LeasedDelivery {
   id: number;
@@ -69,33 +91,35 @@ function leaseStatement(
                      where l.subscription_id = s.id and l.status = 'pending' and l.leased_until is not null
                        and l.leased_until > clock_timestamp()))::int as n,
                  -- No pending delivery is older than this tag event: an entity's events before it need no look.
-                 (select min(m.tag_event_id) from webhook_deliveries m
-                  where m.subscription_id = s.id and m.status = 'pending') as first_event
+                 least((select min(m.tag_event_id) from webhook_deliveries m
+                        where m.subscription_id = s.id and m.status = 'pending' and m.attempts = 0),
+                       (select min(m.tag_event_id) from webhook_deliveries m
+                        where m.subscription_id = s.id and m.status = 'pending' and m.attempts > 0)) as first_event
           from webhook_subscriptions s where s.enabled),
-        due as (
+        retries as (
           select d.id from quota q
           cross join lateral (
             select d.id from webhook_deliveries d
-            where d.subscription_id = q.id and d.status = 'pending' and d.next_attempt_at <= clock_timestamp()
+            where d.subscription_id = q.id and d.status = 'pending' and d.attempts > 0
+              and d.next_attempt_at <= clock_timestamp()
               and (d.leased_until is null or d.leased_until <= clock_timestamp())
-              -- Held back while an earlier tag event of its entity, since the subscription's oldest pending one,
-              -- has a pending delivery here. Nested scalar subqueries, one table each, so the plan cannot start
-              -- from the pending rows (statistics taken before a flood make that look cheap): the candidate's
-              -- tag event by key, its entity's earlier events backwards on tag_events' entity index, each
-              -- looked up in the pending index.
-              and (d.tag_event_id is null or (
-                select (select b.id from tag_events b
-                        where b.entity_type = c.entity_type and b.entity_id = c.entity_id
-                          and b.id < c.id and b.id >= q.first_event
-                          and (select p.id from webhook_deliveries p
-                               where p.subscription_id = d.subscription_id and p.tag_event_id = b.id
-                                 and p.status = 'pending' limit 1) is not null
-                        order by b.id desc limit 1)
-                from tag_events c where c.id = d.tag_event_id) is null)
+              and not ${heldBack(sql`d`)}
             order by d.next_attempt_at, d.id
             limit greatest(q.n, 0)
             for update of d skip locked) d
           limit ${p.limit}),
+        fresh as (
+          select d.id from quota q
+          cross join lateral (
+            select d.id from webhook_deliveries d
+            where d.subscription_id = q.id and d.status = 'pending' and d.attempts = 0
+              and d.next_attempt_at <= clock_timestamp()
+              and not ${heldBack(sql`d`)}
+            order by d.tag_event_id
+            limit greatest(q.n, 0)
+            for update of d skip locked) d
+          limit ${p.limit}),
+        due as (select id from retries union all select id from fresh limit ${p.limit}),
         leased as (
           update webhook_deliveries w
           set leased_until = clock_timestamp() + ${`${p.leaseMs} milliseconds`}::interval,
