@@ -125,10 +125,40 @@ async function reset(): Promise<void> {
   await database.db.execute(sql`vacuum analyze tag_events`);
 }
 
-async function timedRun(): Promise<number> {
+/**
+ * CPU seconds used so far by the Postgres backends of the scratch database,
+ * from /proc (Postgres on this host): on a busy machine a run's wall time
+ * moves with the load, its CPU time much less. Null where /proc cannot tell.
+ */
+async function backendCpuSeconds(): Promise<number | null> {
+  const backends = await rows<{ pid: number }>(
+    database.db,
+    sql`select pid from pg_stat_activity where datname = current_database()`,
+  );
+  let seconds = 0;
+  for (const { pid } of backends) {
+    try {
+      // Fields 14 and 15 of /proc/PID/stat (after the command's closing parenthesis: 12 and 13): utime, stime.
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      seconds += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return null;
+    }
+  }
+  return seconds;
+}
+const CLOCK_TICKS = 100;
+const cpuWithout: number[] = [];
+const cpuWithOutbox: number[] = [];
+
+async function timedRun(cpu: number[]): Promise<number> {
+  const cpuBefore = await backendCpuSeconds();
   const start = performance.now();
   await cli(database, env, ["run", "--as-of", AS_OF]);
-  return (performance.now() - start) / 1000;
+  const seconds = (performance.now() - start) / 1000;
+  const cpuAfter = await backendCpuSeconds();
+  if (cpuBefore !== null && cpuAfter !== null) cpu.push(Math.round((cpuAfter - cpuBefore) * 100) / 100);
+  return seconds;
 }
 
 try {
@@ -150,7 +180,7 @@ try {
   for (let i = 0; i < repeats; i++) {
     await database.db.execute(sql`truncate webhook_subscriptions`);
     await reset();
-    without.push(await timedRun());
+    without.push(await timedRun(cpuWithout));
     const out = await cli(database, env, [
       "webhooks",
       "add",
@@ -161,7 +191,7 @@ try {
     subscriptionId = /^id (\d+)$/m.exec(out)![1]!;
     // No worker runs yet: the deliveries stay in the outbox, to be counted.
     await reset();
-    withOutbox.push(await timedRun());
+    withOutbox.push(await timedRun(cpuWithOutbox));
     const [{ n }] = (await rows<{ n: number }>(
       database.db,
       sql`select count(*)::int as n from webhook_deliveries`,
@@ -170,6 +200,10 @@ try {
     log(`  run ${i + 1}: ${without.at(-1)!.toFixed(2)} s without, ${withOutbox.at(-1)!.toFixed(2)} s with`);
   }
   const outboxShare = median(withOutbox) / median(without) - 1;
+  const outboxCpuShare =
+    cpuWithout.length === repeats && cpuWithOutbox.length === repeats
+      ? Math.round((median(cpuWithOutbox) / median(cpuWithout) - 1) * 1000) / 1000
+      : null;
 
   log(`throughput: one worker sends ${entities} deliveries`);
   await reset();
@@ -222,13 +256,16 @@ try {
     runSecondsWithout: without,
     runSecondsWithOutbox: withOutbox,
     outboxAddedShare: Math.round(outboxShare * 1000) / 1000,
+    runCpuSecondsWithout: cpuWithout,
+    runCpuSecondsWithOutbox: cpuWithOutbox,
+    outboxAddedCpuShare: outboxCpuShare,
     deliveriesPerSecond: perSecond,
     latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: percentile(sorted, 100) },
     loadAverage: { start: loadAtStart, end: load() },
     subscriptionId: Number(subscriptionId),
   };
   log(
-    `outbox adds ${(outboxShare * 100).toFixed(1)} % to the run; ${perSecond} deliveries/s; change -> received p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms; load ${loadAtStart.join(" ")} -> ${result.loadAverage.end.join(" ")}`,
+    `outbox adds ${(outboxShare * 100).toFixed(1)} % to the run (Postgres CPU: ${outboxCpuShare === null ? "not measured" : `${(outboxCpuShare * 100).toFixed(1)} %`}); ${perSecond} deliveries/s; change -> received p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms; load ${loadAtStart.join(" ")} -> ${result.loadAverage.end.join(" ")}`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

@@ -72,6 +72,8 @@ const defaults = {
   SIGNALTAG_WEBHOOK_RETRY_BASE_MS: 5_000,
   SIGNALTAG_WEBHOOK_GIVE_UP_MS: 24 * 3600_000,
   SIGNALTAG_INGEST_WAIT_DAYS: 7,
+  SIGNALTAG_WEBHOOK_KEEP_DELIVERED_DAYS: 7,
+  SIGNALTAG_WEBHOOK_KEEP_FAILED_DAYS: 30,
 } as const;
 
 /** What unsetting a variable without a default does. */
@@ -123,6 +125,12 @@ const envSchema = z.object({
   SIGNALTAG_INGEST_WAIT_DAYS: optionalString(wholeNumber(0, 3650)).default(
     defaults.SIGNALTAG_INGEST_WAIT_DAYS,
   ),
+  SIGNALTAG_WEBHOOK_KEEP_DELIVERED_DAYS: optionalString(wholeNumber(0, 36_500)).default(
+    defaults.SIGNALTAG_WEBHOOK_KEEP_DELIVERED_DAYS,
+  ),
+  SIGNALTAG_WEBHOOK_KEEP_FAILED_DAYS: optionalString(wholeNumber(0, 36_500)).default(
+    defaults.SIGNALTAG_WEBHOOK_KEEP_FAILED_DAYS,
+  ),
 });
 
 /** A variable's value for a message: quoted, with a URL's password left out (it never reaches a terminal or a log). */
@@ -170,6 +178,10 @@ export interface Config {
     retryBaseMs: number;
     /** How long after its creation a delivery is still retried before it is marked failed. */
     giveUpMs: number;
+    /** Delivered rows are deleted this many days after delivery. */
+    keepDeliveredDays: number;
+    /** Failed rows (kept for replay) are deleted this many days after they were written or last replayed. */
+    keepFailedDays: number;
   };
   /** The tracking API (docs/ingest.md). */
   ingest: {
@@ -224,6 +236,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.SIGNALTAG_WEBHOOK_TIMEOUT_MS,
       retryBaseMs: e.SIGNALTAG_WEBHOOK_RETRY_BASE_MS,
       giveUpMs: e.SIGNALTAG_WEBHOOK_GIVE_UP_MS,
+      keepDeliveredDays: e.SIGNALTAG_WEBHOOK_KEEP_DELIVERED_DAYS,
+      keepFailedDays: e.SIGNALTAG_WEBHOOK_KEEP_FAILED_DAYS,
     },
     ingest: { waitDays: e.SIGNALTAG_INGEST_WAIT_DAYS },
   };

@@ -77,7 +77,7 @@ export function registerWebhooksCommands(program: Command, ctx: CliContext): voi
       "--max-in-flight <n>",
       "requests in flight at once for this subscription, per worker process (default 32)",
     )
-    .option("--rate <n>", "at most this many requests a second (per worker process)")
+    .option("--rate <n>", "at most this many requests a second, across every worker")
     .option("--json", "print one JSON object: the subscription and its secret")
     .action(
       async (opts: {

@@ -4,6 +4,7 @@ import { drainOutbox } from "../webhooks/drain.ts";
 import type { QueueSet } from "./connection.ts";
 import { defineJobKind } from "./job-kind.ts";
 import { QUEUES } from "./queues.ts";
+import { sharedThrottles } from "./webhook-rate.ts";
 
 /** The job scheduler that keeps a drain job coming while workers run. */
 export const WEBHOOK_SCHEDULER_ID = "webhooks-drain";
@@ -39,14 +40,17 @@ export const deliverWebhooksJob = defineJobKind({
   },
   // One runs every second while workers run: its failures are logged, its completions are not.
   logCompletions: false,
-  async handle(payload, _job, _token, { db, config }) {
+  async handle(payload, _job, _token, { db, config, queues }) {
     const signal = AbortSignal.timeout(MAX_MS);
     // What the drain has to say (a subscription disabled by 410, a database error it rides out) goes to the worker's stderr.
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-    return drainOutbox(db, deliveryOptions(config, log), {
-      signal,
-      untilIdleMs: payload.untilIdleMs ?? IDLE_MS,
-    });
+    // Rate limits are kept in Redis: they hold across every worker, not per process.
+    return drainOutbox(
+      db,
+      deliveryOptions(config, log),
+      { signal, untilIdleMs: payload.untilIdleMs ?? IDLE_MS },
+      sharedThrottles(queues.connection, queues.prefix),
+    );
   },
 });
 

@@ -26,6 +26,10 @@ export function deliveryOptions(config: Config, log?: (line: string) => void): D
       baseMs: config.webhooks.retryBaseMs,
       giveUpAfterMs: config.webhooks.giveUpMs,
     },
+    retention: {
+      keepDeliveredDays: config.webhooks.keepDeliveredDays,
+      keepFailedDays: config.webhooks.keepFailedDays,
+    },
     log,
   };
 }

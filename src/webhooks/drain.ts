@@ -6,6 +6,7 @@ import {
   disableGone,
   type LeasedDelivery,
   leaseDue,
+  pruneDeliveries,
   recordOutcomes,
 } from "./sql/deliveries.ts";
 import { processThrottles, type Throttles } from "./throttle.ts";
@@ -21,6 +22,54 @@ export interface DeliveryOptions {
   log?: (line: string) => void;
   /** For tests of the jitter; Math.random otherwise. */
   random?: () => number;
+  /** What is kept of delivered and failed rows; without it, nothing is deleted. */
+  retention?: Retention;
+}
+
+export interface Retention {
+  /** Days a delivered row is kept after delivery; 0 keeps it for ever. */
+  keepDeliveredDays: number;
+  /** Days a failed row is kept after it was written or last replayed; 0 keeps it for ever. */
+  keepFailedDays: number;
+  /** A process prunes at most this often (ms; 5 minutes by default). */
+  everyMs?: number;
+  /** Rows one delete statement takes at most (1,000 by default). */
+  batch?: number;
+}
+
+const PRUNE_EVERY_MS = 5 * 60_000;
+/** Statements one pass runs at most: a pass that still has rows to delete after them comes back soon. */
+const PRUNE_BATCHES = 20;
+/** When each database's outbox was last pruned by this process. */
+const lastPruned = new WeakMap<object, number>();
+
+/**
+ * Deletes delivered and failed rows past their retention, in statements of a
+ * bounded size (each its own transaction, so none holds many row locks or
+ * waits long on a drain), at most every `everyMs` per process. Runs when the
+ * outbox has nothing due, so a flood's delivery is never slowed by it.
+ */
+async function pruneIfDue(db: Db, opts: DeliveryOptions): Promise<void> {
+  const r = opts.retention;
+  if (!r) return;
+  const everyMs = r.everyMs ?? PRUNE_EVERY_MS;
+  const now = Date.now();
+  const last = lastPruned.get(db);
+  if (last !== undefined && now - last < everyMs) return;
+  lastPruned.set(db, now);
+  const limit = r.batch ?? 1000;
+  try {
+    for (let i = 0; i < PRUNE_BATCHES; i++) {
+      const n = await pruneDeliveries(db, { ...r, limit });
+      if (n < limit) return;
+    }
+    // More is left than one pass deletes: the next pass comes after a second, not after everyMs.
+    lastPruned.set(db, now - everyMs + 1000);
+  } catch (err) {
+    // The driver's own words, not the statement's text.
+    const e = err as Error & { cause?: Error };
+    opts.log?.(`webhook retention: ${e.cause?.message ?? e.message}; trying again later`);
+  }
 }
 
 /**
@@ -83,7 +132,17 @@ async function sendGroup(
   const outcomes = await Promise.all(
     group.map(async (d) => {
       const throttle = throttles.of(d.subscription_id);
-      await throttle.acquire(d.max_in_flight, d.rate_per_second);
+      try {
+        await throttle.acquire(d.max_in_flight, d.rate_per_second);
+      } catch (err) {
+        // The shared rate limit cannot be read (Redis away): not sent, tried again after a backoff.
+        const result: SendResult = {
+          kind: "retry",
+          status: null,
+          error: `rate limit unavailable: ${(err as Error).message}`,
+        };
+        return { d, result };
+      }
       let result: SendResult;
       try {
         result = await sendDelivery(d, opts.timeoutMs);
@@ -175,6 +234,7 @@ export async function drainOutbox(
       continue;
     }
     if (leased.length === 0) {
+      await pruneIfDue(db, opts);
       if (outstanding === 0 && p.untilIdleMs !== undefined && Date.now() - lastBusy >= p.untilIdleMs) break;
       await wait(pollMs);
       continue;

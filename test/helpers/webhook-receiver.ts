@@ -31,6 +31,8 @@ export interface Receiver {
   readonly requests: Received[];
   /** webhook-ids of requests as they arrive, before they are answered. */
   readonly arrived: string[];
+  /** When each request arrived (performance.now(), ms), in arrival order. */
+  readonly arrivedAt: number[];
   /** Requests answered 2xx. */
   delivered(): Received[];
   clear(): void;
@@ -40,8 +42,10 @@ export interface Receiver {
 export async function startReceiver(): Promise<Receiver> {
   const requests: Received[] = [];
   const arrived: string[] = [];
+  const arrivedAt: number[] = [];
   const seen = new Map<string, number>();
   const server = http.createServer((req, res) => {
+    arrivedAt.push(performance.now());
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {
@@ -70,10 +74,12 @@ export async function startReceiver(): Promise<Receiver> {
     answer: () => 200,
     requests,
     arrived,
+    arrivedAt,
     delivered: () => requests.filter((r) => r.status >= 200 && r.status < 300),
     clear() {
       requests.length = 0;
       arrived.length = 0;
+      arrivedAt.length = 0;
       seen.clear();
     },
     close: () =>

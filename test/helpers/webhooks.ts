@@ -93,7 +93,12 @@ export function useWebhookWorkspace(): WebhookWorkspace {
     async count(where = sql`true`) {
       const [r] = await rows<{ n: number }>(
         t.database.db,
-        sql`select count(*)::int as n from webhook_deliveries where ${where}`,
+        // A delivery's type and entity are its tag event's.
+        sql`select count(*)::int as n from (
+              select d.*, case when d.tag_event_id is null then 'ping' else 'tag.' || e.action end as type,
+                     e.entity_type, e.entity_id
+              from webhook_deliveries d left join tag_events e on e.id = d.tag_event_id) d
+            where ${where}`,
       );
       return r!.n;
     },

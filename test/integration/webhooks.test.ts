@@ -96,6 +96,31 @@ describe.skipIf(backendUnavailable())("webhooks from the outbox", () => {
     expect(await w.count(sql`status = 'delivered' and attempts = 3`)).toBe(5);
   });
 
+  it("holds an entity's later delivery behind an earlier pending one, across its events the subscription does not get", async () => {
+    await w.subscribe("--tag", "vip");
+    w.rx.answer = ({ count: n }) => (n <= 2 ? 500 : 200);
+    for (const [verb, tag] of [
+      ["add", "vip"],
+      ["add", "other"],
+      ["add", "third"],
+      ["remove", "vip"],
+    ] as const) {
+      expect((await w.cli("tag", verb, "user", "u1", tag)).code).toBe(0);
+    }
+    expect(await w.count()).toBe(2);
+    await w.deliverAll();
+    const types = w.rx.requests.map((r) => `${r.body.type} ${r.status}`);
+    // The removal is not tried until the addition is delivered, though events of other tags lie between them.
+    expect(types).toEqual([
+      "tag.added 500",
+      "tag.added 500",
+      "tag.added 200",
+      "tag.removed 500",
+      "tag.removed 500",
+      "tag.removed 200",
+    ]);
+  });
+
   it("writes no deliveries for a run the removal guard holds or one that fails at commit", async () => {
     await w.subscribe();
     expect((await w.cli("run", "--as-of", AS_OF)).code).toBe(0);

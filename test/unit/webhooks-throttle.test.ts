@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { Throttle } from "../../src/webhooks/throttle.ts";
+import { LocalRateLimiter, Throttle } from "../../src/webhooks/throttle.ts";
 
 describe("a subscription's throttle", () => {
   it("lets at most max_in_flight requests through and passes a released slot to the next in line", async () => {
-    const throttle = new Throttle();
+    const throttle = new Throttle(1, new LocalRateLimiter());
     const entered: number[] = [];
     const tries = [1, 2, 3, 4].map((n) => throttle.acquire(2, null).then(() => entered.push(n)));
     await Promise.resolve();

@@ -21,7 +21,7 @@ export const webhookSubscriptions = pgTable(
     secret: text("secret").notNull(),
     /** Deliveries of this subscription in flight at once, across every worker. */
     maxInFlight: integer("max_in_flight").notNull().default(32),
-    /** Deliveries started per second by one worker; null for no limit. */
+    /** Deliveries started per second, across every worker (kept in Redis; in memory for serve); null for no limit. */
     ratePerSecond: integer("rate_per_second"),
     disabledReason: text("disabled_reason"),
     createdBy: text("created_by"),
