@@ -22,7 +22,7 @@ export class GroupCommit<T, R> {
 
   constructor(
     private readonly write: (items: T[]) => Promise<R>,
-    private readonly opts: { maxBatch: number; maxPending: number; inFlight?: number },
+    private readonly opts: { maxBatch: number; maxPending: number; inFlight?: number; parallelFrom?: number },
   ) {}
 
   /** Resolves with the outcome of the commit that stored `items`, once it committed. */
@@ -36,11 +36,23 @@ export class GroupCommit<T, R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
       this.pendingCount += items.length;
-      if (this.loops < (this.opts.inFlight ?? 1)) {
+      if (this.loops === 0 || (this.loops < (this.opts.inFlight ?? 1) && this.pendingCount >= this.parallelFrom)) {
         this.loops++;
         void this.drain();
       }
     });
+  }
+
+  /**
+   * Messages that must wait before a second commit starts beside a running
+   * one. A commit's cost is mostly per statement under a few hundred
+   * messages, so commits started as soon as a request arrives would each
+   * hold one request and cost several times more a message than one round
+   * gathered while the running commit works: another commit starts only for
+   * a backlog worth one.
+   */
+  private get parallelFrom(): number {
+    return this.opts.parallelFrom ?? Math.ceil(this.opts.maxBatch / 10);
   }
 
   /** Messages handed in and not yet committed. */
@@ -55,13 +67,15 @@ export class GroupCommit<T, R> {
   }
 
   /**
-   * One commit loop: commits what waits, round after round, until nothing
-   * does. It stops in the same step as it finds nothing waiting, so a request
-   * handed in afterwards always starts a loop of its own.
+   * One commit loop: commits what waits, round after round. The last loop
+   * running goes on while anything waits; another goes on only for a backlog
+   * of `parallelFrom`, so what arrives meanwhile gathers into the next round.
+   * A loop stops in the same step as it decides to, so a request handed in
+   * afterwards finds a loop that will take it or starts one.
    */
   private async drain(): Promise<void> {
     try {
-      while (this.pending.length > 0) {
+      while (this.pending.length > 0 && (this.loops === 1 || this.pendingCount >= this.parallelFrom)) {
         const group = this.takeGroup();
         try {
           const outcome = await this.write(group.flatMap((g) => g.items as T[]));

@@ -220,7 +220,7 @@ describe("group commit", () => {
     expect(bad).toMatchObject({ status: "rejected" });
   });
 
-  it("runs up to inFlight commits at once, the requests arriving meanwhile in the next, and closes after all", async () => {
+  it("starts a second commit only for a backlog, gathers the rest into the next round, and closes after all", async () => {
     const gates: (() => void)[] = [];
     const commits: number[][] = [];
     let running = 0;
@@ -234,22 +234,29 @@ describe("group commit", () => {
         running--;
         return items.length;
       },
-      { maxBatch: 100, maxPending: 1000, inFlight: 2 },
+      { maxBatch: 100, maxPending: 1000, inFlight: 2, parallelFrom: 2 },
     );
     const a = group.submit([1]);
+    // One message waiting is no backlog: it waits for the running commit's next round.
     const b = group.submit([2]);
+    expect(commits).toEqual([[1]]);
+    // Three are: a second commit starts beside the first and takes everything waiting.
     const c = group.submit([3, 4]);
+    expect(commits).toEqual([[1], [2, 3, 4]]);
     const d = group.submit([5]);
-    expect(commits).toEqual([[1], [2]]);
     gates.shift()!();
     expect(await a).toBe(1);
-    expect(commits).toEqual([[1], [2], [3, 4, 5]]);
+    // The first loop stops rather than commit one message beside the other; the last loop takes it.
+    expect(commits).toEqual([[1], [2, 3, 4]]);
+    gates.shift()!();
+    expect(await b).toBe(3);
+    expect(commits).toEqual([[1], [2, 3, 4], [5]]);
     let closed = false;
     const closing = group.close().then(() => {
       closed = true;
     });
     for (const release of gates.splice(0)) release();
-    expect(await Promise.all([b, c, d])).toEqual([1, 3, 3]);
+    expect(await Promise.all([c, d])).toEqual([3, 1]);
     await closing;
     expect(closed).toBe(true);
     expect(most).toBe(2);
