@@ -36,7 +36,10 @@ export class GroupCommit<T, R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
       this.pendingCount += items.length;
-      if (this.loops === 0 || (this.loops < (this.opts.inFlight ?? 1) && this.pendingCount >= this.parallelFrom)) {
+      if (
+        this.loops === 0 ||
+        (this.loops < (this.opts.inFlight ?? 1) && this.pendingCount >= this.parallelFrom)
+      ) {
         this.loops++;
         void this.drain();
       }
