@@ -14,7 +14,7 @@
  * changed the database (partial write: a fingerprint of every table is taken
  * after each case). Goal: 0 of each but refused and accepted.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -24,6 +24,7 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { type CliCase, cliCases } from "./hostile/cli-cases.ts";
 import { type HttpCase, httpCases, ingestCases, type RawCase, rawCases } from "./hostile/http-cases.ts";
+import { spawnSignaltag, stopProcess, whenReady } from "./processes.ts";
 import { freshDatabase, parseArgs } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -94,36 +95,16 @@ function cli(command: string[], env: Record<string, string>, input?: string) {
   });
 }
 
-function startServe(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(root, "bin/signaltag.js"), "serve"], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+async function startServe(env: Record<string, string>): Promise<ChildProcess> {
+  const started = spawnSignaltag(["serve"], env);
+  await whenReady(started, async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${env.SIGNALTAG_PORT}/health`)).status === 200;
+    } catch {
+      return false; // not listening yet
+    }
   });
-  let out = "";
-  const collect = (d: Buffer) => {
-    out = (out + d.toString()).slice(-20_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(async () => {
-      if (child.exitCode !== null) {
-        clearInterval(timer);
-        reject(new Error(`signaltag serve exited with ${child.exitCode}:\n${out}`));
-        return;
-      }
-      try {
-        const res = await fetch(`http://127.0.0.1:${env.SIGNALTAG_PORT}/health`);
-        if (res.status === 200) {
-          clearInterval(timer);
-          resolve(child);
-        }
-      } catch {
-        // not listening yet
-      }
-    }, 100);
-  });
+  return started.child;
 }
 
 async function freePort(): Promise<number> {
@@ -305,11 +286,7 @@ async function main() {
     }
     fs.rmSync(workdir, { recursive: true, force: true });
   } finally {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server?.once("exit", r));
-      server.kill("SIGTERM");
-      await exited;
-    }
+    if (server) await stopProcess(server);
     await sql.end({ timeout: 5 });
     await drop();
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });

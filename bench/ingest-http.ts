@@ -21,7 +21,7 @@
  * signaltag_bench_ingest_http, so this branch's migrations and events never
  * touch another benchmark's database; --reuse keeps one already seeded.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -32,6 +32,7 @@ import { Redis } from "ioredis";
 import { openPostgres, rows } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
 import { createApiKey } from "../src/keys/keys.ts";
+import { spawnSignaltag, stopProcess, whenReady } from "./processes.ts";
 import { benchDatabaseUrl, parseArgs } from "./scratch.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -69,42 +70,18 @@ function rulesWithoutSchedules(): string {
   return dir;
 }
 
-function start(
+async function start(
   command: string[],
   env: Record<string, string>,
   ready: RegExp,
   nodeArgs: string[] = [],
 ): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [...nodeArgs, path.join(root, "bin/signaltag.js"), ...command], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const collect = (d: Buffer) => {
-    out = (out + d.toString()).slice(-20_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (child.exitCode !== null) {
-        clearInterval(timer);
-        reject(new Error(`signaltag ${command[0]} exited with ${child.exitCode}:\n${out}`));
-      } else if (ready.test(out)) {
-        clearInterval(timer);
-        resolve({ child, output: () => out });
-      }
-    }, 50);
-  });
+  const started = spawnSignaltag(command, env, nodeArgs);
+  await whenReady(started, () => ready.test(started.output()));
+  return started;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
+const stop = stopProcess;
 
 async function main() {
   const url = await benchDatabaseUrl("signaltag_bench_ingest_http");
