@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runAllJob } from "../../src/jobs/run-all.ts";
 import { partitionBounds } from "../../src/runs/partitioned-run.ts";
 import { runCli } from "../helpers/cli.ts";
-import { useTestDatabase } from "../helpers/db.ts";
-import { type SpawnedWorker, useQueueTest, waitFor } from "../helpers/queue.ts";
+import { type SpawnedWorker, waitFor } from "../helpers/queue.ts";
 import { recordTry } from "./figures.ts";
 import {
   asOfDay,
@@ -14,22 +13,13 @@ import {
   runsAsOf,
   seedBoth,
   services,
-  standardRules,
   stopCleanly,
+  useFaultWorkspace,
   waitForRun,
 } from "./workload.ts";
 
 describe("the same work twice", () => {
-  const queued = useTestDatabase();
-  const inline = useTestDatabase();
-  const q = useQueueTest();
-  const rules = standardRules();
-  const extra = {
-    SIGNALTAG_RULES_DIR: rules,
-    SIGNALTAG_PARTITION_SIZE: "200",
-    SIGNALTAG_JOB_LOCK_MS: "2000",
-    SIGNALTAG_WORKER_CONCURRENCY: "2",
-  };
+  const { queued, inline, q, rules, extra } = useFaultWorkspace();
   let workers: SpawnedWorker[] = [];
 
   it("a run job delivered twice (a producer retried after a lost acknowledgement) applies once", async () => {

@@ -2,8 +2,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
 import { runCli } from "../helpers/cli.ts";
-import { useTestDatabase } from "../helpers/db.ts";
-import { useQueueTest, waitFor } from "../helpers/queue.ts";
+import { waitFor } from "../helpers/queue.ts";
 import { recordTry } from "./figures.ts";
 import { spawnServe } from "./processes.ts";
 import { restartPostgres, stopPostgresFor } from "./services.ts";
@@ -14,8 +13,8 @@ import {
   lastLogAfter,
   seedBoth,
   services,
-  standardRules,
   stopCleanly,
+  useFaultWorkspace,
   waitForRun,
 } from "./workload.ts";
 
@@ -23,20 +22,11 @@ import {
 const INTERRUPTED = /put back for \d+ ms, database unreachable|failed \(attempt \d+, will retry\)/;
 
 describe("a Postgres restart", () => {
-  const queued = useTestDatabase();
-  const inline = useTestDatabase();
-  const q = useQueueTest();
-  const rules = standardRules();
+  const { queued, inline, q, rules, extra } = useFaultWorkspace();
   // The workspace the mid-run case seeds, seeded by a later case when that one was left out (CI).
   const seedUnlessSeeded = async () => {
     const [seeded] = await rows<{ n: number }>(queued.database.db, sql`select count(*)::int as n from users`);
     if (seeded?.n === 0) await seedBoth(queued.database, inline.database, rules);
-  };
-  const extra = {
-    SIGNALTAG_RULES_DIR: rules,
-    SIGNALTAG_PARTITION_SIZE: "200",
-    SIGNALTAG_JOB_LOCK_MS: "2000",
-    SIGNALTAG_WORKER_CONCURRENCY: "2",
   };
 
   // Once in about 18 restarts this left both workers silent (a ROLLBACK the driver never settled;

@@ -2,8 +2,7 @@ import { describe, expect, it } from "vitest";
 import { deliverWebhooksJob } from "../../src/jobs/deliver-webhooks.ts";
 import type { OrphanedRun } from "../../src/jobs/status.ts";
 import { runCli } from "../helpers/cli.ts";
-import { useTestDatabase } from "../helpers/db.ts";
-import { type SpawnedWorker, useQueueTest, waitFor } from "../helpers/queue.ts";
+import { type SpawnedWorker, waitFor } from "../helpers/queue.ts";
 import { powerUsersRule, rulesDir } from "../helpers/workspace.ts";
 import { recordTry } from "./figures.ts";
 import { restartRedis } from "./services.ts";
@@ -17,22 +16,13 @@ import {
   running,
   seedBoth,
   services,
-  standardRules,
   stopCleanly,
+  useFaultWorkspace,
   waitForRun,
 } from "./workload.ts";
 
 describe("a Redis restart", () => {
-  const queued = useTestDatabase();
-  const inline = useTestDatabase();
-  const q = useQueueTest();
-  const rules = standardRules();
-  const extra = {
-    SIGNALTAG_RULES_DIR: rules,
-    SIGNALTAG_PARTITION_SIZE: "200",
-    SIGNALTAG_JOB_LOCK_MS: "2000",
-    SIGNALTAG_WORKER_CONCURRENCY: "2",
-  };
+  const { queued, inline, q, rules, extra } = useFaultWorkspace();
   let workers: SpawnedWorker[] = [];
   const logs = () => workers.map((w) => w.output().slice(-4000)).join("\n---\n");
 

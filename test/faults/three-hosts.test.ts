@@ -2,8 +2,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
 import { runCli } from "../helpers/cli.ts";
-import { useTestDatabase } from "../helpers/db.ts";
-import { type SpawnedWorker, useQueueTest, waitFor } from "../helpers/queue.ts";
+import { type SpawnedWorker, waitFor } from "../helpers/queue.ts";
 import { recordTry } from "./figures.ts";
 import { addHost, cutLink, type Host, removeHost, spawnWorkerOn } from "./hosts.ts";
 import {
@@ -13,16 +12,13 @@ import {
   runInline,
   seedBoth,
   services,
-  standardRules,
   stopCleanly,
+  useFaultWorkspace,
   waitForRun,
 } from "./workload.ts";
 
 describe("workers on three hosts", () => {
-  const queued = useTestDatabase();
-  const inline = useTestDatabase();
-  const q = useQueueTest();
-  const rules = standardRules();
+  const { queued, inline, q, rules, extra } = useFaultWorkspace();
   const hosts: Host[] = [];
   const workers: SpawnedWorker[] = [];
   afterAll(async () => {
@@ -43,10 +39,7 @@ describe("workers on three hosts", () => {
         ...q.env(queued.url!),
         DATABASE_URL: `postgres://postgres@${host.gateway}:${s.pgPort}/${dbName}`,
         REDIS_URL: `redis://${host.gateway}:${s.redisPort}`,
-        SIGNALTAG_RULES_DIR: rules,
-        SIGNALTAG_PARTITION_SIZE: "200",
-        SIGNALTAG_JOB_LOCK_MS: "2000",
-        SIGNALTAG_WORKER_CONCURRENCY: "2",
+        ...extra,
       };
       workers.push(await spawnWorkerOn(host, env));
     }

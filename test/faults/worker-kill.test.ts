@@ -2,8 +2,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
 import { runCli } from "../helpers/cli.ts";
-import { useTestDatabase } from "../helpers/db.ts";
-import { type SpawnedWorker, useQueueTest, waitFor } from "../helpers/queue.ts";
+import { type SpawnedWorker, waitFor } from "../helpers/queue.ts";
 import { recordTry } from "./figures.ts";
 import {
   asOfDay,
@@ -14,8 +13,8 @@ import {
   running,
   seedBoth,
   services,
-  standardRules,
   stopCleanly,
+  useFaultWorkspace,
   waitForRun,
 } from "./workload.ts";
 
@@ -30,16 +29,7 @@ async function reconciling(database: Database): Promise<boolean> {
 }
 
 describe("kill -9 of a worker mid-run", () => {
-  const queued = useTestDatabase();
-  const inline = useTestDatabase();
-  const q = useQueueTest();
-  const rules = standardRules();
-  const extra = {
-    SIGNALTAG_RULES_DIR: rules,
-    SIGNALTAG_PARTITION_SIZE: "200",
-    SIGNALTAG_JOB_LOCK_MS: "2000",
-    SIGNALTAG_WORKER_CONCURRENCY: "2",
-  };
+  const { queued, inline, q, rules, extra } = useFaultWorkspace();
 
   it("ten times: another worker takes the job up and every run ends as a clean inline run", async () => {
     await seedBoth(queued.database, inline.database, rules);

@@ -4,8 +4,9 @@ import { sql } from "drizzle-orm";
 import { expect, inject } from "vitest";
 import { type Database, rows } from "../../src/db/client.ts";
 import { runCli } from "../helpers/cli.ts";
+import { useTestDatabase } from "../helpers/db.ts";
 import type { SpawnedWorker } from "../helpers/queue.ts";
-import { waitFor } from "../helpers/queue.ts";
+import { useQueueTest, waitFor } from "../helpers/queue.ts";
 import { rulesDir } from "../helpers/workspace.ts";
 
 const firstDay = Date.parse("2026-03-31T12:00:00Z");
@@ -30,6 +31,26 @@ export function standardRules(): string {
       return rule as Record<string, unknown>;
     });
   return rulesDir(rules);
+}
+
+/**
+ * What every fault test sets up: the database the workers write (`queued`),
+ * a clean copy the same runs are made on inline (`inline`), the queue, the
+ * shipped rules, and the workers' settings (partitions of 200, locks of 2 s
+ * so a killed worker's job is taken up soon, two jobs at once).
+ */
+export function useFaultWorkspace() {
+  const queued = useTestDatabase();
+  const inline = useTestDatabase();
+  const q = useQueueTest();
+  const rules = standardRules();
+  const extra = {
+    SIGNALTAG_RULES_DIR: rules,
+    SIGNALTAG_PARTITION_SIZE: "200",
+    SIGNALTAG_JOB_LOCK_MS: "2000",
+    SIGNALTAG_WORKER_CONCURRENCY: "2",
+  };
+  return { queued, inline, q, rules, extra };
 }
 
 export const RULE_COUNT = 5;
