@@ -1,9 +1,7 @@
-import { execFileSync, spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { type SpawnedWorker, waitFor } from "../helpers/queue.ts";
+import { execFileSync } from "node:child_process";
+import { spawnSignaltag } from "../helpers/process.ts";
+import { asWorker, type SpawnedWorker } from "../helpers/queue.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const NETNS_PREFIX = "sigfaults-";
 
 /** A network namespace joined to the host by a veth pair: a host of its own, as far as the network goes. */
@@ -65,40 +63,9 @@ export function cutLink(host: Host): void {
 
 /** `signaltag worker` inside the host's namespace, waited for until it is ready. */
 export async function spawnWorkerOn(host: Host, env: Record<string, string>): Promise<SpawnedWorker> {
-  const child = spawn(
-    "ip",
-    ["netns", "exec", host.name, process.execPath, path.join(root, "bin/signaltag.js"), "worker"],
-    { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal }));
-  });
-  const worker: SpawnedWorker = {
-    process: child,
-    output: () => out,
-    exited,
-    async waitForOutput(pattern, timeoutMs = 30_000) {
-      await waitFor(
-        `worker output ${pattern} on ${host.name}`,
-        () => {
-          if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}):\n${out}`);
-          return pattern.test(out);
-        },
-        { timeoutMs },
-      );
-    },
-    async stop(signal = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  const spawned = spawnSignaltag(["worker"], { env, prefix: ["ip", "netns", "exec", host.name] });
+  const { child, exited } = spawned;
+  const worker = asWorker(spawned, ` on ${host.name}`);
   try {
     await worker.waitForOutput(/ ready: /, 60_000);
   } catch (err) {

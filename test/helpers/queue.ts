@@ -1,14 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, inject } from "vitest";
 import { QueueSet } from "../../src/jobs/connection.ts";
 import { backendUnavailable } from "./db.ts";
+import { type Exit, type Spawned, spawnSignaltag } from "./process.ts";
 import { testRedisUrl } from "./redis-setup.ts";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** True when the queue suite cannot run here: no Postgres or no Redis (only outside CI). */
 export function queueUnavailable(): boolean {
@@ -41,9 +38,33 @@ export interface SpawnedWorker {
   readonly process: ChildProcess;
   output(): string;
   /** Resolves when the process has exited, with its code (null when killed by a signal). */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<Exit>;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<Exit>;
+}
+
+/** The handle of a spawned `signaltag worker` (`where` says which, in messages). */
+export function asWorker(spawned: Spawned, where: string): SpawnedWorker {
+  const { child, output, exited } = spawned;
+  return {
+    process: child,
+    output,
+    exited,
+    async waitForOutput(pattern, timeoutMs = 30_000) {
+      await waitFor(
+        `worker output ${pattern}${where}`,
+        () => {
+          if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}):\n${output()}`);
+          return pattern.test(output());
+        },
+        { timeoutMs },
+      );
+    },
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
 }
 
 export interface QueueTest {
@@ -133,40 +154,9 @@ export function useQueueTest(): QueueTest {
       return set;
     },
     async spawnWorker(databaseUrl, extra = {}) {
-      const child = spawn(process.execPath, [path.join(root, "bin/signaltag.js"), "worker"], {
-        cwd: root,
-        env: env(databaseUrl, extra),
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      child.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr?.on("data", (d: Buffer) => {
-        out += d.toString();
-      });
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-        child.on("exit", (code, signal) => resolve({ code, signal }));
-      });
-      const worker: SpawnedWorker = {
-        process: child,
-        output: () => out,
-        exited,
-        async waitForOutput(pattern, timeoutMs = 30_000) {
-          await waitFor(
-            `worker output ${pattern}`,
-            () => {
-              if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}):\n${out}`);
-              return pattern.test(out);
-            },
-            { timeoutMs },
-          );
-        },
-        async stop(signal = "SIGTERM") {
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return exited;
-        },
-      };
+      const spawned = spawnSignaltag(["worker"], { env: env(databaseUrl, extra) });
+      const { child, exited } = spawned;
+      const worker = asWorker(spawned, "");
       workers.add(worker);
       try {
         await worker.waitForOutput(/ ready: /, 60_000);
@@ -174,7 +164,7 @@ export function useQueueTest(): QueueTest {
         child.kill("SIGKILL");
         await exited;
         workers.delete(worker);
-        throw new Error(`${String(err)}\n${out}`);
+        throw new Error(`${String(err)}\n${spawned.output()}`);
       }
       return worker;
     },

@@ -1,18 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { afterEach } from "vitest";
+import { type Exit, spawnSignaltag } from "./process.ts";
 import { waitFor } from "./queue.ts";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 export interface SpawnedServer {
   readonly process: ChildProcess;
   /** http://127.0.0.1:PORT */
   readonly url: string;
   output(): string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<Exit>;
+  stop(signal?: NodeJS.Signals): Promise<Exit>;
 }
 
 /**
@@ -32,25 +29,13 @@ export function useServeProcess() {
     started.clear();
   });
   return async function spawnServe(env: Record<string, string>): Promise<SpawnedServer> {
-    const child = spawn(
-      process.execPath,
-      [path.join(root, "bin/signaltag.js"), "serve", "--port", "0", "--host", "127.0.0.1"],
-      { cwd: root, env: { SIGNALTAG_LOG_LEVEL: "info", ...env }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.on("exit", (code, signal) => resolve({ code, signal }));
+    const { child, output, exited } = spawnSignaltag(["serve", "--port", "0", "--host", "127.0.0.1"], {
+      env: { SIGNALTAG_LOG_LEVEL: "info", ...env },
     });
     const server = {
       process: child,
       url: "",
-      output: () => out,
+      output,
       exited,
       async stop(signal: NodeJS.Signals = "SIGTERM") {
         if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -61,8 +46,8 @@ export function useServeProcess() {
     const url = await waitFor(
       "the server to listen",
       () => {
-        if (child.exitCode !== null) throw new Error(`serve exited (${child.exitCode}):\n${out}`);
-        return /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+        if (child.exitCode !== null) throw new Error(`serve exited (${child.exitCode}):\n${output()}`);
+        return /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1];
       },
       { timeoutMs: 60_000 },
     );
