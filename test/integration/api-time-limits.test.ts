@@ -19,6 +19,39 @@ const T = "2026-03-31T12:00:00.000Z";
 const test = { fact: "activeDays", params: { days: 30 }, operator: "greaterThan", value: 1 };
 const noSql = /failed query|select .* from |insert into|\$1|params:/i;
 
+/**
+ * An access exclusive lock on `table`, taken by a connection of its own and
+ * held until release(): the server's statements on it wait, deterministically.
+ */
+async function holdLock(url: string, table: string): Promise<{ release: () => Promise<void> }> {
+  const holder = postgres(url, { max: 1, onnotice: () => {} });
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked = () => {};
+  const lockTaken = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const holding = holder.begin(async (tx) => {
+    await tx.unsafe(`lock table ${table} in access exclusive mode`);
+    locked();
+    await released;
+  });
+  await lockTaken;
+  let done: Promise<void> | undefined;
+  return {
+    release: () => {
+      done ??= (async () => {
+        release();
+        await holding;
+        await holder.end();
+      })();
+      return done;
+    },
+  };
+}
+
 describe.skipIf(backendUnavailable())("the API's time limits", () => {
   const t = useTestDatabase();
   const env = { SIGNALTAG_RULES_DIR: rulesDir([powerUsersRule()]) };
@@ -86,22 +119,8 @@ describe.skipIf(backendUnavailable() || testBackend() !== "postgres")(
       // Conditions are evaluated by SQL statements, so the server waits on Postgres, not on its own
       // event loop: held here behind a lock on the activity summary, deterministically, until /health
       // has been answered several times.
-      const holder = postgres(t.url!, { max: 1, onnotice: () => {} });
-      let release = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let locked = () => {};
-      const lockTaken = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      const holding = holder.begin(async (tx) => {
-        await tx`lock table activity_summary in access exclusive mode`;
-        locked();
-        await released;
-      });
+      const lock = await holdLock(t.url!, "activity_summary");
       try {
-        await lockTaken;
         const conditions = { any: Array.from({ length: MAX_CONDITIONS - 1 }, () => test) };
         let segmentDone = false;
         const segment = api
@@ -116,14 +135,12 @@ describe.skipIf(backendUnavailable() || testBackend() !== "postgres")(
           if (!segmentDone) answeredDuring++;
         }
         expect(answeredDuring).toBe(3);
-        release();
+        await lock.release();
         const answered = await segment;
         expect(answered.statusCode, answered.body).toBe(200);
         expect(answered.json().count).toBe(0);
       } finally {
-        release();
-        await holding;
-        await holder.end();
+        await lock.release();
       }
     });
   },
@@ -139,22 +156,8 @@ describe.skipIf(backendUnavailable() || testBackend() !== "postgres")("the API's
     // The server's own pool, as `serve` opens it, with a short statement_timeout.
     const database = await openPostgres(t.url!, { max: 2, statementTimeoutMs: 300 });
     let app: FastifyInstance | undefined;
-    const holder = postgres(t.url!, { max: 1, onnotice: () => {} });
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked = () => {};
-    const lockTaken = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const holding = holder.begin(async (tx) => {
-      await tx`lock table claims in access exclusive mode`;
-      locked();
-      await released;
-    });
+    const lock = await holdLock(t.url!, "claims");
     try {
-      await lockTaken;
       app = await buildServer({ database, config: loadConfig({}), logger: false });
       const res = await app.inject({
         method: "GET",
@@ -170,9 +173,7 @@ describe.skipIf(backendUnavailable() || testBackend() !== "postgres")("the API's
       });
       expect(res.body).not.toMatch(noSql);
     } finally {
-      release();
-      await holding;
-      await holder.end();
+      await lock.release();
       await app?.close();
       await database.close();
     }
