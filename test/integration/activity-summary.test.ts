@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rows } from "../../src/db/client.ts";
@@ -158,6 +158,36 @@ describe.skipIf(backendUnavailable())("activity summary", () => {
       }),
       { numRuns: testBackend() === "pglite" ? 40 : 150 },
     );
+  });
+
+  it("logs the entities of count updates, and both entities of a rollup moved to another", async () => {
+    const db = t.database.db;
+    await db.execute(sql`truncate activity_daily`);
+    await db.execute(sql`insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+        values ('user', 'u1', ${base}::date, 'login', '', 1), ('user', 'u2', ${base}::date, 'login', '', 1)`);
+    const logged = async (write: SQL) =>
+      db.transaction(async (tx) => {
+        await tx.execute(write);
+        const r = await rows<{ entity_id: string }>(
+          tx,
+          sql`select distinct entity_id from entity_changes
+              where txid = pg_current_xact_id() and kind = 'activity' order by 1`,
+        );
+        return r.map((x) => x.entity_id);
+      });
+    // Only the count changes: the entity is logged, its summary stays.
+    expect(
+      await logged(sql`insert into activity_daily (entity_type, entity_id, day, activity, module, count)
+          values ('user', 'u1', ${base}::date, 'login', '', 1)
+          on conflict (entity_type, entity_id, day, activity, module)
+          do update set count = activity_daily.count + excluded.count`),
+    ).toEqual(["u1"]);
+    await expectSummariesOfRollups();
+    // A hand-written update moves u2's rollup to u3 a day later: both entities changed.
+    expect(
+      await logged(sql`update activity_daily set entity_id = 'u3', day = day + 1 where entity_id = 'u2'`),
+    ).toEqual(["u2", "u3"]);
+    await expectSummariesOfRollups();
   });
 
   it("keeps the summaries of one insert whose days span more than 4096 days", async () => {
