@@ -133,9 +133,16 @@ export async function accountsOfUserSums(tx: DbOrTx, limit: number): Promise<str
  * - "upsert": INSERT ... ON CONFLICT DO UPDATE, safe beside other upserts
  *   without the lock. The rows go in one total order of their keys, so two
  *   such statements lock common keys in the same order and wait for each
- *   other instead of deadlocking. The AFTER INSERT trigger's transition
- *   table then holds only the rows really inserted and the AFTER UPDATE
- *   one the rows updated, as with the update and insert of "merge".
+ *   other instead of deadlocking. Users' rows come first and accounts'
+ *   last: an account's rollup is shared by all its users' events, so
+ *   concurrent commits nearly always meet on some account, and a row lock
+ *   is held until commit. Locked last, the accounts are held only for the
+ *   end of the statement, and a commit that waits for one has done the
+ *   rest of its work meanwhile. (The summaries the trigger then adds are
+ *   other rows, locked after every rollup row, so no cycle can form.) The
+ *   AFTER INSERT trigger's transition table then holds only the rows
+ *   really inserted and the AFTER UPDATE one the rows updated, as with the
+ *   update and insert of "merge".
  * New rows arrive grouped by entity, ordered by a hash of its id (cheaper to
  * sort than the full text key), so that each entity's keys reach the same
  * few index pages together; rows in no order land all over the index.
@@ -158,7 +165,7 @@ export function eventRollupMerge(events: SQL, timezone: string, how: RollupWrite
     roll_upserted as (
       insert into activity_daily as d (${COLUMNS})
       select n.entity_type, n.entity_id, n.day, n.activity, n.module, n.count from ${NEW_ROLLUPS} n
-      order by hashtext(n.entity_id), n.entity_type, n.entity_id, n.day, n.activity, n.module
+      order by n.entity_type = 'account', hashtext(n.entity_id), n.entity_type, n.entity_id, n.day, n.activity, n.module
       on conflict (${COLUMNS_OF_KEY}) do update set count = d.count + excluded.count)`
       : how === "fresh"
         ? sql`${NEW_ROLLUPS} as (${rollupRows}), ${inserted(sql``)}`
