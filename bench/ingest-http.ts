@@ -2,12 +2,14 @@
  * The tracking-API benchmark: Segment-style batches into `signaltag serve` on
  * a workspace of 1M users.
  *
- *   npm run bench:ingest-http -- [--duration 60] [--connections 16] [--batch 100] [--users 1000000]
+ *   npm run bench:ingest-http -- [--duration 60] [--warmup 0] [--connections 16] [--batch 100] [--users 1000000]
  *                                [--accounts 100000] [--reuse] [--tag-trials 20] [--import-events 100000] [--json]
  *
  * - throughput: --connections connections send batches of --batch track
  *   messages (random known users, unique messageIds) for --duration seconds;
- *   messages/s acknowledged (200) and p50/p99 request latency. The server
+ *   messages/s acknowledged (200) and p50/p99 request latency, and the
+ *   rate of each 5 s. --warmup first sends the same load for that many
+ *   seconds, reported apart and not counted. The server
  *   queues the touched users' re-evaluation on Redis as in production (no
  *   worker runs during this phase; the backlog is dropped after it);
  * - tag latency: with one worker running, a new user gets 19 days of activity
@@ -38,6 +40,8 @@ import { benchDatabaseUrl, parseArgs } from "./scratch.ts";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = parseArgs(process.argv.slice(2));
 const duration = Number(args.duration ?? 60);
+/** Seconds of the same load sent before the measured --duration, and not counted. */
+const warmup = Number(args.warmup ?? 0);
 const connections = Number(args.connections ?? 16);
 const batchSize = Number(args.batch ?? 100);
 const users = Number(args.users ?? 1_000_000);
@@ -146,54 +150,76 @@ async function main() {
     `throughput: ${connections} connections, batches of ${batchSize}, ${duration} s (load ${load.map((l) => l.toFixed(2)).join(" ")})`,
   );
   let seq = 0;
-  const latencies: number[] = [];
-  let acked = 0;
-  let failed = 0;
-  const started = new Map<object, number>();
-  const result = await autocannon({
-    url: serverUrl,
-    connections,
-    duration,
-    requests: [
-      {
-        setupRequest: (request, context) => {
-          started.set(context as object, performance.now());
-          const now = Date.now();
-          const parts: string[] = [];
-          for (let i = 0; i < batchSize; i++) {
-            const user = sample[(seq * 7919 + i * 104729) % sample.length]!;
-            parts.push(
-              `{"type":"track","userId":${JSON.stringify(user)},"event":"bench viewed","messageId":"h${run}-${seq}-${i}","timestamp":"${new Date(now - (i % 3600) * 1000).toISOString()}","properties":{"module":"bench"}}`,
-            );
-          }
-          seq++;
-          return {
-            ...request,
-            method: "POST",
-            path: "/v1/batch",
-            headers: { authorization: auth, "content-type": "application/json" },
-            body: `{"batch":[${parts.join(",")}],"sentAt":"${new Date(now).toISOString()}"}`,
-          };
+  /** Sends for `seconds`; the requests' latencies, and messages acknowledged per 5 s. */
+  const send = async (seconds: number) => {
+    const latencies: number[] = [];
+    const per5s: number[] = [];
+    let acked = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    const started = new Map<object, number>();
+    const result = await autocannon({
+      url: serverUrl,
+      connections,
+      duration: seconds,
+      requests: [
+        {
+          setupRequest: (request, context) => {
+            started.set(context as object, performance.now());
+            const now = Date.now();
+            const parts: string[] = [];
+            for (let i = 0; i < batchSize; i++) {
+              const user = sample[(seq * 7919 + i * 104729) % sample.length]!;
+              parts.push(
+                `{"type":"track","userId":${JSON.stringify(user)},"event":"bench viewed","messageId":"h${run}-${seq}-${i}","timestamp":"${new Date(now - (i % 3600) * 1000).toISOString()}","properties":{"module":"bench"}}`,
+              );
+            }
+            seq++;
+            return {
+              ...request,
+              method: "POST",
+              path: "/v1/batch",
+              headers: { authorization: auth, "content-type": "application/json" },
+              body: `{"batch":[${parts.join(",")}],"sentAt":"${new Date(now).toISOString()}"}`,
+            };
+          },
+          onResponse: (status, _body, context) => {
+            const end = performance.now();
+            const t = started.get(context as object);
+            if (t !== undefined) latencies.push(end - t);
+            if (status === 200) {
+              acked += batchSize;
+              const slot = Math.floor((end - t0) / 5000);
+              per5s[slot] = (per5s[slot] ?? 0) + batchSize;
+            } else failed++;
+          },
         },
-        onResponse: (status, _body, context) => {
-          const t0 = started.get(context as object);
-          if (t0 !== undefined) latencies.push(performance.now() - t0);
-          if (status === 200) acked += batchSize;
-          else failed++;
-        },
-      },
-    ],
-  });
-  latencies.sort((a, b) => a - b);
+      ],
+    });
+    latencies.sort((a, b) => a - b);
+    return {
+      acked,
+      messagesPerSecond: Math.round(acked / seconds),
+      requestP50Ms: percentile(latencies, 50),
+      requestP99Ms: percentile(latencies, 99),
+      requestsFailed: failed + result.errors + result.timeouts,
+      messagesPerSecondBy5s: Array.from(per5s, (n) => Math.round((n ?? 0) / 5)),
+    };
+  };
+  let warmedUp = 0;
+  if (warmup > 0) {
+    const { acked: warmAcked, ...warm } = await send(warmup);
+    warmedUp = warmAcked;
+    log(`  warm-up (${warmup} s, not counted): ${JSON.stringify(warm)}`);
+  }
+  const { acked: measured, ...sent } = await send(duration);
   const throughput = {
-    messagesPerSecond: Math.round(acked / duration),
-    requestP50Ms: percentile(latencies, 50),
-    requestP99Ms: percentile(latencies, 99),
-    requestsFailed: failed + result.errors + result.timeouts,
+    ...sent,
     loadBefore: load.map((l) => Number(l.toFixed(2))),
     loadAfter: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
   log(`  ${JSON.stringify(throughput)}`);
+  const acked = warmedUp + measured;
   const [stored] = await rows<{ n: number }>(
     db,
     sql`select count(*)::int as n from activity_events where event_id like ${`h${run}-%`}`,
