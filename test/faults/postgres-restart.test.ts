@@ -16,6 +16,7 @@ import {
   stopCleanly,
   useFaultWorkspace,
   waitForRun,
+  workerLogs,
 } from "./workload.ts";
 
 /** A worker's log line for a job the database's absence interrupted. */
@@ -53,7 +54,7 @@ describe("a Postgres restart", () => {
               where datname = current_database() and pid <> pg_backend_pid()`,
           );
           throw new Error(
-            `${String(err)}\njobs (rules, partitions): ${JSON.stringify(counts)}\nsessions: ${JSON.stringify(activity)}\n${workers.map((w) => w.output().slice(-30000)).join("\n---\n")}`,
+            `${String(err)}\njobs (rules, partitions): ${JSON.stringify(counts)}\nsessions: ${JSON.stringify(activity)}\n${workerLogs(workers, 30_000)}`,
           );
         });
         // Down from the restart until a job completes after the last one the restart failed
@@ -92,10 +93,8 @@ describe("a Postgres restart", () => {
     // Five attempts 1, 2, 4 and 8 s apart fail for good within about 15 s: the outage outlasts them.
     await stopPostgresFor(20_000);
     const backAt = Date.now();
-    const logs = () => workers.map((w) => w.output().slice(-20000)).join("\n---\n");
-    await waitForRun(queued.database, asOf).catch((err) => {
-      throw new Error(`${String(err)}\n${logs()}`);
-    });
+    await waitForRun(queued.database, asOf, { workers, logChars: 20_000 });
+    const logs = () => workerLogs(workers, 20_000);
     const { resumedAt, cmp, crashes } = await afterFault(queued.database, inline.database, workers, {
       asOf,
       rules,

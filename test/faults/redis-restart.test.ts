@@ -19,12 +19,13 @@ import {
   stopCleanly,
   useFaultWorkspace,
   waitForRun,
+  workerLogs,
 } from "./workload.ts";
 
 describe("a Redis restart", () => {
   const { queued, inline, q, rules, extra } = useFaultWorkspace();
   let workers: SpawnedWorker[] = [];
-  const logs = () => workers.map((w) => w.output().slice(-4000)).join("\n---\n");
+  const logs = () => workerLogs(workers, 4000);
 
   const enqueueAndWait = async (asOf: string) => {
     const result = await runCli(queued.database, ["enqueue", "run", "--as-of", asOf, "--wait", "--json"], {
@@ -43,9 +44,7 @@ describe("a Redis restart", () => {
       const restartedAt = Date.now();
       await restartRedis(true);
       const backAt = Date.now();
-      await waitForRun(queued.database, asOf).catch((err) => {
-        throw new Error(`${String(err)}\n${logs()}`);
-      });
+      await waitForRun(queued.database, asOf, { workers, logChars: 4000 });
       const { resumedAt, cmp, crashes } = await afterFault(queued.database, inline.database, workers, {
         asOf,
         rules,

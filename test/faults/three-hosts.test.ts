@@ -58,9 +58,7 @@ describe("workers on three hosts", () => {
     expect(await partitionRows(queued.database)).toBeGreaterThan(0);
     const cutAt = Date.now();
     cutLink(hosts[0]!);
-    await waitForRun(queued.database, asOf, 300_000).catch((err) => {
-      throw new Error(`${String(err)}\n${workers.map((w) => w.output().slice(-3000)).join("\n---\n")}`);
-    });
+    await waitForRun(queued.database, asOf, { timeoutMs: 300_000, workers, logChars: 3000 });
     const completedIn = Date.now() - cutAt;
     await runInline(inline.database, asOf, rules);
     const cmp = await compareWithClean(queued.database, inline.database);

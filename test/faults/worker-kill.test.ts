@@ -56,9 +56,7 @@ describe("kill -9 of a worker mid-run", () => {
       expect((await victim.exited).signal).toBe("SIGKILL");
       workers.push(await q.spawnWorker(url, extra));
       everyWorker.push(workers.at(-1)!);
-      await waitForRun(queued.database, asOf).catch((err) => {
-        throw new Error(`${String(err)}\n${workers.map((w) => w.output().slice(-4000)).join("\n---\n")}`);
-      });
+      await waitForRun(queued.database, asOf, { workers, logChars: 4000 });
       const takenUpAt = firstLogAfter(everyWorker, /stalled; it is taken up again/, killedAt);
       await runInline(inline.database, asOf, rules);
       const cmp = await compareWithClean(queued.database, inline.database);

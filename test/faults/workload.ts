@@ -114,8 +114,21 @@ export async function partitionRows(database: Database, abandoned: readonly stri
   return row?.n ?? 0;
 }
 
-/** Waits until every rule has a recorded run as of this instant and no partition work is left. */
-export async function waitForRun(database: Database, asOf: string, timeoutMs = 180_000): Promise<void> {
+/** The last `chars` characters of each worker's output, for a failure's message. */
+export function workerLogs(workers: readonly SpawnedWorker[], chars: number): string {
+  return workers.map((w) => w.output().slice(-chars)).join("\n---\n");
+}
+
+/**
+ * Waits until every rule has a recorded run as of this instant and no
+ * partition work is left. Should it not come, the error ends with the last
+ * `logChars` characters of each of `workers`' output.
+ */
+export async function waitForRun(
+  database: Database,
+  asOf: string,
+  opts: { timeoutMs?: number; workers?: readonly SpawnedWorker[]; logChars?: number } = {},
+): Promise<void> {
   await waitFor(
     `every rule's run as of ${asOf}`,
     async () => {
@@ -123,8 +136,11 @@ export async function waitForRun(database: Database, asOf: string, timeoutMs = 1
       const recorded = Object.values(runs).reduce((a, b) => a + b, 0);
       return recorded >= RULE_COUNT && (await partitionRows(database)) === 0;
     },
-    { timeoutMs, intervalMs: 100 },
-  );
+    { timeoutMs: opts.timeoutMs ?? 180_000, intervalMs: 100 },
+  ).catch((err) => {
+    if (!opts.workers) throw err;
+    throw new Error(`${String(err)}\n${workerLogs(opts.workers, opts.logChars ?? 4000)}`);
+  });
 }
 
 /**
