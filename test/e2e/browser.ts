@@ -9,6 +9,15 @@ import { loadConfig } from "../../src/config.ts";
 import type { TestDatabase } from "../helpers/db.ts";
 
 export const CHROMIUM = process.env.SIGNALTAG_CHROMIUM ?? "/usr/bin/chromium";
+/** Headless Chromium as root, with none of its own network traffic (this machine's network is closed). */
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-sync",
+];
 export const SCREENSHOTS = path.resolve(import.meta.dirname, "screenshots");
 
 export interface Console {
@@ -43,14 +52,7 @@ export function useConsole(t: TestDatabase, env: Record<string, string> = {}): C
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 800 },
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-      ],
+      args: CHROMIUM_ARGS,
     });
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
   });

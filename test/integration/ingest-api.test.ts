@@ -312,6 +312,82 @@ describe.skipIf(backendUnavailable())("usage over HTTP (Segment's tracking API)"
     ]);
   });
 
+  it("takes page, screen and alias on routes of their own, and the browser library's short paths", async () => {
+    for (const type of ["page", "screen", "alias"]) {
+      const res = await send(`/v1/${type}`, { userId: "ada", name: "Pricing", previousId: "anon-1" });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toEqual({ success: true });
+    }
+    const group = { groupId: "acme", userId: "ada", traits: { name: "Acme" } };
+    // The short paths of Segment's browser library take text/plain JSON with the write key in the body.
+    const plain = (path: string, body: object) =>
+      api.app.inject({
+        method: "POST",
+        url: path,
+        headers: { "content-type": "text/plain" },
+        payload: JSON.stringify({ ...body, writeKey: ingestKey }),
+      });
+    expect((await plain("/v1/g", group)).statusCode).toBe(200);
+    expect((await plain("/v1/i", { userId: "ada", traits: { email: "ada@acme.test" } })).statusCode).toBe(
+      200,
+    );
+    expect((await plain("/v1/t", { userId: "ada", event: "export", messageId: "t1" })).statusCode).toBe(200);
+    expect((await plain("/v1/p", { userId: "ada", name: "Pricing" })).statusCode).toBe(200);
+    expect(
+      (await plain("/v1/b", { batch: [{ type: "track", userId: "ada", event: "export", messageId: "b1" }] }))
+        .statusCode,
+    ).toBe(200);
+    const wrongType = await plain("/v1/t", { type: "identify", userId: "ada" });
+    expect(wrongType.statusCode).toBe(400);
+    expect(wrongType.json().error.message).toMatch(/takes track messages, not identify/);
+    expect(await query(`select event_id from activity_events order by 1`)).toEqual([
+      { event_id: "b1" },
+      { event_id: "t1" },
+    ]);
+    expect(await query(`select email from users`)).toEqual([{ email: "ada@acme.test" }]);
+  });
+
+  it("lets any origin post usage and read the answer, and nothing else of the API", async () => {
+    const refused = await api.app.inject({
+      method: "POST",
+      url: "/v1/track",
+      headers: { origin: "https://app.example", authorization: basic("stk_not-a-key") },
+      payload: { userId: "ada", event: "export" },
+    });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers["access-control-allow-origin"]).toBe("*");
+    const asked = await api.app.inject({
+      method: "OPTIONS",
+      url: "/v1/batch",
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-product-build",
+      },
+    });
+    expect(asked.statusCode).toBe(204);
+    expect(asked.headers).toMatchObject({
+      "access-control-allow-origin": "*",
+      "access-control-allow-methods": "POST",
+      "access-control-allow-headers": "authorization, content-type, x-product-build",
+    });
+    // A list that is not header names is not echoed back.
+    const odd = await api.app.inject({
+      method: "OPTIONS",
+      url: "/v1/t",
+      headers: { "access-control-request-headers": "x-a; set-cookie=a" },
+    });
+    expect(odd.headers["access-control-allow-headers"]).toBe("Authorization, Content-Type, Content-Encoding");
+    // The rest of the API stays same-origin: the console is served from signaltag itself.
+    const other = await api.call(keys.admin, {
+      method: "GET",
+      url: "/v1/tags",
+      headers: { origin: "https://app.example" },
+    });
+    expect(other.statusCode).toBe(200);
+    expect(other.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
   it("takes a gzipped batch", async () => {
     const body = gzipSync(
       JSON.stringify({

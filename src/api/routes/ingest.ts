@@ -170,79 +170,140 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
   app.register(async (scope) => {
     // Segment's API takes any JSON object: a trait named __proto__ is one message's problem (refused by
     // its index, src/ingest/traits.ts), not a reason to refuse the whole batch as malformed.
-    scope.addContentTypeParser(
-      "application/json",
-      { parseAs: "string" },
-      scope.getDefaultJsonParser("ignore", "ignore"),
-    );
-    scope.post(
-      "/v1/batch",
-      {
-        config: { role: "ingest", keyInBody: true, textCheckedPerMessage: true },
-        bodyLimit: MAX_INGEST_REQUEST_BYTES,
-        errorHandler: limitErrors("500 KB per request"),
-        preParsing: decompress,
-        schema: {
-          operationId: "ingestBatch",
-          summary:
-            "Segment's batch: { batch: [identify, group, track, page, screen, alias messages], sentAt }; answered once stored",
-          tags: ["ingest"],
-          security,
-          body: {
-            type: ["object", "array"],
-            description:
-              "{ batch: [messages], sentAt }; also a bare array of messages, or one message with a type (as Segment's Webhooks (Actions) destination posts them)",
-          },
-          response: success,
-        },
-      },
-      async (request, reply) => {
-        const receivedAt = deps.clock().getTime();
-        const body = request.body;
-        let messages: unknown[];
-        if (Array.isArray(body)) messages = body;
-        else if (isObject(body) && Array.isArray(body.batch)) messages = body.batch;
-        else if (isObject(body) && body.batch === undefined && typeof body.type === "string")
-          messages = [body];
-        else {
-          throw new InputError('the body must be { "batch": [messages] }', {
-            details: { field: "body.batch" },
-          });
-        }
-        const sentAt = isObject(body) && Array.isArray(body.batch) ? body.sentAt : undefined;
-        const result = await ingest.accept(messages, { receivedAt, sentAt });
-        count(result);
-        const many = Array.isArray(body) || Array.isArray((body as { batch?: unknown }).batch);
-        return answer(reply, result, (i) => (many ? `batch[${i}]` : "the message"));
-      },
-    );
+    const json = scope.getDefaultJsonParser("ignore", "ignore");
+    scope.addContentTypeParser("application/json", { parseAs: "string" }, json);
+    // Segment's browser library posts JSON as text/plain: a "simple" cross-origin request, with no preflight.
+    scope.addContentTypeParser("text/plain", { parseAs: "string" }, json);
+    // Any page may send usage (with an ingest key, which can do nothing else), and read the answer,
+    // a 401 or 400 included, so that the library knows whether to send again.
+    scope.addHook("onSend", async (_request, reply, payload) => {
+      reply.header("access-control-allow-origin", "*");
+      return payload;
+    });
 
-    for (const type of ["track", "identify", "group"] as const satisfies readonly MessageType[]) {
+    const batch = async (request: FastifyRequest, reply: FastifyReply) => {
+      const receivedAt = deps.clock().getTime();
+      const body = request.body;
+      let messages: unknown[];
+      if (Array.isArray(body)) messages = body;
+      else if (isObject(body) && Array.isArray(body.batch)) messages = body.batch;
+      else if (isObject(body) && body.batch === undefined && typeof body.type === "string") messages = [body];
+      else {
+        throw new InputError('the body must be { "batch": [messages] }', {
+          details: { field: "body.batch" },
+        });
+      }
+      const sentAt = isObject(body) && Array.isArray(body.batch) ? body.sentAt : undefined;
+      const result = await ingest.accept(messages, { receivedAt, sentAt });
+      count(result);
+      const many = Array.isArray(body) || Array.isArray((body as { batch?: unknown }).batch);
+      return answer(reply, result, (i) => (many ? `batch[${i}]` : "the message"));
+    };
+    // Segment's browser library (analytics.js) posts to the short paths: /v1/b, /v1/t, /v1/i, ...
+    for (const [url, hide] of [
+      ["/v1/batch", false],
+      ["/v1/b", true],
+    ] as const) {
       scope.post(
-        `/v1/${type}`,
+        url,
         {
           config: { role: "ingest", keyInBody: true, textCheckedPerMessage: true },
-          bodyLimit: MAX_INGEST_MESSAGE_BYTES,
-          errorHandler: limitErrors("32 KB per message"),
+          bodyLimit: MAX_INGEST_REQUEST_BYTES,
+          errorHandler: limitErrors("500 KB per request"),
           preParsing: decompress,
           schema: {
-            operationId: `ingest${type[0]!.toUpperCase()}${type.slice(1)}`,
-            summary: `Segment's ${type}: one message; answered once stored`,
+            hide,
+            operationId: "ingestBatch",
+            summary:
+              "Segment's batch: { batch: [identify, group, track, page, screen, alias messages], sentAt }; answered once stored",
             tags: ["ingest"],
             security,
-            body: { type: "object", description: `one ${type} message`, additionalProperties: true },
+            body: {
+              type: ["object", "array"],
+              description:
+                "{ batch: [messages], sentAt }; also a bare array of messages, or one message with a type (as Segment's Webhooks (Actions) destination posts them)",
+            },
             response: success,
           },
         },
-        async (request, reply) => {
-          const result = await ingest.accept([request.body], {
-            receivedAt: deps.clock().getTime(),
-            impliedType: type,
-          });
-          count(result);
-          return answer(reply, result, () => "the message");
-        },
+        batch,
       );
+      preflight(scope, url);
     }
+
+    for (const type of messageTypes) {
+      const single = async (request: FastifyRequest, reply: FastifyReply) => {
+        const result = await ingest.accept([request.body], {
+          receivedAt: deps.clock().getTime(),
+          impliedType: type,
+        });
+        count(result);
+        return answer(reply, result, () => "the message");
+      };
+      for (const [url, hide] of [
+        [`/v1/${type}`, false],
+        [`/v1/${type[0]}`, true],
+      ] as const) {
+        scope.post(
+          url,
+          {
+            config: { role: "ingest", keyInBody: true, textCheckedPerMessage: true },
+            bodyLimit: MAX_INGEST_MESSAGE_BYTES,
+            errorHandler: limitErrors("32 KB per message"),
+            preParsing: decompress,
+            schema: {
+              hide,
+              operationId: `ingest${type[0]!.toUpperCase()}${type.slice(1)}`,
+              summary: ignoredTypes.has(type)
+                ? `Segment's ${type}: one message, accepted and not stored (signaltag tags from identify, group and track)`
+                : `Segment's ${type}: one message; answered once stored`,
+              tags: ["ingest"],
+              security,
+              body: { type: "object", description: `one ${type} message`, additionalProperties: true },
+              response: success,
+            },
+          },
+          single,
+        );
+        preflight(scope, url);
+      }
+    }
+  });
+}
+
+/** Every message type of Segment's tracking API, each with its own route (and short path). */
+const messageTypes = [
+  "track",
+  "identify",
+  "group",
+  "page",
+  "screen",
+  "alias",
+] as const satisfies readonly MessageType[];
+const ignoredTypes = new Set<MessageType>(["page", "screen", "alias"]);
+
+/** Header names as a browser lists them in Access-Control-Request-Headers (tokens, commas, spaces). */
+const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
+
+/**
+ * The browser's CORS preflight for an ingestion route, sent before a request
+ * with an Authorization header, a JSON content type or headers of the
+ * page's own (Segment's batching option `headers`): any origin may post,
+ * with the headers it asks for.
+ */
+function preflight(scope: FastifyInstance, url: string): void {
+  scope.options(url, { schema: { hide: true } }, async (request, reply) => {
+    const asked = request.headers["access-control-request-headers"];
+    const headers =
+      typeof asked === "string" && asked.length <= 1_000 && HEADER_LIST.test(asked.trim())
+        ? asked.trim()
+        : "Authorization, Content-Type, Content-Encoding";
+    return reply
+      .status(204)
+      .header("access-control-allow-methods", "POST")
+      .header("access-control-allow-headers", headers)
+      .header("access-control-max-age", "86400")
+      .header("vary", "Access-Control-Request-Headers")
+      .send();
   });
 }
