@@ -172,7 +172,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
     // its index, src/ingest/traits.ts), not a reason to refuse the whole batch as malformed.
     const json = scope.getDefaultJsonParser("ignore", "ignore");
     scope.addContentTypeParser("application/json", { parseAs: "string" }, json);
-    // Segment's browser library posts JSON as text/plain: a "simple" cross-origin request, with no preflight.
+    // Segment's browser library posts its JSON as text/plain.
     scope.addContentTypeParser("text/plain", { parseAs: "string" }, json);
     // Any page may send usage (with an ingest key, which can do nothing else), and read the answer,
     // a 401 or 400 included, so that the library knows whether to send again.
