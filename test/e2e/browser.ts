@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/config.ts";
 import type { TestDatabase } from "../helpers/db.ts";
 
 export const CHROMIUM = process.env.SIGNALTAG_CHROMIUM ?? "/usr/bin/chromium";
-/** Headless Chromium as root, with none of its own network traffic (this machine's network is closed). */
+/** Headless Chromium run as root (no sandbox) that opens no connections of its own: the browser tests run offline. */
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
