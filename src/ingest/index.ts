@@ -7,7 +7,7 @@ import type { IgnoredKind, MessageProblem, WriteOutcome } from "./types.ts";
 import { type Accepted, writeMessages } from "./write.ts";
 
 /** Usage over HTTP (Segment's tracking spec): what the API's ingestion routes call. */
-export type { MessageType, RequestContext } from "./mapping.ts";
+export { IGNORED_TYPES, MESSAGE_TYPES, type MessageType, type RequestContext } from "./mapping.ts";
 export { type WaitingKind, type WaitingSummary, waitingSummary } from "./sql/waiting.ts";
 export type { MessageProblem, WriteOutcome } from "./types.ts";
 

@@ -15,8 +15,14 @@ import type { Mapped, MessageProblem } from "./types.ts";
  * docs/ingest.md). Pure: no I/O, so each rule of the mapping is a unit test.
  */
 
-export type MessageType = "track" | "identify" | "group" | "page" | "screen" | "alias";
-const messageTypes: readonly string[] = ["track", "identify", "group", "page", "screen", "alias"];
+/** Every message type of Segment's tracking spec. */
+export const MESSAGE_TYPES = ["track", "identify", "group", "page", "screen", "alias"] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+/** The types accepted and never stored: signaltag tags from identify, group and track. */
+const IGNORED = ["page", "screen", "alias"] as const satisfies readonly MessageType[];
+export const IGNORED_TYPES: ReadonlySet<MessageType> = new Set(IGNORED);
+const isIgnored = (type: string): type is (typeof IGNORED)[number] => IGNORED_TYPES.has(type as MessageType);
+const messageTypes: readonly string[] = MESSAGE_TYPES;
 
 /** What a request carries besides its messages. */
 export interface RequestContext {
@@ -119,7 +125,7 @@ function mapOne(raw: unknown, ctx: RequestContext): Mapped {
       `this route takes ${ctx.impliedType} messages, not ${type}; send others to /v1/batch`,
     );
   }
-  if (type === "page" || type === "screen" || type === "alias") return { type: "ignored", kind: type };
+  if (isIgnored(type)) return { type: "ignored", kind: type };
   const time = correctedTime(raw, ctx.sentAt, ctx.receivedAt);
   if (!time.ok) throw new MessageError(`${time.field} must be an ISO-8601 date-time`);
   if (!inStoredRange(time.at))

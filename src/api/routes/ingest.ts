@@ -2,7 +2,13 @@ import { createGunzip, createInflate } from "node:zlib";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, Gauge } from "prom-client";
 import { InputError } from "../../errors/index.ts";
-import { type IngestResult, type MessageType, openIngest, waitingSummary } from "../../ingest/index.ts";
+import {
+  IGNORED_TYPES,
+  type IngestResult,
+  MESSAGE_TYPES,
+  openIngest,
+  waitingSummary,
+} from "../../ingest/index.ts";
 import { MAX_INGEST_MESSAGE_BYTES, MAX_INGEST_REQUEST_BYTES } from "../../limits.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorBody, handleError } from "../errors.ts";
@@ -181,106 +187,93 @@ export function registerIngestRoutes(app: FastifyInstance, deps: ApiDeps): void 
       return payload;
     });
 
-    const batch = async (request: FastifyRequest, reply: FastifyReply) => {
-      const receivedAt = deps.clock().getTime();
-      const body = request.body;
-      let messages: unknown[];
-      if (Array.isArray(body)) messages = body;
-      else if (isObject(body) && Array.isArray(body.batch)) messages = body.batch;
-      else if (isObject(body) && body.batch === undefined && typeof body.type === "string") messages = [body];
-      else {
-        throw new InputError('the body must be { "batch": [messages] }', {
-          details: { field: "body.batch" },
-        });
-      }
-      const sentAt = isObject(body) && Array.isArray(body.batch) ? body.sentAt : undefined;
-      const result = await ingest.accept(messages, { receivedAt, sentAt });
-      count(result);
-      const many = Array.isArray(body) || Array.isArray((body as { batch?: unknown }).batch);
-      return answer(reply, result, (i) => (many ? `batch[${i}]` : "the message"));
-    };
-    // Segment's browser library (analytics.js) posts to the short paths: /v1/b, /v1/t, /v1/i, ...
-    for (const [url, hide] of [
-      ["/v1/batch", false],
-      ["/v1/b", true],
-    ] as const) {
-      scope.post(
-        url,
-        {
-          config: { role: "ingest", keyInBody: true, textCheckedPerMessage: true },
-          bodyLimit: MAX_INGEST_REQUEST_BYTES,
-          errorHandler: limitErrors("500 KB per request"),
-          preParsing: decompress,
-          schema: {
-            hide,
-            operationId: "ingestBatch",
-            summary:
-              "Segment's batch: { batch: [identify, group, track, page, screen, alias messages], sentAt }; answered once stored",
-            tags: ["ingest"],
-            security,
-            body: {
-              type: ["object", "array"],
-              description:
-                "{ batch: [messages], sentAt }; also a bare array of messages, or one message with a type (as Segment's Webhooks (Actions) destination posts them)",
-            },
-            response: success,
-          },
-        },
-        batch,
-      );
-      preflight(scope, url);
-    }
-
-    for (const type of messageTypes) {
-      const single = async (request: FastifyRequest, reply: FastifyReply) => {
-        const result = await ingest.accept([request.body], {
-          receivedAt: deps.clock().getTime(),
-          impliedType: type,
-        });
-        count(result);
-        return answer(reply, result, () => "the message");
-      };
-      for (const [url, hide] of [
-        [`/v1/${type}`, false],
-        [`/v1/${type[0]}`, true],
-      ] as const) {
+    /**
+     * A tracking route at `path` and, left out of the API's documentation, at
+     * `short`, where Segment's browser library (analytics.js) posts; each with
+     * the browser's preflight.
+     */
+    const route = (
+      path: string,
+      short: string,
+      limit: { bytes: number; words: string },
+      schema: { operationId: string; summary: string; body: Record<string, unknown> },
+      handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+    ) => {
+      for (const url of [path, short]) {
         scope.post(
           url,
           {
             config: { role: "ingest", keyInBody: true, textCheckedPerMessage: true },
-            bodyLimit: MAX_INGEST_MESSAGE_BYTES,
-            errorHandler: limitErrors("32 KB per message"),
+            bodyLimit: limit.bytes,
+            errorHandler: limitErrors(limit.words),
             preParsing: decompress,
-            schema: {
-              hide,
-              operationId: `ingest${type[0]!.toUpperCase()}${type.slice(1)}`,
-              summary: ignoredTypes.has(type)
-                ? `Segment's ${type}: one message, accepted and not stored (signaltag tags from identify, group and track)`
-                : `Segment's ${type}: one message; answered once stored`,
-              tags: ["ingest"],
-              security,
-              body: { type: "object", description: `one ${type} message`, additionalProperties: true },
-              response: success,
-            },
+            schema: { ...schema, hide: url === short, tags: ["ingest"], security, response: success },
           },
-          single,
+          handler,
         );
         preflight(scope, url);
       }
+    };
+
+    route(
+      "/v1/batch",
+      "/v1/b",
+      { bytes: MAX_INGEST_REQUEST_BYTES, words: "500 KB per request" },
+      {
+        operationId: "ingestBatch",
+        summary:
+          "Segment's batch: { batch: [identify, group, track, page, screen, alias messages], sentAt }; answered once stored",
+        body: {
+          type: ["object", "array"],
+          description:
+            "{ batch: [messages], sentAt }; also a bare array of messages, or one message with a type (as Segment's Webhooks (Actions) destination posts them)",
+        },
+      },
+      async (request, reply) => {
+        const receivedAt = deps.clock().getTime();
+        const body = request.body;
+        let messages: unknown[];
+        if (Array.isArray(body)) messages = body;
+        else if (isObject(body) && Array.isArray(body.batch)) messages = body.batch;
+        else if (isObject(body) && body.batch === undefined && typeof body.type === "string")
+          messages = [body];
+        else {
+          throw new InputError('the body must be { "batch": [messages] }', {
+            details: { field: "body.batch" },
+          });
+        }
+        const sentAt = isObject(body) && Array.isArray(body.batch) ? body.sentAt : undefined;
+        const result = await ingest.accept(messages, { receivedAt, sentAt });
+        count(result);
+        const many = Array.isArray(body) || Array.isArray((body as { batch?: unknown }).batch);
+        return answer(reply, result, (i) => (many ? `batch[${i}]` : "the message"));
+      },
+    );
+
+    for (const type of MESSAGE_TYPES) {
+      route(
+        `/v1/${type}`,
+        `/v1/${type[0]}`,
+        { bytes: MAX_INGEST_MESSAGE_BYTES, words: "32 KB per message" },
+        {
+          operationId: `ingest${type[0]!.toUpperCase()}${type.slice(1)}`,
+          summary: IGNORED_TYPES.has(type)
+            ? `Segment's ${type}: one message, accepted and not stored (signaltag tags from identify, group and track)`
+            : `Segment's ${type}: one message; answered once stored`,
+          body: { type: "object", description: `one ${type} message`, additionalProperties: true },
+        },
+        async (request, reply) => {
+          const result = await ingest.accept([request.body], {
+            receivedAt: deps.clock().getTime(),
+            impliedType: type,
+          });
+          count(result);
+          return answer(reply, result, () => "the message");
+        },
+      );
     }
   });
 }
-
-/** Every message type of Segment's tracking API, each with its own route (and short path). */
-const messageTypes = [
-  "track",
-  "identify",
-  "group",
-  "page",
-  "screen",
-  "alias",
-] as const satisfies readonly MessageType[];
-const ignoredTypes = new Set<MessageType>(["page", "screen", "alias"]);
 
 /** Header names as a browser lists them in Access-Control-Request-Headers (tokens, commas, spaces). */
 const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
