@@ -19,6 +19,7 @@ import { buildServer } from "../src/api/server.ts";
 import { loadConfig } from "../src/config.ts";
 import { openPostgres, rows } from "../src/db/client.ts";
 import { createApiKey, listKeys, revokeKey } from "../src/keys/keys.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/e2e/chromium.ts";
 import { parseArgs } from "./scratch.ts";
 
 const args = parseArgs(process.argv.slice(2));
@@ -189,17 +190,10 @@ let browser: { n: number; p50: number; p95: number; max: number } | undefined;
 if (args.browser === true) {
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), "signaltag-bench-console-"));
   const context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: process.env.SIGNALTAG_CHROMIUM ?? "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 800 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--no-first-run",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
   try {
     const page = await context.newPage();

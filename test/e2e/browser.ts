@@ -7,17 +7,8 @@ import { afterAll, beforeAll } from "vitest";
 import { buildServer } from "../../src/api/server.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { TestDatabase } from "../helpers/db.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "./chromium.ts";
 
-export const CHROMIUM = process.env.SIGNALTAG_CHROMIUM ?? "/usr/bin/chromium";
-/** Headless Chromium run as root (no sandbox) that opens no connections of its own: the browser tests run offline. */
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--disable-sync",
-];
 export const SCREENSHOTS = path.resolve(import.meta.dirname, "screenshots");
 
 export interface Console {

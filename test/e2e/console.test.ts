@@ -6,7 +6,8 @@ import { seedWorkspace } from "../../src/seed/seed-workspace.ts";
 import { useApi } from "../helpers/api.ts";
 import { runCli } from "../helpers/cli.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
-import { CHROMIUM, useConsole } from "./browser.ts";
+import { useConsole } from "./browser.ts";
+import { CHROMIUM } from "./chromium.ts";
 
 interface Claim {
   source: string;

@@ -14,7 +14,7 @@ import { rows } from "../../src/db/client.ts";
 import { createApiKey } from "../../src/keys/keys.ts";
 import { backendUnavailable, useTestDatabase } from "../helpers/db.ts";
 import { rulesDir } from "../helpers/workspace.ts";
-import { CHROMIUM, CHROMIUM_ARGS } from "./browser.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "./chromium.ts";
 
 /** What the test page (tracking-page/main.js) records of each request: its answer, or the page's error. */
 interface Sent {
